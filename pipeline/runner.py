@@ -1,0 +1,78 @@
+"""Local runner: maps a stage over batches in-process or in worker processes.
+
+Kokoro's int8 ONNX graph takes one sequence at a time, so on a small CPU the cores are used
+by running one single-threaded model per worker process (measured against one process with
+several intra-op threads in ``benchmarks/generate_throughput.py``; see BENCHMARKS.md).
+Workers are spawned (not forked) so they never inherit the driver's torch/OpenMP state.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from pipeline.stage import ItemFailure, Stage
+
+_WORKER_STAGE: Stage | None = None
+
+
+def _init_worker(stage: Stage) -> None:
+    global _WORKER_STAGE
+    stage.setup()
+    _WORKER_STAGE = stage
+
+
+def _run_batch(batch: Sequence[Any]) -> list[Any]:
+    assert _WORKER_STAGE is not None, "worker was not initialised"
+    return _WORKER_STAGE.process_batch(batch)
+
+
+class LocalRunner:
+    """``workers <= 1``: run in this process. Otherwise a pool of spawned workers, each with its
+    own copy of the stage (set up once per worker), at most ``2 * workers`` batches in flight."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, workers)
+
+    def map_batches(
+        self, stage: Stage, batches: Iterable[Sequence[Any]]
+    ) -> Iterator[tuple[Sequence[Any], list[Any | ItemFailure]]]:
+        if self.workers == 1:
+            yield from self._in_process(stage, batches)
+        else:
+            yield from self._in_pool(stage, batches)
+
+    @staticmethod
+    def _in_process(stage: Stage, batches: Iterable[Sequence[Any]]):
+        stage.setup()
+        try:
+            for batch in batches:
+                yield batch, stage.process_batch(batch)
+        finally:
+            stage.teardown()
+
+    def _in_pool(self, stage: Stage, batches: Iterable[Sequence[Any]]):
+        context = mp.get_context("spawn")
+        pending: dict[Future, Sequence[Any]] = {}
+        batch_iter = iter(batches)
+        with ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_init_worker, initargs=(stage,)
+        ) as pool:
+            try:
+                for batch in batch_iter:
+                    pending[pool.submit(_run_batch, batch)] = batch
+                    if len(pending) >= 2 * self.workers:
+                        break
+                while pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        batch = pending.pop(future)
+                        yield batch, future.result()
+                        next_batch = next(batch_iter, None)
+                        if next_batch is not None:
+                            pending[pool.submit(_run_batch, next_batch)] = next_batch
+            finally:
+                for future in pending:
+                    future.cancel()

@@ -1,0 +1,70 @@
+"""All settings in one place: environment variables (``PIPELINE_*`` plus a few well-known
+names such as ``DATABASE_URL`` and ``KOKORO_DEVICE``), overridden by CLI flags.
+
+Example::
+
+    PIPELINE_WORK_DIR=/data/tts pipeline generate --book alice.txt
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PIPELINE_", extra="ignore", validate_assignment=True, populate_by_name=True
+    )
+
+    # --- locations -------------------------------------------------------------------------
+    work_dir: Path = Field(Path("work"), description="Generated datasets, manifests, embedded DB.")
+    cache_dir: Path = Field(Path(".cache/pipeline"), description="Assembled model assets (git-ignored).")
+
+    # --- TTS ------------------------------------------------------------------------------
+    tts_backend: Literal["onnx", "torch"] = "onnx"
+    kokoro_device: str = Field("auto", validation_alias=AliasChoices("KOKORO_DEVICE", "PIPELINE_KOKORO_DEVICE"))
+    kokoro_onnx_path: Path | None = Field(None, description="Override the assembled int8 ONNX model.")
+    kokoro_torch_model: str = Field(
+        "hexgrad/Kokoro-82M",
+        description="Torch weights: a local .pth path, or a hub repo id (needs internet on first use).",
+    )
+    lang_code: Literal["a", "b"] = Field("a", description="misaki English: a = US, b = British.")
+    voices: list[str] = Field(default_factory=lambda: ["af_heart"])
+    speed: float = Field(1.0, gt=0.25, le=4.0)
+    seed: int = 0
+    voice_blends_file: Path | None = Field(None, description="Named blends JSON (default <work>/voices.json).")
+
+    # --- chunking -------------------------------------------------------------------------
+    target_seconds: float = Field(22.0, gt=1.0, description="Aim for chunks of about this much speech.")
+    target_words: int | None = Field(None, description="Chunk by word count instead of seconds.")
+    max_phonemes: int = Field(500, ge=32, le=510, description="Hard cap, below Kokoro's 510 limit.")
+    phonemes_per_second: float = Field(
+        17.0, gt=1.0, description="Speech-rate estimate at speed 1.0 (measured on Kokoro), to size chunks."
+    )
+    headings: Literal["own", "drop"] = "own"
+
+    # --- execution ------------------------------------------------------------------------
+    workers: int = Field(0, ge=0, description="Synthesis worker processes; 0 = one per CPU core.")
+    threads_per_worker: int = Field(1, ge=1)
+    batch_size: int = Field(4, ge=1, description="Chunks handed to a worker at a time.")
+
+    # --- store ----------------------------------------------------------------------------
+    database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "PIPELINE_DATABASE_URL"))
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.work_dir / "datasets"
+
+    @property
+    def blends_path(self) -> Path:
+        return self.voice_blends_file or self.work_dir / "voices.json"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

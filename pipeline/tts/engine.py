@@ -1,0 +1,161 @@
+"""The TTS engine: G2P front end + voice store + one Kokoro backend, loaded once.
+
+``pipeline generate`` (through the synthesize stage) and ``pipeline serve`` use this same
+object. Example::
+
+    engine = build_engine(get_settings()); engine.setup()
+    result = engine.synthesize_text("Hello there.", voice="af_bella(2)+af_sky(1)")
+    result.audio  # float32, 24 kHz mono
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.assets import AssetPaths, ensure_assets, sha256_file
+from pipeline.settings import Settings
+from pipeline.tts.backend import SAMPLE_RATE, BackendInfo, KokoroBackend
+from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
+from pipeline.tts.voices import ResolvedVoice, VoiceStore
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisResult:
+    audio: np.ndarray = field(compare=False, repr=False)
+    phonemes: str
+    voice: str  # canonical recipe
+    speed: float
+    seed: int | None
+    elapsed_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.audio) / SAMPLE_RATE
+
+
+def derive_seed(base_seed: int, item_id: str) -> int:
+    """A per-item seed that does not depend on batch order or which worker runs the item."""
+    return int.from_bytes(hashlib.sha256(f"{base_seed}:{item_id}".encode()).digest()[:4], "big")
+
+
+def make_backend(settings: Settings, assets: AssetPaths | None = None) -> KokoroBackend:
+    """Build (not load) the configured backend."""
+    if settings.tts_backend == "torch":
+        from pipeline.tts.torch_backend import KokoroTorchBackend
+
+        return KokoroTorchBackend(
+            model=settings.kokoro_torch_model,
+            device=settings.kokoro_device,
+            threads=settings.threads_per_worker,
+        )
+    from pipeline.tts.onnx_backend import KokoroOnnxBackend
+
+    model_path = settings.kokoro_onnx_path or (assets or ensure_assets(settings.cache_dir)).onnx_model
+    return KokoroOnnxBackend(model_path, device=settings.kokoro_device, threads=settings.threads_per_worker)
+
+
+def split_phonemes(phonemized: Phonemized, limit: int = KOKORO_MAX_PHONEMES) -> list[str]:
+    """Cut a long phoneme string at word boundaries into pieces Kokoro accepts (never truncate)."""
+    pieces: list[str] = []
+    current = ""
+    for word in phonemized.words:
+        token = word.phonemes + (" " if word.whitespace else "")
+        if len(token.strip()) > limit:
+            raise ValueError(f"a single word has {len(token)} phonemes (> {limit}): {word.text[:40]!r}")
+        if current and len((current + token).strip()) > limit:
+            pieces.append(current.strip())
+            current = ""
+        current += token
+    if current.strip():
+        pieces.append(current.strip())
+    return pieces
+
+
+class TTSEngine:
+    """Text or phonemes + voice spec -> audio. Stateless per call; safe to share across requests
+    from one thread at a time (the service serialises calls per engine)."""
+
+    def __init__(self, backend: KokoroBackend, voices: VoiceStore, g2p: G2P | None = None) -> None:
+        self.backend = backend
+        self.voices = voices
+        self.g2p = g2p or G2P()
+        self._voice_cache: dict[str, ResolvedVoice] = {}
+
+    def setup(self, with_g2p: bool = True) -> None:
+        if with_g2p:
+            self.g2p.setup()
+        self.backend.setup()
+
+    def teardown(self) -> None:
+        self.backend.teardown()
+
+    @property
+    def info(self) -> BackendInfo:
+        return self.backend.info
+
+    def resolve_voice(self, spec: str) -> ResolvedVoice:
+        if spec not in self._voice_cache:
+            self._voice_cache[spec] = self.voices.resolve(spec)
+        return self._voice_cache[spec]
+
+    def synthesize_phonemes(
+        self, phonemes: str, voice: str | ResolvedVoice, speed: float = 1.0, seed: int | None = None
+    ) -> SynthesisResult:
+        resolved = voice if isinstance(voice, ResolvedVoice) else self.resolve_voice(voice)
+        started = time.perf_counter()
+        audio = self.backend.synthesize(phonemes, resolved.pack, speed, seed)
+        return SynthesisResult(audio, phonemes, resolved.canonical, speed, seed, time.perf_counter() - started)
+
+    def iter_text(
+        self, text: str, voice: str | ResolvedVoice, speed: float = 1.0, seed: int | None = None
+    ) -> Iterator[SynthesisResult]:
+        """Phonemize ``text`` and yield audio piece by piece (pieces cut at word boundaries)."""
+        resolved = voice if isinstance(voice, ResolvedVoice) else self.resolve_voice(voice)
+        for phonemes in split_phonemes(self.g2p.phonemize(text)):
+            yield self.synthesize_phonemes(phonemes, resolved, speed, seed)
+
+    def synthesize_text(
+        self, text: str, voice: str | ResolvedVoice, speed: float = 1.0, seed: int | None = None
+    ) -> SynthesisResult:
+        parts = list(self.iter_text(text, voice, speed, seed))
+        if not parts:
+            raise ValueError("nothing to say: the text has no speakable words")
+        audio = np.concatenate([p.audio for p in parts])
+        return SynthesisResult(
+            audio,
+            " ".join(p.phonemes for p in parts),
+            parts[0].voice,
+            speed,
+            seed,
+            sum(p.elapsed_s for p in parts),
+        )
+
+
+def build_voice_store(settings: Settings, assets: AssetPaths | None = None) -> VoiceStore:
+    assets = assets or ensure_assets(settings.cache_dir)
+    return VoiceStore(assets.voices_dir, settings.blends_path)
+
+
+def build_engine(settings: Settings) -> TTSEngine:
+    """The configured engine, not yet loaded: call ``setup()``."""
+    assets = ensure_assets(settings.cache_dir)
+    return TTSEngine(make_backend(settings, assets), build_voice_store(settings, assets), G2P(settings.lang_code))
+
+
+def engine_fingerprint(settings: Settings) -> str:
+    """Identify the configured model by content without loading it; part of every chunk id,
+    so changing the model (or its weights) regenerates the audio instead of skipping it."""
+    if settings.tts_backend == "onnx":
+        from pipeline.tts.onnx_backend import onnx_model_version
+
+        return onnx_model_version(settings.kokoro_onnx_path or AssetPaths(settings.cache_dir).onnx_model)
+    candidate = Path(settings.kokoro_torch_model)
+    if candidate.is_file():
+        return f"kokoro-torch+{sha256_file(candidate)[:12]}"
+    return f"kokoro-torch+{settings.kokoro_torch_model}"

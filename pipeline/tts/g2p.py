@@ -1,0 +1,84 @@
+"""Shared grapheme-to-phoneme front end: misaki (through ``KPipeline(model=False)``) with the
+espeak-ng fallback for out-of-vocabulary words.
+
+Both TTS backends, the chunker and the service phonemize through this one class, so a
+chunk's phoneme count measured while chunking is exactly what the model later receives.
+
+Example::
+
+    g2p = G2P(); g2p.setup()
+    g2p.phonemize("Alice was beginning to get very tired.").phonemes
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+KOKORO_MAX_PHONEMES = 510
+_HAS_WORD_CHAR = re.compile(r"\w")
+
+
+@dataclass(frozen=True, slots=True)
+class PhonemizedWord:
+    text: str
+    phonemes: str
+    whitespace: str
+
+
+@dataclass(frozen=True, slots=True)
+class Phonemized:
+    text: str
+    phonemes: str
+    words: tuple[PhonemizedWord, ...]
+    # Words that produced no phonemes even after the espeak fallback: they would be silent.
+    unspoken: tuple[str, ...]
+
+
+class G2P:
+    """misaki English G2P; ``lang_code`` 'a' (US) or 'b' (British)."""
+
+    def __init__(self, lang_code: str = "a") -> None:
+        self.lang_code = lang_code
+        self._pipeline = None
+
+    def setup(self) -> None:
+        if self._pipeline is not None:
+            return
+        from kokoro import KPipeline
+
+        # repo_id given explicitly so KPipeline does not warn; model=False loads no weights.
+        pipeline = KPipeline(lang_code=self.lang_code, repo_id="hexgrad/Kokoro-82M", model=False)
+        if getattr(pipeline.g2p, "fallback", None) is None:
+            raise RuntimeError(
+                "misaki's espeak-ng fallback could not be enabled (is espeakng-loader installed?); "
+                "refusing to run, because unknown words would be dropped silently"
+            )
+        self._pipeline = pipeline
+
+    @property
+    def ready(self) -> bool:
+        return self._pipeline is not None
+
+    def phonemize(self, text: str) -> Phonemized:
+        if self._pipeline is None:
+            raise RuntimeError("G2P.setup() must be called before phonemize()")
+        _, tokens = self._pipeline.g2p(text)
+        words: list[PhonemizedWord] = []
+        unspoken: list[str] = []
+        for token in tokens:
+            phonemes = token.phonemes or ""
+            if not phonemes and _HAS_WORD_CHAR.search(token.text):
+                unspoken.append(token.text)
+            words.append(PhonemizedWord(token.text, phonemes, token.whitespace))
+        if unspoken:
+            log.warning("G2P produced no phonemes for %d word(s): %s", len(unspoken), unspoken[:10])
+        phonemes = "".join(w.phonemes + (" " if w.whitespace else "") for w in words).strip()
+        return Phonemized(text=text, phonemes=phonemes, words=tuple(words), unspoken=tuple(unspoken))
+
+    def count(self, text: str) -> int:
+        """Number of phoneme characters Kokoro would receive for ``text``."""
+        return len(self.phonemize(text).phonemes)

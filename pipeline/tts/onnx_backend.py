@@ -1,0 +1,85 @@
+"""Kokoro-82M on onnxruntime: the embedded default (int8 ONNX, CPU; CUDA provider when present).
+
+The exported graph takes one sequence at a time (``tokens [1, seq]``), so CPU throughput
+comes from running several single-threaded sessions in worker processes (see
+``pipeline/runner.py`` and BENCHMARKS.md). The int8 graph is deterministic: its noise
+source was frozen at export, so ``seed`` has no effect and reruns reproduce audio exactly.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.assets import sha256_file
+from pipeline.tts.backend import BackendInfo, KokoroBackend, phonemes_to_ids, style_for
+from pipeline.tts.g2p import KOKORO_MAX_PHONEMES
+
+log = logging.getLogger(__name__)
+
+
+def onnx_model_version(model_path: Path) -> str:
+    """Identify the model by content (part of every chunk id: another model means other audio)."""
+    return f"kokoro-onnx+{sha256_file(Path(model_path))[:12]}"
+
+
+class KokoroOnnxBackend(KokoroBackend):
+    def __init__(self, model_path: Path, device: str = "auto", threads: int = 1) -> None:
+        self.model_path = Path(model_path)
+        self.device = device
+        self.threads = threads
+        self._session = None
+        self._providers: list[str] = []
+        self._version = ""
+
+    def setup(self) -> None:
+        if self._session is not None:
+            return
+        import onnxruntime as ort
+
+        if not self.model_path.exists():
+            raise FileNotFoundError(f"Kokoro ONNX model not found at {self.model_path}; run `pipeline assets`")
+        available = ort.get_available_providers()
+        if self.device == "cuda" and "CUDAExecutionProvider" not in available:
+            raise RuntimeError(
+                "KOKORO_DEVICE=cuda but onnxruntime has no CUDAExecutionProvider "
+                "(install the `gpu` extra: onnxruntime-gpu)"
+            )
+        use_cuda = self.device in ("auto", "cuda") and "CUDAExecutionProvider" in available
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        self._session = ort.InferenceSession(str(self.model_path), options, providers=providers)
+        self._providers = self._session.get_providers()
+        self._version = onnx_model_version(self.model_path)
+        log.info("loaded %s with %s, %d thread(s)", self.model_path.name, self._providers[0], self.threads)
+
+    @property
+    def info(self) -> BackendInfo:
+        device = "cuda" if "CUDAExecutionProvider" in self._providers else "cpu"
+        return BackendInfo("kokoro-onnx", str(self.model_path.name), device, self._version or "unloaded")
+
+    def synthesize(self, phonemes: str, style_pack: np.ndarray, speed: float, seed: int | None) -> np.ndarray:
+        if self._session is None:
+            raise RuntimeError("KokoroOnnxBackend.setup() must be called first")
+        if len(phonemes) > KOKORO_MAX_PHONEMES:
+            raise ValueError(f"{len(phonemes)} phonemes > Kokoro's limit of {KOKORO_MAX_PHONEMES}")
+        ids = phonemes_to_ids(phonemes)
+        if len(ids) <= 2:
+            raise ValueError(f"no phonemes in Kokoro's vocabulary in {phonemes[:40]!r}")
+        if not (speed > 0 and np.isfinite(speed)):
+            raise ValueError(f"speed must be positive and finite, got {speed}")
+        feeds = {
+            "tokens": np.asarray([ids], dtype=np.int64),
+            "style": style_for(style_pack, phonemes),
+            "speed": np.asarray([speed], dtype=np.float32),
+        }
+        (audio,) = self._session.run(None, feeds)
+        return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def teardown(self) -> None:
+        self._session = None

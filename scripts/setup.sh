@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up everything from nothing, idempotently: a venv in .venv, PyTorch (CPU build by default),
+# this package with its dev tools, the spaCy model shim, and the embedded model assets.
+#
+#   TORCH_SPEC   what to install as torch first (default: torch==2.13.0, the CPU build).
+#                GPU boxes: TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+#   EXTRAS       extras to install (default: dev). GPU boxes add gpu (onnxruntime-gpu).
+#   PYTHON       interpreter for the venv (default: python3, >= 3.10).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+EXTRAS=${EXTRAS:-dev}
+
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+pip() { .venv/bin/python -m pip "$@"; }
+pip install --quiet --upgrade pip
+# torch first: otherwise kokoro's bare `torch` requirement pulls a multi-GB CUDA build.
+# shellcheck disable=SC2086
+pip install --quiet $TORCH_SPEC
+pip install --quiet -e ".[${EXTRAS}]" ./shims/en_core_web_sm
+.venv/bin/pipeline assets

@@ -1,0 +1,61 @@
+"""Shared fixtures: one real G2P for the whole session (setup takes ~5 s), the shipped book."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.ingest import Book, read_book
+from pipeline.tts.g2p import G2P
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ALICE_PATH = REPO_ROOT / "data" / "books" / "alice.txt"
+
+
+@pytest.fixture(scope="session")
+def g2p() -> G2P:
+    engine = G2P()
+    engine.setup()
+    return engine
+
+
+@pytest.fixture(scope="session")
+def alice_path() -> Path:
+    return ALICE_PATH
+
+
+@pytest.fixture(scope="session")
+def alice_book() -> Book:
+    return read_book(ALICE_PATH)
+
+
+@pytest.fixture(scope="session")
+def alice_raw_words() -> tuple[list[str], list[str]]:
+    """An independent oracle for alice.txt, straight from the raw lines: (heading words, body
+    words). Left out on purpose: the "[Illustration]" line, the Contents block (from "Contents"
+    up to the first heading), "*  *  *" scene breaks, and each "CHAPTER X." line with the title
+    line under it, which are the heading words."""
+    lines = ALICE_PATH.read_text(encoding="utf-8").splitlines()
+    heading_words: list[str] = []
+    body_words: list[str] = []
+    in_contents = False
+    skip_next = False
+    for line in lines:
+        if skip_next:
+            heading_words += line.split()
+            skip_next = False
+            continue
+        if line.strip() == "Contents":
+            in_contents = True
+            continue
+        if re.fullmatch(r"CHAPTER [IVXL]+\.", line):
+            in_contents = False
+            heading_words += line.split()
+            skip_next = True
+            continue
+        if in_contents or line.strip() == "[Illustration]" or set(line.strip()) == {"*", " "}:
+            continue
+        body_words += line.split()
+    return heading_words, body_words

@@ -1,0 +1,1 @@
+"""Verdicts: text normalization, word alignment and per-word verdict rules (see SPEC "validate")."""
