@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from pipeline.tts.g2p import G2P
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ALICE_PATH = REPO_ROOT / "data" / "books" / "alice.txt"
+
+# Tests share the assets assembled by scripts/setup.sh, wherever pytest is started from.
+os.environ.setdefault("PIPELINE_CACHE_DIR", str(REPO_ROOT / ".cache" / "pipeline"))
 
 
 @pytest.fixture(scope="session")
