@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 
 from pipeline.commands.common import fail, out, settings_with, setup_logging
+from pipeline.commands.db import db_app
 from pipeline.commands.generate import generate
 from pipeline.commands.voices import voices_app
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 app.command()(generate)
 app.add_typer(voices_app, name="voices", help="List voices; add or remove named blends.")
+app.add_typer(db_app, name="db")
 
 
 @app.command()

@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pipeline.chunking import DEFAULT_PHONEMES_PER_SECOND
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -44,7 +46,9 @@ class Settings(BaseSettings):
     target_words: int | None = Field(None, description="Chunk by word count instead of seconds.")
     max_phonemes: int = Field(500, ge=32, le=510, description="Hard cap, below Kokoro's 510 limit.")
     phonemes_per_second: float = Field(
-        17.0, gt=1.0, description="Speech-rate estimate at speed 1.0 (measured on Kokoro), to size chunks."
+        DEFAULT_PHONEMES_PER_SECOND,
+        gt=1.0,
+        description="Speech-rate estimate at speed 1.0 (measured on Kokoro), to size chunks.",
     )
     headings: Literal["own", "drop"] = "own"
 

@@ -63,3 +63,40 @@ def alice_raw_words() -> tuple[list[str], list[str]]:
             continue
         body_words += line.split()
     return heading_words, body_words
+
+
+# --- Postgres -------------------------------------------------------------------------------
+# Tests run against a real server: TEST_DATABASE_URL (or DATABASE_URL) when set, otherwise the
+# embedded PostgreSQL (pgserver) in a temp dir. Each test module gets a fresh database.
+
+
+@pytest.fixture(scope="session")
+def pg_server_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    from pipeline.store.connection import embedded_url
+
+    return embedded_url(tmp_path_factory.mktemp("pg") / "pgdata")
+
+
+@pytest.fixture(scope="module")
+def database_url(pg_server_url: str) -> str:
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+
+    name = f"pipeline_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield make_conninfo(pg_server_url, dbname=name)
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def store(database_url: str):
+    from pipeline.store.store import Store
+
+    return Store(database_url)

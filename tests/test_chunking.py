@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.chunking import chunk_book, speakable, split_sentences, summarize
+from pipeline.chunking import DEFAULT_PHONEMES_PER_SECOND, chunk_book, speakable, split_sentences, summarize
 from pipeline.ingest import Book, read_book
 from pipeline.records import Chunk
 from pipeline.tts.g2p import G2P
@@ -44,7 +44,7 @@ def _assert_sound(chunks: list[Chunk], g2p: G2P, cap: int = CAP) -> None:
         assert len(c.phonemes) <= cap, (c.index, len(c.phonemes))
         assert c.phonemes == g2p.phonemize(c.speak_text).phonemes
         assert c.n_words == len(c.text.split())
-        assert c.est_seconds == pytest.approx(len(c.phonemes) / 15.0, abs=0.01)
+        assert c.est_seconds == pytest.approx(len(c.phonemes) / DEFAULT_PHONEMES_PER_SECOND, abs=0.01)
 
 
 # --------------------------------------------------------------------------------------------

@@ -100,6 +100,7 @@ def generate(
     target_seconds: Annotated[float | None, typer.Option(help="Target chunk length in seconds.")] = None,
     headings: Annotated[str | None, typer.Option(help="own (own chunk) | drop.")] = None,
     combine: Annotated[bool, typer.Option(help="Also write one combined wav per voice.")] = False,
+    db: Annotated[bool, typer.Option("--db/--no-db", help="Upsert rows into Postgres (default on).")] = True,
     work_dir: Annotated[Path | None, typer.Option(help="Work dir (default ./work).")] = None,
     verbose: Annotated[bool, typer.Option("--verbose")] = False,
 ) -> None:
@@ -158,7 +159,24 @@ def generate(
     )
     manifest = Manifest.for_dataset(dataset_dir)
     est_by_id = {job.id: job.chunk.est_seconds for job in jobs}
-    report = _run_with_progress(stage, jobs, manifest, n_workers, settings.batch_size, est_by_id)
+    sink, run_id = _open_sink(settings, dataset, book, chapters, limit) if db else (None, None)
+    report = _run_with_progress(
+        stage, jobs, manifest, n_workers, settings.batch_size, est_by_id, [sink] if sink else []
+    )
+    if sink is not None and run_id is not None and sink.error is None:
+        sink.store.finish_run(
+            run_id,
+            status="failed" if report.failures else "ok",
+            counts={
+                "planned": report.planned,
+                "skipped": report.skipped,
+                "written": len(report.written),
+                "failed": len(report.failures),
+                "rows": sink.rows,
+            },
+            audio_s=report.audio_s,
+            wall_s=report.wall_s,
+        )
 
     if combine:
         for spec, _ in resolved:
@@ -170,14 +188,40 @@ def generate(
             seconds = combine_book(mine, dataset_dir, target)
             console.print(f"combined {len(mine)} clips into {target} ({seconds / 60:.1f} min)")
 
-    _print_summary(report, chunks, dataset_dir, n_workers, stage.engine.info.name)
+    _print_summary(report, chunks, dataset_dir, n_workers, stage.engine.info.name, sink)
     if report.failures:
         for failure in report.failures[:10]:
             console.print(f"[red]failed:[/] {failure.error}")
         raise typer.Exit(1)
 
 
-def _run_with_progress(stage, jobs, manifest, n_workers, batch_size, est_by_id):
+def _open_sink(settings, dataset: str, book: Path, chapters: str | None, limit: int | None):
+    """The store as a generation sink, or (None, None) with a warning when it is unreachable."""
+    from pipeline.store.connection import StoreUnavailable
+    from pipeline.store.store import ResilientSink, Store
+
+    try:
+        store = Store.from_settings(settings)
+        run_id = store.start_run(
+            "generate",
+            {
+                "book": str(book),
+                "chapters": chapters,
+                "limit": limit,
+                "voices": settings.voices,
+                "speed": settings.speed,
+                "backend": settings.tts_backend,
+            },
+            {"pipeline": __import__("pipeline").__version__},
+            dataset,
+        )
+    except StoreUnavailable as exc:
+        console.print(f"[yellow]warning:[/] {exc}; clips are kept in the manifest, run `pipeline db sync` later")
+        return None, None
+    return ResilientSink(store), run_id
+
+
+def _run_with_progress(stage, jobs, manifest, n_workers, batch_size, est_by_id, sinks):
     from pipeline.generate import pending_jobs, run_generation
     from pipeline.runner import LocalRunner
 
@@ -217,11 +261,12 @@ def _run_with_progress(stage, jobs, manifest, n_workers, batch_size, est_by_id):
             manifest,
             runner=LocalRunner(n_workers),
             batch_size=batch_size,
+            sinks=sinks,
             on_batch=on_batch,
         )
 
 
-def _print_summary(report, chunks: list[Chunk], dataset_dir: Path, n_workers: int, engine_name: str) -> None:
+def _print_summary(report, chunks: list[Chunk], dataset_dir: Path, n_workers: int, engine_name: str, sink) -> None:
     table = Table(title="generate summary", show_header=False)
     table.add_row("dataset dir", str(dataset_dir))
     table.add_row("engine", f"{engine_name}, {n_workers} worker(s)")
@@ -231,4 +276,10 @@ def _print_summary(report, chunks: list[Chunk], dataset_dir: Path, n_workers: in
     table.add_row("audio written", f"{report.audio_s:.1f} s ({report.audio_s / 3600:.3f} h)")
     table.add_row("wall time", f"{report.wall_s:.1f} s")
     table.add_row("throughput", f"{report.x_real_time:.2f} audio s per wall s")
+    if sink is None:
+        table.add_row("database", "not written (--no-db or unreachable): run `pipeline db sync` later")
+    elif sink.error:
+        table.add_row("database", f"[red]{sink.rows} rows, then failed[/]: run `pipeline db sync` later")
+    else:
+        table.add_row("database", f"{sink.rows} rows upserted into audio_quality")
     out.print(table)

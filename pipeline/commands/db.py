@@ -1,0 +1,76 @@
+"""``pipeline db``: migrate, sync manifests, show the URL, stop the embedded server."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pipeline.commands.common import fail, out, settings_with, setup_logging
+
+db_app = typer.Typer(help="The Postgres store (DATABASE_URL, or the embedded server under <work>/pgdata).")
+
+
+def open_store(settings):
+    from pipeline.store.connection import StoreUnavailable
+    from pipeline.store.store import Store
+
+    try:
+        return Store.from_settings(settings)
+    except StoreUnavailable as exc:
+        fail(str(exc))
+
+
+@db_app.command()
+def migrate() -> None:
+    """Apply pending schema migrations from sql/migrations."""
+    setup_logging()
+    from pipeline.store.connection import StoreUnavailable
+
+    store = open_store(settings_with())
+    try:
+        applied = store.migrate()
+    except StoreUnavailable as exc:
+        fail(str(exc))
+    out.print(f"applied: {', '.join(applied)}" if applied else "schema is up to date")
+
+
+@db_app.command()
+def sync(
+    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+) -> None:
+    """Upsert everything the manifests hold (after the database was down during a run)."""
+    setup_logging()
+    from pipeline.store.connection import StoreUnavailable
+    from pipeline.store.store import sync_manifests
+
+    settings = settings_with()
+    store = open_store(settings)
+    try:
+        written = sync_manifests(store, settings.datasets_dir, dataset)
+    except StoreUnavailable as exc:
+        fail(str(exc))
+    if not written:
+        out.print(f"no manifests under {settings.datasets_dir}")
+    for name, rows in written.items():
+        out.print(f"{name}: {rows} rows upserted")
+
+
+@db_app.command()
+def url() -> None:
+    """Print the database URL (starts the embedded server if needed): psql "$(pipeline db url)"."""
+    setup_logging()
+    out.print(open_store(settings_with()).url, soft_wrap=True)
+
+
+@db_app.command()
+def stop() -> None:
+    """Stop the embedded PostgreSQL server (no-op when DATABASE_URL is set)."""
+    setup_logging()
+    from pipeline.store.connection import stop_embedded
+
+    settings = settings_with()
+    if settings.database_url:
+        out.print("DATABASE_URL is set; nothing embedded to stop")
+        return
+    out.print("stopped" if stop_embedded(settings.work_dir / "pgdata") else "not running")

@@ -1,0 +1,1 @@
+"""The Postgres store: migrations, column-owning upserts, runs, sync from manifests."""

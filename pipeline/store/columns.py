@@ -1,0 +1,108 @@
+"""Which stage owns which ``audio_quality`` columns.
+
+An upsert names its group; it sets that group's columns and fills identity columns only where
+it knows them (``COALESCE``), so a MOS-only rerun never blanks ASR results and a validate run on
+a foreign dataset never erases the voice a generate run recorded. ``metadata`` merges (``||``).
+"""
+
+from __future__ import annotations
+
+KEY = ("file_hash", "dataset")
+
+IDENTITY = (
+    "clip_id",
+    "path",
+    "text",
+    "book",
+    "chapter_index",
+    "chunk_index",
+    "kind",
+    "voice",
+    "voice_recipe",
+    "speed",
+    "seed",
+    "tts_engine",
+    "tts_model",
+    "tts_version",
+)
+
+AUDIO = ("duration_s", "sample_rate")
+
+VERDICT_NAMES = (
+    "pass",
+    "stt_error",
+    "secondary_error",
+    "tts_failure",
+    "ambiguous",
+    "unverified",
+    "homophone",
+    "compound",
+    "spelling_variant",
+    "filler_word",
+    "abbreviation",
+    "gt_typo",
+    "gt_error",
+)
+
+
+def _asr(prefix: str) -> tuple[str, ...]:
+    return tuple(f"{prefix}_{c}" for c in ("engine", "model", "text", "wer", "conf_mean", "conf_min", "ms"))
+
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "generation": ("gen_ms", "gen_rtf", "gen_device", "phonemes", *AUDIO),
+    "primary": _asr("primary"),
+    "secondary": _asr("secondary"),
+    "verdicts": (
+        "n_words",
+        *(f"n_{v}" for v in VERDICT_NAMES),
+        "n_insertions",
+        "adjusted_wer",
+        "escalated",
+        "escalation_reason",
+        "tier",
+        "keep",
+        "validate_error",
+    ),
+    "mos": (
+        "mos_dnsmos_sig",
+        "mos_dnsmos_bak",
+        "mos_dnsmos_ovrl",
+        "mos_dnsmos_p808",
+        "mos_distillmos",
+        "mos_utmosv2",
+        "mos_scoreq_synthetic",
+        "mos_scoreq_natural",
+        "mos_nisqa",
+        "mos_nisqa_noi",
+        "mos_nisqa_dis",
+        "mos_nisqa_col",
+        "mos_nisqa_loud",
+        "composite_mos",
+        "mos_judges",
+        "mos_seed",
+        "mos_ms",
+    ),
+    "signal": (
+        *AUDIO,
+        "peak_amplitude",
+        "rms_db",
+        "clipping_pct",
+        "silence_pct",
+        "energy_std",
+        "dynamic_range_db",
+        "zero_crossing_rate",
+        "spectral_centroid_hz",
+        "spectral_rolloff_hz",
+    ),
+}
+
+JSON_COLUMNS = frozenset({"mos_ms", "versions", "config", "metadata"})
+# Merged into the existing value (jsonb ||) instead of replacing it.
+MERGED_JSON = ("versions", "config", "metadata")
+
+
+def columns_for(group: str) -> tuple[str, ...]:
+    if group not in GROUPS:
+        raise KeyError(f"unknown column group {group!r}; known: {', '.join(GROUPS)}")
+    return GROUPS[group]

@@ -1,0 +1,293 @@
+"""Upserts into ``audio_quality`` / ``audio_words`` / ``runs``.
+
+Example::
+
+    store = Store.from_settings(get_settings())      # migrates on first use
+    store.upsert("generation", rows)                  # rows: dicts with file_hash, dataset, ...
+
+Two paths write the same SQL merge: row by row (``executemany`` of ``INSERT ... ON CONFLICT``)
+for small batches, and bulk (``COPY`` into a temp staging table, then one
+``INSERT ... SELECT ... ON CONFLICT``) for large ones. Rows are sorted by key before writing so
+two concurrent writers lock rows in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from pipeline.records import AudioRecord
+from pipeline.settings import Settings
+from pipeline.store.columns import IDENTITY, JSON_COLUMNS, KEY, MERGED_JSON, columns_for
+from pipeline.store.connection import StoreUnavailable, connect, resolve_url
+from pipeline.store.migrations import migrate
+
+log = logging.getLogger(__name__)
+
+BULK_THRESHOLD = 200  # rows; below this, row-by-row is as fast and simpler to debug
+
+WORD_COLUMNS = (
+    "file_hash",
+    "dataset",
+    "word_index",
+    "label_word",
+    "norm_word",
+    "primary_word",
+    "secondary_word",
+    "verdict",
+    "rule",
+    "start_s",
+    "end_s",
+    "confidence",
+)
+
+
+def generation_row(record: AudioRecord) -> dict[str, Any]:
+    """The identity + generation columns of one generated clip."""
+    return {
+        "file_hash": record.file_hash,
+        "dataset": record.dataset,
+        "clip_id": record.id,
+        "path": record.wav_path,
+        "text": record.text,
+        "book": record.book_id,
+        "chapter_index": record.chapter_index,
+        "chunk_index": record.chunk_index,
+        "kind": record.kind,
+        "voice": record.voice,
+        "voice_recipe": record.voice_recipe,
+        "speed": record.speed,
+        "seed": record.seed,
+        "tts_engine": record.tts_engine,
+        "tts_model": record.tts_model,
+        "tts_version": record.tts_version,
+        "gen_ms": record.gen_ms,
+        "gen_rtf": record.gen_rtf,
+        "gen_device": record.device,
+        "phonemes": record.phonemes,
+        "duration_s": record.duration_s,
+        "sample_rate": record.sample_rate,
+        "versions": {"tts": record.tts_version},
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    rows: int
+    seconds: float
+    bulk: bool
+
+
+def _adapt(column: str, value: Any) -> Any:
+    if column in JSON_COLUMNS and value is not None:
+        return Jsonb(value)
+    return value
+
+
+class Store:
+    """One database. Connections are opened per call (cheap on loopback, safe across forks)."""
+
+    def __init__(self, url: str, *, auto_migrate: bool = True) -> None:
+        self.url = url
+        self._migrated = not auto_migrate
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        return cls(resolve_url(settings.database_url, settings.work_dir))
+
+    def connect(self) -> psycopg.Connection:
+        conn = connect(self.url)
+        if not self._migrated:
+            applied = migrate(conn)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+            self._migrated = True
+        return conn
+
+    def migrate(self) -> list[str]:
+        with connect(self.url) as conn:
+            applied = migrate(conn)
+        self._migrated = True
+        return applied
+
+    # --- audio_quality -----------------------------------------------------------------------
+
+    def upsert(self, group: str, rows: Sequence[dict[str, Any]], *, bulk: bool | None = None) -> UpsertResult:
+        """Write ``group``'s columns (plus whatever identity columns the rows carry)."""
+        if not rows:
+            return UpsertResult(0, 0.0, False)
+        owned = columns_for(group)
+        present = set().union(*(row.keys() for row in rows))
+        missing_key = [k for k in KEY if k not in present]
+        if missing_key:
+            raise ValueError(f"rows lack the key column(s) {missing_key}")
+        identity = [c for c in IDENTITY if c in present]
+        merged = [c for c in MERGED_JSON if c in present]
+        columns = [*KEY, *identity, *owned, *merged]
+        unknown = present - set(columns)
+        if unknown:
+            raise ValueError(f"columns {sorted(unknown)} are not owned by group {group!r}")
+        # Merged JSON columns are NOT NULL: a row without one merges an empty object.
+        ordered = sorted(
+            ({**row, **{c: row.get(c) or {} for c in merged}} for row in rows),
+            key=lambda r: (r["file_hash"], r["dataset"]),
+        )
+        use_bulk = len(ordered) >= BULK_THRESHOLD if bulk is None else bulk
+        started = time.perf_counter()
+        try:
+            with self.connect() as conn:
+                if use_bulk:
+                    self._bulk(conn, columns, identity, owned, merged, ordered)
+                else:
+                    self._row_by_row(conn, columns, identity, owned, merged, ordered)
+        except psycopg.OperationalError as exc:
+            raise StoreUnavailable(f"database went away while writing {group} rows: {exc}") from exc
+        return UpsertResult(len(ordered), time.perf_counter() - started, use_bulk)
+
+    @staticmethod
+    def _conflict_clause(identity: list[str], owned: Sequence[str], merged: list[str]) -> sql.Composed:
+        target = sql.Identifier("audio_quality")
+        sets = [sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in owned]
+        sets += [
+            sql.SQL("{c} = COALESCE(EXCLUDED.{c}, {t}.{c})").format(c=sql.Identifier(c), t=target) for c in identity
+        ]
+        sets += [
+            sql.SQL("{c} = {t}.{c} || COALESCE(EXCLUDED.{c}, '{{}}'::jsonb)").format(c=sql.Identifier(c), t=target)
+            for c in merged
+        ]
+        sets.append(sql.SQL("updated_at = now()"))
+        return sql.SQL("ON CONFLICT (file_hash, dataset) DO UPDATE SET {}").format(sql.SQL(", ").join(sets))
+
+    def _row_by_row(self, conn, columns, identity, owned, merged, rows) -> None:
+        statement = sql.SQL("INSERT INTO audio_quality ({cols}) VALUES ({vals}) {conflict}").format(
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+            vals=sql.SQL(", ").join(sql.Placeholder() * len(columns)),
+            conflict=self._conflict_clause(identity, owned, merged),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(statement, [[_adapt(c, row.get(c)) for c in columns] for row in rows])
+
+    def _bulk(self, conn, columns, identity, owned, merged, rows) -> None:
+        cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+        with conn.cursor() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS aq_staging"
+                " (LIKE audio_quality INCLUDING DEFAULTS, staging_seq bigserial) ON COMMIT DELETE ROWS"
+            )
+            with cur.copy(sql.SQL("COPY aq_staging ({cols}) FROM STDIN").format(cols=cols)) as copy:
+                for row in rows:
+                    copy.write_row(
+                        [
+                            json.dumps(row.get(c)) if c in JSON_COLUMNS and row.get(c) is not None else row.get(c)
+                            for c in columns
+                        ]
+                    )
+            # The last row per key wins, as it would row by row.
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO audio_quality ({cols}) SELECT {cols} FROM ("
+                    " SELECT DISTINCT ON (file_hash, dataset) * FROM aq_staging"
+                    " ORDER BY file_hash, dataset, staging_seq DESC) s {conflict}"
+                ).format(cols=cols, conflict=self._conflict_clause(identity, owned, merged))
+            )
+
+    def write_generation(self, records: Sequence[AudioRecord]) -> UpsertResult:
+        """The ``GenerationSink`` seam of ``pipeline generate``."""
+        return self.upsert("generation", [generation_row(r) for r in records])
+
+    # --- audio_words ---------------------------------------------------------------------------
+
+    def replace_words(self, files: Iterable[tuple[str, str]], words: Sequence[dict[str, Any]]) -> int:
+        """Replace the word rows of the given (file_hash, dataset) files in one transaction."""
+        files = sorted(set(files))
+        with self.connect() as conn, conn.cursor() as cur:
+            cur.executemany("DELETE FROM audio_words WHERE file_hash = %s AND dataset = %s", files)
+            with cur.copy(
+                sql.SQL("COPY audio_words ({}) FROM STDIN").format(
+                    sql.SQL(", ").join(map(sql.Identifier, WORD_COLUMNS))
+                )
+            ) as copy:
+                for word in words:
+                    copy.write_row([word.get(c) for c in WORD_COLUMNS])
+        return len(words)
+
+    # --- runs ------------------------------------------------------------------------------------
+
+    def start_run(self, command: str, args: dict, versions: dict, dataset: str | None = None) -> int:
+        with self.connect() as conn:
+            row = conn.execute(
+                "INSERT INTO runs (command, args, versions, dataset) VALUES (%s, %s, %s, %s) RETURNING run_id",
+                (command, Jsonb(args), Jsonb(versions), dataset),
+            ).fetchone()
+        return int(row[0])
+
+    def finish_run(
+        self,
+        run_id: int,
+        *,
+        status: str,
+        counts: dict,
+        audio_s: float | None = None,
+        wall_s: float | None = None,
+        error: str | None = None,
+    ) -> None:
+        x_real_time = audio_s / wall_s if audio_s and wall_s else None
+        with self.connect() as conn:
+            conn.execute(
+                "UPDATE runs SET status = %s, finished_at = now(), counts = %s, audio_s = %s, wall_s = %s,"
+                " x_real_time = %s, error = %s WHERE run_id = %s",
+                (status, Jsonb(counts), audio_s, wall_s, x_real_time, error, run_id),
+            )
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    def count(self, table: str = "audio_quality", dataset: str | None = None) -> int:
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+        params: tuple = ()
+        if dataset is not None:
+            query += sql.SQL(" WHERE dataset = %s")
+            params = (dataset,)
+        with self.connect() as conn:
+            return int(conn.execute(query, params).fetchone()[0])
+
+
+class ResilientSink:
+    """Wraps the store for a long run: the first connection failure is reported once and later
+    batches are not attempted; everything stays in the manifest for ``pipeline db sync``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rows = 0
+        self.error: str | None = None
+
+    def write_generation(self, records: Sequence[AudioRecord]) -> None:
+        if self.error is not None or not records:
+            return
+        try:
+            self.rows += self.store.write_generation(records).rows
+        except StoreUnavailable as exc:
+            self.error = str(exc)
+            log.error("%s -- clips are kept in the manifest; run `pipeline db sync` when it is back", exc)
+
+
+def sync_manifests(store: Store, datasets_dir, dataset: str | None = None) -> dict[str, int]:
+    """Upsert every manifest record under ``datasets_dir`` (idempotent); rows per dataset."""
+    from pathlib import Path
+
+    from pipeline.manifest import MANIFEST_NAME, Manifest
+
+    written: dict[str, int] = {}
+    for path in sorted(Path(datasets_dir).glob(f"*/{MANIFEST_NAME}")):
+        if dataset is not None and path.parent.name != dataset:
+            continue
+        records = Manifest(path).records()
+        written[path.parent.name] = store.upsert("generation", [generation_row(r) for r in records]).rows
+    return written
