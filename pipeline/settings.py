@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     # --- execution ------------------------------------------------------------------------
     workers: int = Field(0, ge=0, description="Synthesis worker processes; 0 = one per CPU core.")
     threads_per_worker: int = Field(1, ge=1)
-    batch_size: int = Field(4, ge=1, description="Chunks handed to a worker at a time.")
+    batch_size: int = Field(2, ge=1, description="Chunks handed to a worker at a time.")
 
     # --- store ----------------------------------------------------------------------------
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "PIPELINE_DATABASE_URL"))

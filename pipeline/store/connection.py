@@ -9,6 +9,7 @@ to own the data dir (PostgreSQL refuses to run as root).
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def embedded_url(data_dir: Path) -> str:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
         server = pgserver.get_server(data_dir, cleanup_mode=None)
+        server.ensure_postgres_running()  # a cached handle may point at a server stopped since
     except Exception as exc:  # pgserver raises plain exceptions with pg_ctl output
         raise StoreUnavailable(f"could not start the embedded PostgreSQL in {data_dir}: {exc}") from exc
     return server.get_uri()
@@ -50,7 +52,14 @@ def stop_embedded(data_dir: Path) -> bool:
     data_dir = Path(data_dir).resolve()
     if not (data_dir / "postmaster.pid").exists():
         return False
-    _import_pgserver().get_server(data_dir, cleanup_mode="stop").cleanup()
+    _import_pgserver()  # quiet import; pg_ctl lives in its package
+    from pgserver._commands import pg_ctl
+
+    user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user)
+    except Exception as exc:  # already stopped, stale pid file
+        log.info("pg_ctl stop on %s: %s", data_dir, exc)
     return True
 
 
