@@ -17,7 +17,10 @@ from rich.table import Table
 
 from pipeline.commands.common import fail, out, settings_with, setup_logging
 from pipeline.commands.db import db_app
+from pipeline.commands.export import export
 from pipeline.commands.generate import generate
+from pipeline.commands.query import query, report
+from pipeline.commands.validate import run, validate
 from pipeline.commands.voices import voices_app
 
 app = typer.Typer(
@@ -27,6 +30,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(generate)
+app.command()(validate)
+app.command()(run)
+app.command()(export)
+app.command()(query)
+app.command()(report)
 app.add_typer(voices_app, name="voices", help="List voices; add or remove named blends.")
 app.add_typer(db_app, name="db")
 

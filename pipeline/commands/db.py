@@ -39,21 +39,24 @@ def migrate() -> None:
 def sync(
     dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
 ) -> None:
-    """Upsert everything the manifests hold (after the database was down during a run)."""
+    """Upsert what manifests and validation logs hold (after the database was down during a run)."""
     setup_logging()
     from pipeline.store.connection import StoreUnavailable
-    from pipeline.store.store import sync_manifests
+    from pipeline.store.store import sync_manifests, sync_validations
 
     settings = settings_with()
     store = open_store(settings)
     try:
-        written = sync_manifests(store, settings.datasets_dir, dataset)
+        generated = sync_manifests(store, settings.datasets_dir, dataset)
+        validated = sync_validations(store, settings.work_dir / "validations", dataset)
     except StoreUnavailable as exc:
         fail(str(exc))
-    if not written:
-        out.print(f"no manifests under {settings.datasets_dir}")
-    for name, rows in written.items():
-        out.print(f"{name}: {rows} rows upserted")
+    if not generated and not validated:
+        out.print(f"nothing to sync under {settings.work_dir}")
+    for name, rows in generated.items():
+        out.print(f"{name}: {rows} generated clips upserted")
+    for name, rows in validated.items():
+        out.print(f"{name}: {rows} validated clips upserted (with their words)")
 
 
 @db_app.command()

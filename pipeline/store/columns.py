@@ -1,8 +1,9 @@
 """Which stage owns which ``audio_quality`` columns.
 
-An upsert names its group; it sets that group's columns and fills identity columns only where
-it knows them (``COALESCE``), so a MOS-only rerun never blanks ASR results and a validate run on
-a foreign dataset never erases the voice a generate run recorded. ``metadata`` merges (``||``).
+An upsert names its group; it sets the group's columns that its rows carry (a column the rows
+leave out keeps its value) and fills identity columns only where it knows them (``COALESCE``),
+so a MOS-only rerun never blanks ASR results and a validate run on a foreign dataset never
+erases the voice a generate run recorded. ``metadata`` merges (``||``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def _asr(prefix: str) -> tuple[str, ...]:
 
 
 GROUPS: dict[str, tuple[str, ...]] = {
+    "audio": AUDIO,
     "generation": ("gen_ms", "gen_rtf", "gen_device", "phonemes", *AUDIO),
     "primary": _asr("primary"),
     "secondary": _asr("secondary"),

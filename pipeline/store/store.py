@@ -124,8 +124,8 @@ class Store:
         """Write ``group``'s columns (plus whatever identity columns the rows carry)."""
         if not rows:
             return UpsertResult(0, 0.0, False)
-        owned = columns_for(group)
         present = set().union(*(row.keys() for row in rows))
+        owned = [c for c in columns_for(group) if c in present]
         missing_key = [k for k in KEY if k not in present]
         if missing_key:
             raise ValueError(f"rows lack the key column(s) {missing_key}")
@@ -290,4 +290,69 @@ def sync_manifests(store: Store, datasets_dir, dataset: str | None = None) -> di
             continue
         records = Manifest(path).records()
         written[path.parent.name] = store.upsert("generation", [generation_row(r) for r in records]).rows
+    return written
+
+
+def write_validation_entries(store: Store, entries: Sequence[dict]) -> int:
+    """Upsert validate results (``ClipResult.to_json()`` shape: groups + words); returns clips."""
+    by_group: dict[str, list[dict]] = {}
+    for entry in entries:
+        for group, row in entry["groups"].items():
+            by_group.setdefault(group, []).append(row)
+    # verdicts first: it carries the identity (path, text) of clips that generate never saw.
+    for group in sorted(by_group, key=lambda g: g != "verdicts"):
+        store.upsert(group, by_group[group])
+    files = [(e["groups"]["verdicts"]["file_hash"], e["groups"]["verdicts"]["dataset"]) for e in entries]
+    store.replace_words(files, [w for e in entries for w in e["words"]])
+    return len(entries)
+
+
+class ValidationSink:
+    """The store side of ``pipeline validate``; like ``ResilientSink``, it stops trying after the
+    first connection failure (the validations log keeps everything for ``db sync``)."""
+
+    def __init__(self, store: Store, run_id: int | None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.rows = 0
+        self.error: str | None = None
+
+    def write_validation(self, results: Sequence[Any]) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.rows += write_validation_entries(self.store, [r.to_json() for r in results])
+        except StoreUnavailable as exc:
+            self.error = str(exc)
+            log.error("%s -- results are kept in the validations log; run `pipeline db sync`", exc)
+
+    def finish(self, report: Any) -> None:
+        if self.error is not None or self.run_id is None:
+            return
+        judged = [r for r in report.results if r.verdicts is not None]
+        self.store.finish_run(
+            self.run_id,
+            status="ok",
+            counts={
+                "files": len(report.results),
+                "judged": len(judged),
+                "rows": self.rows,
+                "kept": sum(1 for r in judged if r.verdicts.summary.keep),
+            },
+            audio_s=report.audio_s,
+            wall_s=report.wall_s,
+        )
+
+
+def sync_validations(store: Store, validations_dir, dataset: str | None = None) -> dict[str, int]:
+    """Upsert every validations log under ``validations_dir`` (idempotent); clips per dataset."""
+    from pathlib import Path
+
+    from pipeline.validate import ResultsLog
+
+    written: dict[str, int] = {}
+    for path in sorted(Path(validations_dir).glob("*.jsonl")):
+        if dataset is not None and path.stem != dataset:
+            continue
+        written[path.stem] = write_validation_entries(store, ResultsLog(path).entries())
     return written

@@ -1,0 +1,88 @@
+"""The judge interface shared by speech recognizers and quality (MOS) judges.
+
+A judge declares what a scheduler needs to know (``JudgeInfo``: sample rate, device, batch
+size, version), loads its model once in ``setup()`` and scores a batch with ``judge_batch``,
+returning one result per item in the same order. A file that fails yields a result with
+``error`` set; it never crashes the run.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeInfo:
+    name: str  # engine name as configured: "whisper", "parakeet", "qwen", "dnsmos", ...
+    kind: Literal["asr", "mos"]
+    model: str  # model id or local path
+    version: str  # library + model version, stored with the results
+    sample_rate: int
+    device: str
+    batch_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class AudioItem:
+    """One clip to judge. ``key`` identifies it in the results (e.g. its file_hash)."""
+
+    key: str
+    audio_path: str
+    text: str | None = None  # the label, for judges that need it
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    text: str
+    start: float | None  # seconds
+    end: float | None
+    confidence: float | None  # 0..1
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    key: str
+    engine: str
+    model: str
+    text: str
+    words: tuple[Word, ...] = ()
+    ms: float = 0.0  # this item's share of the batch's wall time
+    error: str | None = None
+
+    @property
+    def confidences(self) -> list[float]:
+        return [w.confidence for w in self.words if w.confidence is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """A quality judge's scores for one clip (e.g. {"mos_dnsmos_ovrl": 3.2, ...})."""
+
+    key: str
+    judge: str
+    values: dict[str, float] = field(default_factory=dict)
+    ms: float = 0.0
+    error: str | None = None
+
+
+class ASRJudge(ABC):
+    """A speech recognizer. Pickles before ``setup()``; loads nothing in ``__init__``."""
+
+    @property
+    @abstractmethod
+    def info(self) -> JudgeInfo: ...
+
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Load the model (once, on the worker)."""
+
+    @abstractmethod
+    def judge_batch(self, items: Sequence[AudioItem]) -> list[Transcript]: ...
+
+    def teardown(self) -> None:  # noqa: B027 - optional hook
+        """Free the model."""
+
+    def error_result(self, item: AudioItem, error: str) -> Transcript:
+        return Transcript(item.key, self.info.name, self.info.model, "", (), 0.0, error)

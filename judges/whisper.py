@@ -1,0 +1,117 @@
+"""faster-whisper (CTranslate2) as an ASR judge: word timestamps and per-word probability.
+
+The embedded default pair is Whisper base (primary) and tiny.en (secondary), both from PyPI
+(see ``pipeline/assets.py``); any CTranslate2 Whisper model dir works. Example::
+
+    judge = WhisperJudge(model_dir, name="whisper"); judge.setup()
+    judge.judge_batch([AudioItem("k", "clip.wav")])[0].words[0]   # Word(text, start, end, confidence)
+
+Clips are transcribed one at a time with greedy decoding and no conditioning on previous text:
+Whisper's language model otherwise "repairs" TTS mistakes, which would hide real failures.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from judges.audio import AudioError, load_audio
+from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word
+
+log = logging.getLogger(__name__)
+
+WHISPER_SAMPLE_RATE = 16_000
+
+
+class WhisperJudge(ASRJudge):
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        name: str = "whisper",
+        label: str | None = None,
+        device: str = "auto",
+        compute_type: str = "int8",
+        threads: int = 0,
+        beam_size: int = 1,
+        batch_size: int = 1,
+    ) -> None:
+        self.model = str(model)
+        self.name = name
+        self.label = label or Path(self.model).name
+        self.device = device
+        self.compute_type = compute_type
+        self.threads = threads
+        self.beam_size = beam_size
+        self.batch_size = batch_size
+        self._whisper = None
+        self._device_used = "unloaded"
+
+    @property
+    def info(self) -> JudgeInfo:
+        from importlib.metadata import version
+
+        return JudgeInfo(
+            name=self.name,
+            kind="asr",
+            model=self.label,
+            version=f"faster-whisper {version('faster-whisper')}",
+            sample_rate=WHISPER_SAMPLE_RATE,
+            device=self._device_used,
+            batch_size=self.batch_size,
+        )
+
+    def setup(self) -> None:
+        if self._whisper is not None:
+            return
+        from faster_whisper import WhisperModel
+
+        if not Path(self.model).is_dir():
+            raise RuntimeError(f"Whisper model dir {self.model} not found (run `pipeline assets`)")
+        device = self.device
+        if device == "auto":
+            import ctranslate2
+
+            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+        compute_type = self.compute_type if device == "cpu" else "float16"
+        self._whisper = WhisperModel(self.model, device=device, compute_type=compute_type, cpu_threads=self.threads)
+        self._device_used = device
+        log.info("loaded Whisper %s on %s (%s)", Path(self.model).name, device, compute_type)
+
+    def teardown(self) -> None:
+        self._whisper = None
+
+    def judge_batch(self, items: Sequence[AudioItem]) -> list[Transcript]:
+        if self._whisper is None:
+            raise RuntimeError("WhisperJudge.setup() must be called first")
+        return [self._transcribe(item) for item in items]
+
+    def _transcribe(self, item: AudioItem) -> Transcript:
+        started = time.perf_counter()
+        try:
+            audio = load_audio(item.audio_path, WHISPER_SAMPLE_RATE)
+        except AudioError as exc:
+            return self.error_result(item, str(exc))
+        try:
+            segments, _ = self._whisper.transcribe(
+                audio,
+                language="en",
+                beam_size=self.beam_size,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                temperature=0.0,
+            )
+            words: list[Word] = []
+            texts: list[str] = []
+            for segment in segments:
+                texts.append(segment.text.strip())
+                for w in segment.words or ():
+                    words.append(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
+        except Exception as exc:  # a decoder failure on one file must not end the run
+            log.exception("whisper failed on %s", item.audio_path)
+            return self.error_result(item, f"{type(exc).__name__}: {exc}")
+        ms = (time.perf_counter() - started) * 1000
+        return Transcript(item.key, self.name, self.info.model, " ".join(t for t in texts if t), tuple(words), ms)

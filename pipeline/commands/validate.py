@@ -1,0 +1,224 @@
+"""``pipeline validate`` and ``pipeline run`` (generate, then validate)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.commands.common import console, fail, out, settings_with, setup_logging
+
+ENGINE_MODES = ("primary", "secondary", "both", "cascade")
+
+
+def validate_dataset(
+    source: Path,
+    settings,
+    *,
+    dataset: str,
+    engines: str,
+    mode: str,
+    db: bool,
+    audio_column: str = "audio",
+    text_column: str = "text",
+) -> None:
+    """Shared by ``validate`` and ``run``."""
+    from judges.registry import build_asr, resolve_engine
+    from pipeline.sources import discover
+    from pipeline.validate import ResultsLog, run_validation
+    from verdicts import Thresholds
+
+    if engines not in ENGINE_MODES:
+        fail(f"--engines {engines!r}: choose from {', '.join(ENGINE_MODES)}")
+    if mode not in ("batch", "stream"):
+        fail(f"--mode {mode!r}: choose batch or stream")
+    try:
+        clips, issues = discover(
+            source,
+            dataset,
+            settings.work_dir / "validate_cache" / dataset,
+            audio_column=audio_column,
+            text_column=text_column,
+        )
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+    for issue in issues[:20]:
+        console.print(f"[yellow]skipped:[/] {issue.path}: {issue.problem}")
+    if not clips:
+        fail(f"{source}: no audio clips found")
+
+    try:
+        choices = {
+            "primary": resolve_engine(settings.asr_primary, "primary", settings),
+            "secondary": resolve_engine(settings.asr_secondary, "secondary", settings),
+        }
+    except ValueError as exc:
+        fail(str(exc))
+    needed = {"primary": engines != "secondary", "secondary": engines != "primary"}
+    judges = {}
+    for role, choice in choices.items():
+        if needed[role]:
+            console.print(f"{role} engine: [bold]{choice.name}[/] ({choice.reason})")
+            judges[role] = build_asr(choice.name, settings)
+    thresholds = Thresholds(
+        escalate_wer=settings.escalate_wer,
+        escalate_confidence=settings.escalate_confidence,
+        keep_min_mos=settings.keep_min_mos,
+    )
+
+    sink = _open_store(settings, dataset, engines, mode, choices) if db else None
+    results_log = ResultsLog(settings.work_dir / "validations" / f"{dataset}.jsonl")
+
+    def on_result(result) -> None:
+        results_log.append(result)
+        if sink is not None:
+            sink.write_validation([result])
+
+    columns = (
+        TextColumn("[bold blue]validating"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stage]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("validate", total=len(clips), stage="primary")
+
+        def on_progress(stage: str) -> None:
+            if stage == "first" or mode == "stream":
+                if stage == "first":
+                    progress.update(task, advance=1, stage=stage)
+            else:
+                progress.update(task, stage="secondary (escalated clips)")
+
+        report = run_validation(
+            clips,
+            primary=judges.get("primary"),
+            secondary=judges.get("secondary"),
+            engines=engines,  # type: ignore[arg-type]
+            mode=mode,  # type: ignore[arg-type]
+            thresholds=thresholds,
+            on_result=on_result,
+            on_progress=on_progress,
+        )
+    if sink is not None:
+        sink.finish(report)
+    print_summary(report, sink)
+
+
+def _open_store(settings, dataset, engines, mode, choices):
+    from pipeline.store.connection import StoreUnavailable
+    from pipeline.store.store import Store, ValidationSink
+
+    try:
+        store = Store.from_settings(settings)
+        run_id = store.start_run(
+            "validate",
+            {"engines": engines, "mode": mode, **{r: c.name for r, c in choices.items()}},
+            {"pipeline": __import__("pipeline").__version__},
+            dataset,
+        )
+    except StoreUnavailable as exc:
+        console.print(f"[yellow]warning:[/] {exc}; results are kept in the validations log, run `pipeline db sync`")
+        return None
+    return ValidationSink(store, run_id)
+
+
+def print_summary(report, sink) -> None:
+    results = report.results
+    n = len(results)
+    judged = [r for r in results if r.verdicts is not None]
+    kept = sum(1 for r in judged if r.verdicts.summary.keep)
+    verdicts: Counter[str] = Counter()
+    tiers: Counter[str] = Counter()
+    for r in judged:
+        verdicts.update({k: v for k, v in r.verdicts.summary.counts.items() if v})
+        tiers[r.verdicts.summary.tier] += 1
+    table = Table(title="validate summary", show_header=False)
+    table.add_row("files", f"{n} ({len(judged)} judged, {n - len(judged)} errors)")
+    table.add_row("audio", f"{report.audio_s:.1f} s ({report.audio_s / 3600:.3f} h)")
+    table.add_row("wall time", f"{report.wall_s:.1f} s ({report.audio_s / max(report.wall_s, 1e-9):.2f}x real time)")
+    for engine, ms in report.engine_ms.items():
+        table.add_row(f"engine {engine}", f"{ms / 1000:.1f} s")
+    table.add_row("escalated", str(sum(1 for r in results if r.escalated)))
+    table.add_row("pass rate (keep)", f"{kept}/{len(judged)} = {kept / max(len(judged), 1):.1%}")
+    table.add_row("verdicts", ", ".join(f"{k} {v}" for k, v in verdicts.most_common()))
+    table.add_row("tiers", ", ".join(f"{k} {v}" for k, v in sorted(tiers.items())))
+    if sink is None:
+        table.add_row("database", "not written: run `pipeline db sync` later")
+    else:
+        table.add_row("database", f"{sink.rows} rows" + (f", then failed: {sink.error}" if sink.error else ""))
+    out.print(table)
+    worst = sorted(judged, key=lambda r: r.verdicts.summary.adjusted_wer, reverse=True)[:5]
+    if worst and worst[0].verdicts.summary.adjusted_wer > 0:
+        w = Table(title="worst files (adjusted WER)")
+        for column in ("path", "adj. WER", "tts_failure", "label / primary"):
+            w.add_column(column, overflow="fold")
+        for r in worst:
+            s = r.verdicts.summary
+            heard = r.primary.text if r.primary is not None else (r.secondary.text if r.secondary else "")
+            w.add_row(
+                r.clip.path,
+                f"{s.adjusted_wer:.3f}",
+                str(s.counts.get("tts_failure", 0)),
+                f"{(r.clip.text or '')[:80]}\n{heard[:80]}",
+            )
+        out.print(w)
+    for r in results:
+        if r.error:
+            console.print(f"[red]error:[/] {r.clip.path}: {r.error}")
+
+
+def validate(
+    source: Annotated[Path, typer.Argument(help="Dataset dir, manifest.jsonl, wav+txt folder or HF dataset dir.")],
+    dataset: Annotated[str | None, typer.Option(help="Dataset label for the rows (default: folder name).")] = None,
+    engines: Annotated[str, typer.Option(help="primary | secondary | both | cascade")] = "cascade",
+    mode: Annotated[str, typer.Option(help="batch (stage by stage) | stream (clip by clip)")] = "batch",
+    primary: Annotated[str | None, typer.Option(help="Primary engine: auto|parakeet|qwen|whisper|whisper-tiny")] = None,
+    secondary: Annotated[str | None, typer.Option(help="Secondary engine (same choices).")] = None,
+    audio_column: Annotated[str, typer.Option(help="HF dataset audio column.")] = "audio",
+    text_column: Annotated[str, typer.Option(help="HF dataset text column.")] = "text",
+    db: Annotated[bool, typer.Option("--db/--no-db", help="Upsert rows into Postgres.")] = True,
+    work_dir: Annotated[Path | None, typer.Option(help="Work dir (default ./work).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose")] = False,
+) -> None:
+    """Transcribe every clip, give every label word a verdict, store one row per clip."""
+    setup_logging(verbose)
+    settings = settings_with(asr_primary=primary, asr_secondary=secondary, work_dir=work_dir)
+    name = dataset or (source.parent.name if source.is_file() else source.resolve().name)
+    validate_dataset(
+        source,
+        settings,
+        dataset=name,
+        engines=engines,
+        mode=mode,
+        db=db,
+        audio_column=audio_column,
+        text_column=text_column,
+    )
+
+
+def run(
+    ctx: typer.Context,
+    book: Annotated[Path, typer.Option("--book", "-b", help="Plain-text book.")],
+    voice: Annotated[list[str] | None, typer.Option("--voice", "-v", help="Voice(s).")] = None,
+    dataset: Annotated[str, typer.Option(help="Dataset name.")] = "main",
+    chapters: Annotated[str | None, typer.Option(help="Chapters: 1 | 1-3 | all.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N chunks.")] = None,
+    engines: Annotated[str, typer.Option(help="primary | secondary | both | cascade")] = "cascade",
+    mode: Annotated[str, typer.Option(help="batch | stream")] = "batch",
+    db: Annotated[bool, typer.Option("--db/--no-db")] = True,
+    work_dir: Annotated[Path | None, typer.Option(help="Work dir (default ./work).")] = None,
+) -> None:
+    """Generate a book's dataset, then validate it: the whole mission in one command."""
+    from pipeline.commands.generate import generate
+
+    ctx.invoke(
+        generate, book=book, voice=voice, dataset=dataset, chapters=chapters, limit=limit, db=db, work_dir=work_dir
+    )
+    settings = settings_with(work_dir=work_dir)
+    validate_dataset(settings.datasets_dir / dataset, settings, dataset=dataset, engines=engines, mode=mode, db=db)

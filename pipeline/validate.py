@@ -1,0 +1,325 @@
+"""The validate stages: transcribe with one or two engines, give every label word a verdict, and
+turn each clip into its ``audio_quality`` columns and ``audio_words`` rows.
+
+Modes (same rows either way, checked by the tests):
+
+* ``batch``: stage-sequential. Every clip through the primary engine, then (after it is freed)
+  the escalated or all clips through the secondary; one model in memory at a time.
+* ``stream``: clip-sequential. Both engines loaded; each clip goes through every stage before
+  the next one starts (lowest latency per clip).
+
+Engine modes: ``primary`` | ``secondary`` (only that engine) | ``both`` | ``cascade`` (primary on
+all, secondary only where the primary's WER or confidence crosses the escalation thresholds).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import soundfile as sf
+
+from judges.base import ASRJudge, AudioItem, Transcript
+from pipeline.sources import ClipSource
+from pipeline.stage import ItemFailure, Resources, Stage
+from pipeline.store.columns import GROUPS
+from verdicts import FileVerdicts, Hypothesis, Thresholds, judge_words, should_escalate
+
+log = logging.getLogger(__name__)
+
+EngineMode = Literal["primary", "secondary", "both", "cascade"]
+RunMode = Literal["batch", "stream"]
+
+
+class TranscribeStage(Stage[ClipSource, Transcript]):
+    """One ASR engine as a pipeline stage."""
+
+    def __init__(self, judge: ASRJudge) -> None:
+        self.judge = judge
+        self.name = f"transcribe:{judge.info.name}"
+        self.resources = Resources(cpus=1, gpus=0, batch_size=max(1, judge.info.batch_size))
+
+    def setup(self) -> None:
+        self.judge.setup()
+
+    def teardown(self) -> None:
+        self.judge.teardown()
+
+    def process_batch(self, items: Sequence[ClipSource]) -> list[Transcript | ItemFailure]:
+        return list(self.judge.judge_batch([AudioItem(c.file_hash, c.audio_path, c.text) for c in items]))
+
+
+def hypothesis(transcript: Transcript | None) -> Hypothesis | None:
+    if transcript is None or transcript.error is not None:
+        return None
+    return Hypothesis(
+        engine=transcript.engine,
+        text=transcript.text,
+        words=[(w.text, w.start, w.end, w.confidence) for w in transcript.words],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClipResult:
+    clip: ClipSource
+    primary: Transcript | None
+    secondary: Transcript | None
+    escalated: bool
+    escalation_reason: str | None
+    verdicts: FileVerdicts | None
+    error: str | None
+    duration_s: float | None
+
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """Column groups for ``Store.upsert`` (identity columns ride along with the verdicts)."""
+        key = {"file_hash": self.clip.file_hash, "dataset": self.clip.dataset}
+        groups: dict[str, dict[str, Any]] = {}
+        for role, tx in (("primary", self.primary), ("secondary", self.secondary)):
+            if tx is None:
+                continue
+            confidences = tx.confidences
+            wer = None
+            if self.verdicts is not None and tx.error is None:
+                wer = self.verdicts.summary.primary_wer if role == "primary" else self.verdicts.summary.secondary_wer
+            groups[role] = {
+                **key,
+                f"{role}_engine": tx.engine,
+                f"{role}_model": tx.model,
+                f"{role}_text": tx.text if tx.error is None else None,
+                f"{role}_wer": wer,
+                f"{role}_conf_mean": sum(confidences) / len(confidences) if confidences else None,
+                f"{role}_conf_min": min(confidences) if confidences else None,
+                f"{role}_ms": round(tx.ms, 1),
+            }
+        # Every verdict column is written, so a clip that now fails loses its stale counts.
+        verdict_cols: dict[str, Any] = dict.fromkeys(GROUPS["verdicts"])
+        verdict_cols |= {
+            **key,
+            "path": self.clip.path,
+            "text": self.clip.text,
+            "escalated": self.escalated,
+            "escalation_reason": self.escalation_reason,
+            "validate_error": self.error,
+        }
+        if self.verdicts is not None:
+            summary = self.verdicts.summary
+            verdict_cols.update(
+                {
+                    "n_words": summary.n_words,
+                    **{f"n_{name}": count for name, count in summary.counts.items()},
+                    "n_insertions": summary.n_insertions,
+                    "adjusted_wer": summary.adjusted_wer,
+                    "tier": summary.tier,
+                    "keep": summary.keep,
+                }
+            )
+        groups["verdicts"] = verdict_cols
+        if self.duration_s is not None:
+            groups["audio"] = {**key, "duration_s": self.duration_s}
+        return groups
+
+    def word_rows(self) -> list[dict[str, Any]]:
+        if self.verdicts is None:
+            return []
+        rows = []
+        for word in self.verdicts.words:
+            rows.append(
+                {
+                    "file_hash": self.clip.file_hash,
+                    "dataset": self.clip.dataset,
+                    "word_index": word.index,
+                    "label_word": word.label_word,
+                    "norm_word": word.norm_word,
+                    "primary_word": word.primary_word,
+                    "secondary_word": word.secondary_word,
+                    "verdict": word.verdict,
+                    "rule": word.rule,
+                    "start_s": word.start_s,
+                    "end_s": word.end_s,
+                    "confidence": word.confidence,
+                }
+            )
+        return rows
+
+    def to_json(self) -> dict:
+        return {"groups": self.rows(), "words": self.word_rows()}
+
+
+def _duration(path: str) -> float | None:
+    try:
+        return float(sf.info(path).duration)
+    except Exception:
+        return None
+
+
+def combine(
+    clip: ClipSource,
+    primary: Transcript | None,
+    secondary: Transcript | None,
+    escalated: bool,
+    reason: str | None,
+    thresholds: Thresholds,
+) -> ClipResult:
+    """Verdicts for one clip from whichever transcripts exist."""
+    duration = _duration(clip.audio_path)
+    errors = [t.error for t in (primary, secondary) if t is not None and t.error]
+    main, other = hypothesis(primary), hypothesis(secondary)
+    if main is None and other is not None:  # secondary-only mode, or the primary failed on this file
+        main, other = other, None
+    if clip.problem or clip.text is None:
+        return ClipResult(clip, primary, secondary, escalated, reason, None, clip.problem or "no label", duration)
+    if main is None:
+        return ClipResult(
+            clip, primary, secondary, escalated, reason, None, "; ".join(errors) or "no transcript", duration
+        )
+    verdicts = judge_words(clip.text, main, other, thresholds)
+    return ClipResult(clip, primary, secondary, escalated, reason, verdicts, "; ".join(errors) or None, duration)
+
+
+def decide_escalation(
+    clip: ClipSource, primary: Transcript, engines: EngineMode, thresholds: Thresholds
+) -> tuple[bool, str | None]:
+    if engines == "both":
+        return True, "engines=both"
+    if engines != "cascade":
+        return False, None
+    if primary.error is not None:
+        return True, f"primary failed: {primary.error}"
+    if clip.text is None:
+        return False, None
+    solo = judge_words(clip.text, hypothesis(primary), None, thresholds)
+    confidences = primary.confidences
+    conf_mean = sum(confidences) / len(confidences) if confidences else None
+    return should_escalate(solo.summary.primary_wer, conf_mean, thresholds)
+
+
+@dataclass
+class ValidateReport:
+    results: list[ClipResult] = field(default_factory=list)
+    wall_s: float = 0.0
+    engine_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def audio_s(self) -> float:
+        return sum(r.duration_s or 0.0 for r in self.results)
+
+
+def _in_batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _map(
+    stage: TranscribeStage, clips: Sequence[ClipSource], on_item: Callable[[], None] | None
+) -> dict[str, Transcript]:
+    out: dict[str, Transcript] = {}
+    stage.setup()
+    try:
+        for batch in _in_batches(clips, stage.resources.batch_size):
+            for clip, tx in zip(batch, stage.process_batch(batch), strict=True):
+                out[clip.file_hash] = tx
+                if on_item:
+                    on_item()
+    finally:
+        stage.teardown()
+    return out
+
+
+def run_validation(
+    clips: Sequence[ClipSource],
+    *,
+    primary: ASRJudge | None,
+    secondary: ASRJudge | None,
+    engines: EngineMode,
+    mode: RunMode,
+    thresholds: Thresholds,
+    on_result: Callable[[ClipResult], None] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> ValidateReport:
+    """Validate ``clips``; ``on_result`` gets each finished clip (the store and results log)."""
+    report = ValidateReport()
+    started = time.perf_counter()
+    first = primary if engines != "secondary" else secondary
+    second = secondary if engines in ("both", "cascade") else None
+    if first is None:
+        raise ValueError(f"engines={engines} needs the {'secondary' if engines == 'secondary' else 'primary'} engine")
+
+    def finish(result: ClipResult) -> None:
+        report.results.append(result)
+        if on_result:
+            on_result(result)
+
+    if mode == "batch":
+        tick = (lambda: on_progress("first")) if on_progress else None
+        first_tx = _map(TranscribeStage(first), clips, tick)
+        decisions = {c.file_hash: decide_escalation(c, first_tx[c.file_hash], engines, thresholds) for c in clips}
+        todo = [c for c in clips if second is not None and decisions[c.file_hash][0]]
+        tick2 = (lambda: on_progress("second")) if on_progress else None
+        second_tx = _map(TranscribeStage(second), todo, tick2) if todo else {}
+        for clip in clips:
+            escalated, reason = decisions[clip.file_hash]
+            p, s = first_tx[clip.file_hash], second_tx.get(clip.file_hash)
+            if engines == "secondary":
+                p, s = None, p
+            finish(combine(clip, p, s, escalated and s is not None, reason, thresholds))
+    else:
+        stages = [TranscribeStage(first)] + ([TranscribeStage(second)] if second is not None else [])
+        for stage in stages:
+            stage.setup()
+        try:
+            for clip in clips:
+                p = stages[0].process_batch([clip])[0]
+                if on_progress:
+                    on_progress("first")
+                escalated, reason = decide_escalation(clip, p, engines, thresholds)
+                s = None
+                if escalated and len(stages) > 1:
+                    s = stages[1].process_batch([clip])[0]
+                    if on_progress:
+                        on_progress("second")
+                if engines == "secondary":
+                    p, s = None, p
+                finish(combine(clip, p, s, escalated and s is not None, reason, thresholds))
+        finally:
+            for stage in stages:
+                stage.teardown()
+    for result in report.results:
+        for tx in (result.primary, result.secondary):
+            if tx is not None:
+                report.engine_ms[tx.engine] = report.engine_ms.get(tx.engine, 0.0) + tx.ms
+    report.wall_s = time.perf_counter() - started
+    return report
+
+
+class ResultsLog:
+    """``<work>/validations/<dataset>.jsonl``: every clip's columns and words, appended as they
+    finish, so ``pipeline db sync`` can store them when the database was unreachable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def append(self, result: ClipResult) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def entries(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        latest: dict[tuple[str, str], dict] = {}
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            verdict = entry["groups"]["verdicts"]
+            latest[(verdict["file_hash"], verdict["dataset"])] = entry
+        return list(latest.values())
