@@ -146,6 +146,7 @@ def select_rows(
     filter closed the parenthesis itself.
     """
     where = where.strip() if where else None
+    label = f"the filter {where!r}" if where else f"the selection of dataset {dataset!r}"
     conn = store.connect()
     try:
         cur = conn.cursor()
@@ -170,16 +171,16 @@ def select_rows(
             if not rows:
                 raise ExportError(_describe_empty(cur, dataset, where))
         except psycopg.errors.QueryCanceled as exc:
-            raise ExportError(f"the filter {where!r} ran longer than the {timeout_s:g} s statement timeout") from exc
+            raise ExportError(f"{label} ran longer than the {timeout_s:g} s statement timeout") from exc
         except psycopg.OperationalError as exc:
             raise StoreUnavailable(f"database went away while selecting rows: {str(exc).strip()}") from exc
         except psycopg.Error as exc:
-            raise ExportError(f"the filter {where!r} was refused by PostgreSQL: {_sql_message(exc)}") from exc
+            raise ExportError(f"{label} was refused by PostgreSQL: {_sql_message(exc)}") from exc
     finally:
         conn.close()  # never commits: the transaction is read-only and simply ends
     strays = {row["dataset"] for row in rows} - {dataset}
     if strays:
-        raise ExportError(f"the filter {where!r} selected rows of other datasets ({', '.join(sorted(strays))})")
+        raise ExportError(f"{label} selected rows of other datasets ({', '.join(sorted(strays))})")
     return rows, output, {c: available[c] for c in output}
 
 
