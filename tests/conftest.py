@@ -71,13 +71,16 @@ def alice_raw_words() -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory) -> str:
+def pg_server_url(tmp_path_factory):
     url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
     if url:
-        return url
-    from pipeline.store.connection import embedded_url
+        yield url
+        return
+    from pipeline.store.connection import embedded_url, stop_embedded
 
-    return embedded_url(tmp_path_factory.mktemp("pg") / "pgdata")
+    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
+    yield embedded_url(pgdata)
+    stop_embedded(pgdata)
 
 
 @pytest.fixture(scope="module")

