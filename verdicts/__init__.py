@@ -1,1 +1,56 @@
-"""Verdicts: text normalization, word alignment and per-word verdict rules (see SPEC "validate")."""
+"""Verdicts: text normalization, word alignment and per-word verdict rules (see SPEC "validate").
+
+Example::
+
+    from verdicts import Hypothesis, judge_words
+    fv = judge_words("The tale ends.", Hypothesis("parakeet", "the tail ends"), None)
+    fv.words[1].verdict, fv.words[1].rule     # ('homophone', 'homophone.cmudict')
+    fv.summary.adjusted_wer                   # 0.0
+"""
+
+from verdicts.align import Alignment, AlignOp, align, word_error_rate
+from verdicts.classify import judge_words, read_engine
+from verdicts.lexicon import Lexicon, default_lexicon
+from verdicts.normalize import Normalized, normalize, normalize_words
+from verdicts.records import (
+    COUNTED_VERDICTS,
+    INSERTION,
+    VERDICT_NAMES,
+    Explanation,
+    FileVerdicts,
+    Hypothesis,
+    HypWord,
+    Insertion,
+    Verdict,
+    WordVerdict,
+)
+from verdicts.summary import FileSummary, Thresholds, decide_keep, should_escalate, tier_for
+
+__all__ = [
+    "COUNTED_VERDICTS",
+    "INSERTION",
+    "VERDICT_NAMES",
+    "AlignOp",
+    "Alignment",
+    "Explanation",
+    "FileSummary",
+    "FileVerdicts",
+    "HypWord",
+    "Hypothesis",
+    "Insertion",
+    "Lexicon",
+    "Normalized",
+    "Thresholds",
+    "Verdict",
+    "WordVerdict",
+    "align",
+    "decide_keep",
+    "default_lexicon",
+    "judge_words",
+    "normalize",
+    "normalize_words",
+    "read_engine",
+    "should_escalate",
+    "tier_for",
+    "word_error_rate",
+]

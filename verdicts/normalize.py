@@ -78,9 +78,11 @@ _QUOTES = str.maketrans(
 )
 _LIGATURES = str.maketrans({"æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O", "ł": "l", "đ": "d"})
 
-# Stray markup in a label: HTML/XML tags, comments, footnote marks, HTML entities.
+# Stray markup: HTML/XML tags, comments, footnote marks, HTML entities, and recognizers' noise
+# tags such as "[MUSIC]" or "[BLANK_AUDIO]" (upper case only: "[Illustration]" is read aloud).
 _MARKUP = re.compile(
-    r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|\[(?:\d{1,4}|[a-z*†‡])\]|\{\d{1,4}\}|&(?:[A-Za-z]{2,8}|#\d{1,6});",
+    r"<!--.*?-->|</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>|\[(?:\d{1,4}|[a-z*†‡]|[A-Z][A-Z_ ]+)\]|\{\d{1,4}\}"
+    r"|&(?:[A-Za-z]{2,8}|#\d{1,6});",
     re.DOTALL,
 )
 _ENTITY = re.compile(r"^&(?:[A-Za-z]{2,8}|#\d{1,6});$")
@@ -124,7 +126,8 @@ def _plain_tokens(part: str) -> list[str]:
     # A leading currency sign or trailing % belongs to the number.
     core = stripped if stripped else part
     if _HAS_DIGIT.search(core):
-        for candidate in (core, core.rstrip("."), core.lstrip("'")):
+        leading_dot = part.strip(_EDGE.replace(".", "")).rstrip(".")  # ".5"
+        for candidate in (leading_dot, core):
             spoken = digits_to_words(candidate)
             if spoken is not None:
                 return list(spoken)

@@ -187,7 +187,7 @@ def roman_value(token: str) -> int | None:
 
 
 def _below_hundred(tokens: Sequence[str]) -> int | None:
-    """"sixty five" -> 65, "eighteen" -> 18, "seven" -> 7; None when not exactly that shape."""
+    """Value of a number below 100 ("sixty five" -> 65, "eighteen" -> 18), else None."""
     if len(tokens) == 1:
         t = tokens[0]
         return UNITS.get(t, TEENS.get(t, TENS.get(t)))
@@ -255,7 +255,7 @@ def _year_value(tokens: Sequence[str]) -> int | None:
     for k in (1, 2):
         head = _below_hundred(tokens[:k])
         rest = tokens[k:]
-        if head is None or head < 10 or not rest:
+        if head is None or not 10 <= head <= 29 or not rest:  # years 1000-2999
             continue
         if list(rest) == ["hundred"]:
             return head * 100

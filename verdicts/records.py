@@ -59,10 +59,21 @@ class HypWord:
     confidence: float | None = None
 
 
+def _hyp_word(word: object) -> HypWord:
+    """A HypWord from a HypWord, a (text, start, end, confidence) tuple, or any record with those
+    attributes (e.g. ``judges.base.Word``)."""
+    if isinstance(word, HypWord):
+        return word
+    if isinstance(word, tuple):
+        return HypWord(*word)
+    return HypWord(word.text, word.start, word.end, word.confidence)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True, slots=True)
 class Hypothesis:
-    """What one engine heard. ``words`` (HypWord or ``(text, start, end, confidence)`` tuples) is
-    used when given, so verdicts get timings and confidences; otherwise ``text`` is split.
+    """What one engine heard. ``words`` (HypWord, ``(text, start, end, confidence)`` tuples, or
+    records with those attributes) is used when it is not empty, so verdicts get timings and
+    confidences; otherwise ``text`` is split.
 
     Example: ``Hypothesis("whisper", "Alice was tired", [("Alice", 0.0, 0.4, 0.99), ...])``
     """
@@ -75,19 +86,16 @@ class Hypothesis:
         self,
         engine: str,
         text: str,
-        words: Sequence[HypWord | tuple[str, float | None, float | None, float | None]] | None = None,
+        words: Sequence[HypWord | tuple[str, float | None, float | None, float | None] | object] | None = None,
     ) -> None:
         object.__setattr__(self, "engine", engine)
         object.__setattr__(self, "text", text)
-        converted = None if words is None else tuple(w if isinstance(w, HypWord) else HypWord(*w) for w in words)
+        converted = None if words is None else tuple(_hyp_word(w) for w in words)
         object.__setattr__(self, "words", converted)
 
     def __reduce__(self):  # slots + custom __init__: pickle through the constructor
         return (Hypothesis, (self.engine, self.text, self.words))
 
-    @property
-    def word_texts(self) -> tuple[str, ...]:
-        return tuple(w.text for w in self.words) if self.words is not None else tuple(self.text.split())
 
     @property
     def confidences(self) -> tuple[float, ...]:

@@ -1,0 +1,258 @@
+"""NVIDIA Parakeet TDT_CTC (NeMo) as an ASR judge: word timestamps and per-word confidence.
+
+The production primary recognizer (``nvidia/parakeet-tdt_ctc-1.1b``). Needs the ``asr`` extra
+(``nemo_toolkit[asr]``). ``model`` is a hub id (downloaded on first use, then read from the
+Hugging Face cache) or a local ``.nemo`` file, which is how an offline machine gets it.
+Example::
+
+    judge = ParakeetJudge(model="/models/parakeet-tdt_ctc-1.1b.nemo", decoder="tdt")
+    judge.setup()
+    t = judge.judge_batch([AudioItem("k", "clip.wav")])[0]
+    t.text, t.words[0]   # 'hello world', Word(text='hello', start=0.24, end=0.56, confidence=0.998)
+
+Decoding is greedy on the TDT (transducer) head by default, or on the auxiliary CTC head with
+``decoder="ctc"``. Word confidence is NeMo's own (``ConfidenceConfig``): by default each
+token's ``max_prob`` confidence, (p * V - 1) / (V - 1) for the chosen token's probability p
+over V classes (0 = a uniform guess, 1 = certain; about p for Parakeet's 1025 classes), and a
+word takes the minimum over its tokens. It is what the cascade's escalation threshold reads.
+
+Any NeMo ASR model with a transducer (TDT or plain RNN-T: ``decoder="tdt"``) or CTC head loads;
+the class comes from the checkpoint. Only a hybrid model offers both decoders.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from judges.asr_batch import (
+    Decoded,
+    clean_confidence,
+    clean_span,
+    judge_in_batches,
+    model_fingerprint,
+    package_version,
+)
+from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "nvidia/parakeet-tdt_ctc-1.1b"
+PARAKEET_SAMPLE_RATE = 16_000
+DECODERS = ("tdt", "ctc")
+
+
+class ParakeetJudge(ASRJudge):
+    """A NeMo ASR model (``.nemo`` file or hub id), loaded once in ``setup()``.
+
+    ``device``: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N``. ``batch_size``: clips per forward
+    pass. ``threads``: torch intra-op threads, set process-wide in ``setup()`` (0 = leave as is).
+    ``confidence_method``: ``max_prob`` or ``entropy`` (NeMo's names); ``confidence_aggregation``:
+    how token confidences make a word's (``min``, ``mean``, ``max``, ``prod``).
+    The object pickles before and after ``setup()`` (the loaded model is left out).
+    """
+
+    def __init__(
+        self,
+        model: str | Path = DEFAULT_MODEL,
+        *,
+        device: str = "auto",
+        batch_size: int = 16,
+        decoder: Literal["tdt", "ctc"] = "tdt",
+        name: str = "parakeet",
+        threads: int = 0,
+        confidence_method: Literal["max_prob", "entropy"] = "max_prob",
+        confidence_aggregation: Literal["min", "mean", "max", "prod"] = "min",
+    ) -> None:
+        from pipeline.tts.torch_backend import _parse_device
+
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {DECODERS}, not {decoder!r}")
+        if confidence_method not in ("max_prob", "entropy"):
+            raise ValueError(f"confidence_method must be 'max_prob' or 'entropy', not {confidence_method!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        self.model = str(model)
+        self.device = _parse_device(device)
+        self.batch_size = int(batch_size)
+        self.decoder = decoder
+        self.name = name
+        self.threads = int(threads)
+        self.confidence_method = confidence_method
+        self.confidence_aggregation = confidence_aggregation
+        self._asr: Any = None
+        self._device_used: str | None = None
+        self._sample_rate = PARAKEET_SAMPLE_RATE
+        self._version: str | None = None
+
+    # --- interface ------------------------------------------------------------------------
+
+    @property
+    def info(self) -> JudgeInfo:
+        if self._version is None:
+            path = Path(self.model)
+            model_id = f"{path.name} fp:{model_fingerprint(path)}" if path.is_file() else self.model
+            self._version = f"{package_version('nemo_toolkit')}; {model_id}; decoder {self.decoder}"
+        return JudgeInfo(
+            name=self.name,
+            kind="asr",
+            model=self.model,
+            version=self._version,
+            sample_rate=self._sample_rate,
+            device=self._device_used or self.device,
+            batch_size=self.batch_size,
+        )
+
+    def setup(self) -> None:
+        if self._asr is not None:
+            return
+        import torch
+
+        from pipeline.tts.torch_backend import resolve_device
+
+        device = resolve_device(self.device)
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
+        _quiet_nemo()
+        asr = self._load(device)
+        asr.eval()
+        self._configure_decoding(asr)
+        self._sample_rate = int(asr.cfg.get("sample_rate", PARAKEET_SAMPLE_RATE))
+        self._asr = asr
+        self._device_used = device
+        log.info("loaded Parakeet %s on %s (decoder %s)", self.model, device, self.decoder)
+
+    def teardown(self) -> None:
+        if self._asr is None:
+            return
+        self._asr = None
+        gc.collect()
+        if self._device_used and self._device_used.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def judge_batch(self, items: Sequence[AudioItem]) -> list[Transcript]:
+        if self._asr is None:
+            raise RuntimeError("ParakeetJudge.setup() must be called first")
+        return judge_in_batches(self, items, self._sample_rate, self.batch_size, self._decode)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_asr"] = None
+        state["_device_used"] = None
+        return state
+
+    # --- loading --------------------------------------------------------------------------
+
+    def _load(self, device: str) -> Any:
+        import torch
+        from nemo.collections.asr.models import ASRModel
+
+        path = Path(self.model)
+        if path.is_file():
+            # The checkpoint names its own class (hybrid TDT_CTC, TDT, CTC); ASRModel resolves it.
+            return ASRModel.restore_from(str(path), map_location=torch.device(device))
+        if path.suffix == ".nemo" or path.is_dir() or self.model.count("/") != 1:
+            raise RuntimeError(
+                f"Parakeet model {self.model!r}: no such .nemo file "
+                f"(give a local .nemo path or a hub id such as {DEFAULT_MODEL!r})"
+            )
+        try:
+            return ASRModel.from_pretrained(self.model, map_location=torch.device(device))
+        except Exception as exc:
+            raise RuntimeError(
+                f"could not load Parakeet model {self.model!r} from the Hugging Face hub ({type(exc).__name__}: "
+                f"{exc}). Offline, download it once elsewhere "
+                f"(https://huggingface.co/{self.model}/resolve/main/{self.model.split('/')[1]}.nemo) "
+                "and set the model to that local .nemo path (PIPELINE_PARAKEET_MODEL=/path/model.nemo), "
+                "or pre-fill the Hugging Face cache"
+            ) from exc
+
+    def _configure_decoding(self, asr: Any) -> None:
+        """Greedy decoding on the chosen head, with word timestamps and word confidence."""
+        from nemo.collections.asr.parts.utils.asr_confidence_utils import (
+            ConfidenceConfig,
+            ConfidenceMethodConfig,
+        )
+        from omegaconf import OmegaConf, open_dict
+
+        has_transducer = hasattr(asr, "joint")
+        has_ctc = hasattr(asr, "ctc_decoder") or not has_transducer
+        hybrid = has_transducer and hasattr(asr, "ctc_decoder")
+        if self.decoder == "tdt" and not has_transducer:
+            raise RuntimeError(f"{self.model} has no TDT/transducer head; use decoder='ctc'")
+        if self.decoder == "ctc" and not has_ctc:
+            raise RuntimeError(f"{self.model} has no CTC head; use decoder='tdt'")
+        if self.decoder == "ctc" and hybrid:
+            current = asr.cfg.aux_ctc.decoding
+        else:
+            current = asr.cfg.decoding
+        cfg = OmegaConf.create(OmegaConf.to_container(current, resolve=True))
+        confidence = ConfidenceConfig(
+            preserve_word_confidence=True,
+            exclude_blank=True,
+            aggregation=self.confidence_aggregation,
+            # alpha 1: max_prob is then the plain (p*V - 1) / (V - 1); entropy keeps NeMo's defaults.
+            method_cfg=ConfidenceMethodConfig(name="max_prob", alpha=1.0)
+            if self.confidence_method == "max_prob"
+            else ConfidenceMethodConfig(name=self.confidence_method),
+        )
+        with open_dict(cfg):
+            cfg.confidence_cfg = OmegaConf.structured(confidence)
+            cfg.compute_timestamps = True
+            if cfg.get("strategy") == "greedy":  # same results, batched (NeMo's own advice)
+                cfg.strategy = "greedy_batch"
+        kwargs = {"decoder_type": "ctc" if self.decoder == "ctc" else "rnnt"} if hybrid else {}
+        asr.change_decoding_strategy(cfg, verbose=False, **kwargs)
+
+    # --- decoding -------------------------------------------------------------------------
+
+    def _decode(self, audios: list[np.ndarray]) -> list[Decoded]:
+        hypotheses = self._asr.transcribe(
+            audio=audios,
+            batch_size=len(audios),
+            timestamps=True,
+            return_hypotheses=True,
+            verbose=False,
+        )
+        if isinstance(hypotheses, tuple):  # (best, n-best) from some decoders
+            hypotheses = hypotheses[0]
+        return [hypothesis_to_decoded(h) for h in hypotheses]
+
+
+def hypothesis_to_decoded(hypothesis: Any) -> Decoded:
+    """A NeMo ``Hypothesis`` (with word timestamps and word confidence) -> text and words."""
+    text = str(hypothesis.text or "")
+    stamps = hypothesis.timestamp.get("word") if isinstance(hypothesis.timestamp, dict) else None
+    confidences = list(hypothesis.word_confidence) if hypothesis.word_confidence is not None else []
+    if stamps:
+        tokens = [(str(s.get("word", "")), *clean_span(s.get("start"), s.get("end"))) for s in stamps]
+    else:
+        tokens = [(word, None, None) for word in text.split()]
+    if confidences and len(confidences) != len(tokens):
+        # Never pair a confidence with the wrong word.
+        log.warning("Parakeet gave %d word confidences for %d words; dropping them", len(confidences), len(tokens))
+        confidences = []
+    words = tuple(
+        Word(word, start, end, clean_confidence(confidences[i]) if confidences else None)
+        for i, (word, start, end) in enumerate(tokens)
+    )
+    return Decoded(text, words)
+
+
+def _quiet_nemo() -> None:
+    """NeMo logs every transcribe call at INFO; keep its warnings, drop the chatter."""
+    if log.isEnabledFor(logging.DEBUG):
+        return
+    try:
+        from nemo.utils import logging as nemo_logging
+
+        nemo_logging.setLevel(logging.WARNING)
+    except Exception:  # noqa: BLE001 - cosmetic only
+        pass

@@ -1,0 +1,639 @@
+"""The verdict table (SPEC "validate"), case by case.
+
+Each case reads: the label, what the primary engine heard, what the secondary heard (None = it
+did not run), and the verdicts expected for some label words as ``(verdict, rule prefix)``.
+Every label word a case does not name must pass, so a case also guards against rules firing
+where they should not.
+
+The lexicon uses the real CMUdict and misaki dictionaries; the G2P for words no dictionary knows
+is a dummy that replays what the real G2P says for those words (``RECORDED_G2P``). The slow test
+at the end runs the same table with the real G2P.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from dataclasses import dataclass, field
+
+import pytest
+
+from verdicts import (
+    COUNTED_VERDICTS,
+    VERDICT_NAMES,
+    FileVerdicts,
+    Hypothesis,
+    Lexicon,
+    Thresholds,
+    judge_words,
+)
+from verdicts.rules import label_typo, osa_distance
+from verdicts.variants import variant_rule
+
+# What pipeline.tts.g2p.G2P (misaki + espeak-ng) returns for the table's words that neither
+# CMUdict nor misaki's lexicon knows (checked by test_recorded_g2p_matches_real_g2p).
+RECORDED_G2P = {
+    "teh": "tˈA",
+    "recieved": "ɹᵻsˈivd",
+    "rabit": "ɹˈæbɪt",
+    "sisterwas": "sˈɪstəɹwəz",
+    "itwas": "ˈɪtwəz",
+    "lacie": "lˈAsi",
+}
+
+
+def recorded_g2p(word: str) -> str | None:
+    return RECORDED_G2P.get(word)
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return Lexicon(phonemize=recorded_g2p)
+
+
+@dataclass(frozen=True)
+class Case:
+    reference: str
+    primary: str
+    secondary: str | None
+    expected: dict[str, tuple[str, str]] = field(default_factory=dict)  # label word -> (verdict, rule prefix)
+
+
+PASS = ("pass", "pass.exact")
+
+CASES: dict[str, list[Case]] = {
+    "pass": [
+        Case(
+            "Alice was beginning to get very tired.",
+            "Alice was beginning to get very tired.",
+            "alice was beginning to get very tired",
+            {"Alice": PASS, "tired.": PASS},
+        ),
+        Case(
+            "In 1865 the war ended.", "In 1865 the war ended.", "in eighteen sixty-five the war ended", {"1865": PASS}
+        ),
+        Case(
+            "Mr. Dodson lived on the 42nd floor.",
+            "Mister Dodson lived on the forty-second floor.",
+            "Mr Dodson lived on the 42nd floor",
+            {"Mr.": PASS, "42nd": PASS},
+        ),
+        Case(
+            "There was nothing so _very_ remarkable in that",
+            "There was nothing so very remarkable in that.",
+            None,
+            {"_very_": PASS},
+        ),
+        Case(
+            "CHAPTER IV. The Rabbit Sends in a Little Bill",
+            "Chapter 4. The Rabbit sends in a little bill.",
+            "Chapter four, the rabbit sends in a little bill.",
+            {"IV.": PASS},
+        ),
+        Case(
+            "“Oh my ears and whiskers, how late it’s getting!”",
+            "Oh, my ears and whiskers, how late it's getting!",
+            None,
+            {"it’s": PASS},
+        ),
+        Case(
+            "took a watch out of its waistcoat-pocket_,",
+            "took a watch out of its waistcoat pocket",
+            "Took a watch out of its waistcoat-pocket.",
+            {"waistcoat-pocket_,": PASS},
+        ),
+    ],
+    "stt_error": [
+        Case(
+            "she went down the rabbit hole",
+            "she went down the rabbit hold",
+            "she went down the rabbit hole",
+            {"hole": ("stt_error", "stt_error.secondary_exact")},
+        ),
+        Case(
+            "a large mushroom grew near her",
+            "a mushroom grew near her",
+            "a large mushroom grew near her",
+            {"large": ("stt_error", "stt_error.secondary_exact")},
+        ),
+        Case(
+            "I like the colour of it",
+            "I like the collar of it",
+            "I like the color of it",
+            {"colour": ("stt_error", "stt_error.secondary_explained")},
+        ),
+        Case(
+            "The Queen was in a furious passion",
+            "The Queen was in a furious fashion",
+            "the queen was in a furious passion",
+            {"passion": ("stt_error", "stt_error.secondary_exact")},
+        ),
+    ],
+    "secondary_error": [
+        Case(
+            "the Duchess took her choice",
+            "the Duchess took her choice",
+            "the duchess took her voice",
+            {"choice": ("secondary_error", "secondary_error.primary_exact")},
+        ),
+        Case(
+            "she said it very politely",
+            "she said it very politely",
+            "she said it politely",
+            {"very": ("secondary_error", "secondary_error.primary_exact")},
+        ),
+        Case(
+            "the mouse told a long tale",
+            "the mouse told a long tail",
+            "the mouse told a long tell",
+            {"tale": ("secondary_error", "secondary_error.primary_explained")},
+        ),
+    ],
+    "tts_failure": [
+        Case(
+            "she found a little golden key",
+            "she found a little golden tea",
+            "She found a little golden tea.",
+            {"key": ("tts_failure", "tts_failure.same_word")},
+        ),
+        Case(
+            "she ate the cake quickly",
+            "she ate the cake",
+            "she ate the cake",
+            {"quickly": ("tts_failure", "tts_failure.both_missing")},
+        ),
+        Case(
+            "the bell rang twice",
+            "the tail rang twice",
+            "the tale rang twice",
+            {"bell": ("tts_failure", "tts_failure.same_sound")},
+        ),
+        Case(
+            "It happened in 1865.",
+            "it happened in 1869",
+            "It happened in eighteen sixty-nine.",
+            {"1865.": ("tts_failure", "tts_failure.same_word")},
+        ),
+    ],
+    "ambiguous": [
+        Case(
+            "a bat flew past", "a cat flew past", "a hat flew past", {"bat": ("ambiguous", "ambiguous.different_words")}
+        ),
+        Case(
+            "the Hatter shook his head",
+            "the shook his head",
+            "the hammer shook his head",
+            {"Hatter": ("ambiguous", "ambiguous.different_words")},
+        ),
+        Case(
+            "In 1865 it rained",
+            "in 1869 it rained",
+            "in 1861 it rained",
+            {"1865": ("ambiguous", "ambiguous.different_words")},
+        ),
+    ],
+    "unverified": [
+        Case("a small golden key", "a small golden tea", None, {"key": ("unverified", "unverified.single_engine")}),
+        Case("she ran off quickly", "she ran off", None, {"quickly": ("unverified", "unverified.single_engine")}),
+        # A label typo needs both engines to agree; one engine alone proves nothing.
+        Case("teh cat sat down", "the cat sat down", None, {"teh": ("unverified", "unverified.single_engine")}),
+    ],
+    "homophone": [
+        Case(
+            "the mouse told a long tale",
+            "the mouse told a long tail",
+            "the mouse told a long tale",
+            {"tale": ("homophone", "homophone.cmudict")},
+        ),
+        Case(
+            "the knight rode away",
+            "the night rode away",
+            "the night rode away",
+            {"knight": ("homophone", "homophone.cmudict")},
+        ),
+        Case(
+            "I scream at night",
+            "ice cream at night",
+            None,
+            {"I": ("homophone", "homophone.cmudict"), "scream": ("homophone", "homophone.cmudict")},
+        ),
+        # "awl" is not in CMUdict: both sides are compared in misaki's phonemes instead.
+        Case("the cobbler lost his awl", "the cobbler lost his all", None, {"awl": ("homophone", "homophone.g2p")}),
+        # A name no dictionary knows: the G2P says it sounds like "Lacy".
+        Case("Elsie, Lacie, and Tillie", "Elsie, Lacy and Tillie", None, {"Lacie,": ("homophone", "homophone.g2p")}),
+    ],
+    "compound": [
+        Case(
+            "the book shelves were full",
+            "the bookshelves were full",
+            "the bookshelves were full",
+            {"book": ("compound", "compound.merged"), "shelves": ("compound", "compound.merged")},
+        ),
+        Case(
+            "he sat on the bookshelf", "he sat on the book shelf", None, {"bookshelf": ("compound", "compound.split")}
+        ),
+        Case(
+            "to-day it was different",
+            "today it was different",
+            "Today it was different.",
+            {"to-day": ("compound", "compound.merged")},
+        ),
+        Case(
+            "he never sat there any more",
+            "he never sat there anymore",
+            None,
+            {"any": ("compound", "compound.merged"), "more": ("compound", "compound.merged")},
+        ),
+        Case(
+            "the newspaperman came", "the news paper man came", None, {"newspaperman": ("compound", "compound.split")}
+        ),
+    ],
+    "spelling_variant": [
+        Case(
+            "what a lovely colour",
+            "what a lovely color",
+            "what a lovely colour",
+            {"colour": ("spelling_variant", "spelling_variant.our_or")},
+        ),
+        Case(
+            "she realised it at once",
+            "she realized it at once",
+            "she realized it at once",
+            {"realised": ("spelling_variant", "spelling_variant.ise_ize")},
+        ),
+        Case(
+            "in the centre of the hall",
+            "in the center of the hall",
+            None,
+            {"centre": ("spelling_variant", "spelling_variant.re_er")},
+        ),
+        Case(
+            "they travelled far",
+            "they traveled far",
+            None,
+            {"travelled": ("spelling_variant", "spelling_variant.ll_l")},
+        ),
+        Case("a grey cat", "a gray cat", "a gray cat", {"grey": ("spelling_variant", "spelling_variant.list")}),
+        Case(
+            "analyse the data", "analyze the data", None, {"analyse": ("spelling_variant", "spelling_variant.yse_yze")}
+        ),
+        Case("in his defence", "in his defense", None, {"defence": ("spelling_variant", "spelling_variant.ence_ense")}),
+        Case(
+            "she would shew you",
+            "she would show you",
+            "she would show you",
+            {"shew": ("spelling_variant", "spelling_variant.list")},
+        ),
+    ],
+    "filler_word": [
+        Case("um I think so", "I think so", "I think so", {"um": ("filler_word", "filler_word.omitted")}),
+        Case("uh I don't know", "um I don't know", None, {"uh": ("filler_word", "filler_word.substituted")}),
+        Case(
+            "well, hmm, let me see",
+            "well let me see",
+            "well, hmm, let me see",
+            {"hmm,": ("filler_word", "filler_word.omitted")},
+        ),
+        Case("er, what was it", "what was it", None, {"er,": ("filler_word", "filler_word.omitted")}),
+    ],
+    "abbreviation": [
+        Case(
+            "going 60 mph",
+            "going sixty miles per hour",
+            "going 60 mph",
+            {"mph": ("abbreviation", "abbreviation.expansion")},
+        ),
+        Case(
+            "In 1865 he wrote",
+            "In one thousand eight hundred and sixty five he wrote",
+            None,
+            {"1865": ("abbreviation", "abbreviation.number")},
+        ),
+        Case(
+            "in eighteen hundred and sixty-five",
+            "in 1865",
+            None,
+            {w: ("abbreviation", "abbreviation.number") for w in ("eighteen", "hundred", "and", "sixty-five")},
+        ),
+        Case(
+            "she lived on Elm Dr. in town",
+            "she lived on Elm Drive in town",
+            None,
+            {"Dr.": ("abbreviation", "abbreviation.expansion")},
+        ),
+        Case("the B.B.C. said so", "the BBC said so", None, {"B.B.C.": ("abbreviation", "abbreviation.letters")}),
+        Case(
+            "walk 5 km north",
+            "walk five kilometres north",
+            "walk five kilometers north",
+            {"km": ("abbreviation", "abbreviation.expansion")},
+        ),
+    ],
+    "gt_typo": [
+        Case("teh cat sat down", "the cat sat down", "the cat sat down", {"teh": ("gt_typo", "gt_typo.edit_distance")}),
+        Case(
+            "she recieved a letter",
+            "she received a letter",
+            "She received a letter.",
+            {"recieved": ("gt_typo", "gt_typo.edit_distance")},
+        ),
+        Case(
+            "the white rabit ran",
+            "the white rabbit ran",
+            "the White Rabbit ran",
+            {"rabit": ("gt_typo", "gt_typo.edit_distance")},
+        ),
+    ],
+    "gt_error": [
+        Case(
+            "her sisterwas reading a book",
+            "her sister was reading a book",
+            "her sister was reading a book",
+            {"sisterwas": ("gt_error", "gt_error.missing_space")},
+        ),
+        Case(
+            "it was the <i>very</i> end",
+            "it was the very end",
+            "it was the very end",
+            {"<i>very</i>": ("gt_error", "gt_error.markup")},
+        ),
+        Case(
+            "the end [1] of the story",
+            "the end one of the story",
+            "the end of the story",
+            {"[1]": ("gt_error", "gt_error.markup")},
+        ),
+        Case("itwas a dark night", "it was a dark night", None, {"itwas": ("gt_error", "gt_error.missing_space")}),
+    ],
+}
+TABLE = [(name, i, case) for name, cases in CASES.items() for i, case in enumerate(cases)]
+
+
+def _judge(case: Case, lexicon: Lexicon) -> FileVerdicts:
+    secondary = Hypothesis("secondary", case.secondary) if case.secondary is not None else None
+    return judge_words(case.reference, Hypothesis("primary", case.primary), secondary, lexicon=lexicon)
+
+
+def _check(case: Case, result: FileVerdicts) -> None:
+    rows = result.by_label()
+    for word, (verdict, rule) in case.expected.items():
+        assert word in rows, f"{word!r} is not a label word of {case.reference!r}"
+        row = rows[word]
+        assert (row.verdict, row.rule[: len(rule)]) == (verdict, rule), row
+    for row in result.words:
+        if row.label_word not in case.expected:
+            assert row.verdict == "pass", row
+
+
+def test_table_covers_every_verdict() -> None:
+    assert set(CASES) == set(VERDICT_NAMES)
+    for name, cases in CASES.items():
+        assert len(cases) >= 3, name
+        assert any(v == name for c in cases for v, _ in c.expected.values()), name
+
+
+@pytest.mark.parametrize(("verdict", "n", "case"), TABLE, ids=[f"{name}-{i}" for name, i, _ in TABLE])
+def test_verdict_table(verdict: str, n: int, case: Case, lexicon: Lexicon) -> None:
+    _check(case, _judge(case, lexicon))
+
+
+@pytest.mark.slow
+def test_verdict_table_with_real_g2p(g2p) -> None:
+    def real(word: str) -> str | None:
+        return g2p.phonemize(word).phonemes or None
+
+    lexicon = Lexicon(phonemize=real)
+    for _, _, case in TABLE:
+        _check(case, _judge(case, lexicon))
+
+
+@pytest.mark.slow
+def test_recorded_g2p_matches_real_g2p(g2p) -> None:
+    assert {w: g2p.phonemize(w).phonemes for w in RECORDED_G2P} == RECORDED_G2P
+
+
+# --------------------------------------------------------------------------------------------
+# insertions
+
+
+@pytest.mark.parametrize(
+    ("reference", "primary", "secondary", "expected"),
+    [
+        # (position = index of the label word the extra words come before)
+        ("I think so", "uh I think so", None, [(0, "uh", None, "filler_word", "filler_word.inserted")]),
+        ("I think so", "I think, um, so", "I think hmm so", [(2, "um", "hmm", "filler_word", "filler_word.inserted")]),
+        (
+            "the cat sat",
+            "the cat sat down",
+            "the cat sat down",
+            [(3, "down", "down", "insertion", "insertion.both_engines")],
+        ),
+        ("the cat sat", "the big cat sat", "the cat sat", [(1, "big", "", "insertion", "insertion.primary_only")]),
+        ("the cat sat", "the cat sat", "the cat sat here", [(3, "", "here", "insertion", "insertion.secondary_only")]),
+        ("the end [1] of it", "the end one of it", None, []),  # the TTS reading the markup goes with "[1]"
+    ],
+)
+def test_insertions(reference, primary, secondary, expected, lexicon: Lexicon) -> None:
+    result = judge_words(
+        reference,
+        Hypothesis("primary", primary),
+        Hypothesis("secondary", secondary) if secondary is not None else None,
+        lexicon=lexicon,
+    )
+    got = [(i.position, i.primary_word, i.secondary_word, i.verdict, i.rule) for i in result.insertions]
+    assert got == expected
+    assert [i.index for i in result.insertions] == [-1 - k for k in range(len(expected))]
+    assert result.summary.n_insertions == sum(1 for e in expected if e[3] == "insertion")
+    assert all(row.verdict == "pass" for row in result.words if not row.label_word.startswith("["))
+
+
+# --------------------------------------------------------------------------------------------
+# joint rules in isolation
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [("teh", "the", 1), ("rabit", "rabbit", 1), ("recieved", "received", 1), ("cat", "dog", 3), ("", "ab", 2)],
+)
+def test_osa_distance(a: str, b: str, distance: int) -> None:
+    assert osa_distance(a, b) == distance
+
+
+@pytest.mark.parametrize(
+    ("label", "heard", "typo"),
+    [
+        ("teh", "the", True),
+        ("beleive", "believe", True),
+        ("cat", "cot", False),  # "cat" is a word: not a typo, a mishearing
+        ("teh", "tea", True),
+        ("xqzv", "quiz", False),  # too far
+        ("thr", "three", False),  # 2 edits on a short word
+    ],
+)
+def test_label_typo(label: str, heard: str, typo: bool, lexicon: Lexicon) -> None:
+    assert (label_typo((label,), (heard,), lexicon) is not None) is typo
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "rule"),
+    [
+        ("colour", "color", "our_or"),
+        ("honours", "honors", "our_or"),
+        ("organisation", "organization", "ise_ize"),
+        ("paralysed", "paralyzed", "yse_yze"),
+        ("theatres", "theaters", "re_er"),
+        ("labelled", "labeled", "ll_l"),
+        ("catalogue", "catalog", "ogue_og"),
+        ("anaemia", "anemia", "ae_e"),
+        ("judgement", "judgment", "dgement"),
+        ("alright", "all right", "list"),
+        ("four", "for", None),  # -our/-or needs a real stem
+        ("filled", "filed", None),  # the base is "fill", not "fil"
+        ("hour", "hor", None),
+        ("acre", "acer", None),
+        ("centre", "centre", None),
+    ],
+)
+def test_variant_rule(a: str, b: str, rule: str | None, lexicon: Lexicon) -> None:
+    assert variant_rule(a, b, lexicon.is_word, lexicon.is_listed) == rule
+    assert variant_rule(b, a, lexicon.is_word, lexicon.is_listed) == rule
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "how"),
+    [
+        (("tale",), ("tail",), "cmudict"),
+        (("their",), ("there",), "cmudict"),
+        (("ice", "cream"), ("i", "scream"), "cmudict"),
+        (("knight",), ("night",), "cmudict"),
+        (("awl",), ("all",), "g2p"),
+        (("cat",), ("hat",), None),
+        (("tale",), ("tale",), None),  # identical is not a sound-alike
+    ],
+)
+def test_sounds_alike(a, b, how, lexicon: Lexicon) -> None:
+    assert lexicon.sounds_alike(a, b) == how
+
+
+# --------------------------------------------------------------------------------------------
+# rows: indices, timings, confidences; the summary arithmetic
+
+
+def test_rows_point_at_label_words_and_carry_timings(lexicon: Lexicon) -> None:
+    words = [("the", 0.0, 0.2, 0.99), ("tail", 0.2, 0.5, 0.80), ("ends", 0.5, 0.9, 0.97)]
+    result = judge_words("The tale — ends.", Hypothesis("parakeet", "the tail ends", words), None, lexicon=lexicon)
+    # "—" is punctuation only: no row, but the indices still count it.
+    assert [(r.index, r.label_word, r.norm_word, r.primary_word) for r in result.words] == [
+        (0, "The", "the", "the"),
+        (1, "tale", "tale", "tail"),
+        (3, "ends.", "ends", "ends"),
+    ]
+    tale = result.words[1]
+    assert (tale.verdict, tale.rule, tale.start_s, tale.end_s, tale.confidence) == (
+        "homophone",
+        "homophone.cmudict",
+        0.2,
+        0.5,
+        0.80,
+    )
+    assert result.words[0].secondary_word is None
+    assert result.summary.conf_mean == pytest.approx((0.99 + 0.80 + 0.97) / 3)
+    assert result.summary.conf_min == pytest.approx(0.80)
+
+
+def test_number_word_timing_spans_all_engine_words(lexicon: Lexicon) -> None:
+    words = [("In", 0.0, 0.1, 0.9), ("eighteen", 0.1, 0.5, 0.95), ("sixty-five", 0.5, 1.0, 0.9)]
+    result = judge_words("In 1865", Hypothesis("p", "In eighteen sixty-five", words), None, lexicon=lexicon)
+    row = result.by_label()["1865"]
+    assert (row.verdict, row.norm_word, row.primary_word) == ("pass", "eighteen sixty five", "eighteen sixty five")
+    assert (row.start_s, row.end_s, row.confidence) == (0.1, 1.0, 0.9)
+
+
+def test_summary_arithmetic(lexicon: Lexicon) -> None:
+    # 10 label words: 1 tts_failure (key), 1 ambiguous (bat), 1 stt_error (hole), 1 homophone (tale).
+    reference = "a bat saw the golden key by the tale hole"
+    primary = "a cat saw the golden tea by the tail hold"
+    secondary = "a hat saw the golden tea by the tale hole and"
+    result = judge_words(reference, Hypothesis("p", primary), Hypothesis("s", secondary), lexicon=lexicon)
+    s = result.summary
+    assert s.n_words == 10
+    assert {k: v for k, v in s.counts.items() if v} == {
+        "pass": 6,
+        "tts_failure": 1,
+        "ambiguous": 1,
+        "stt_error": 1,
+        "homophone": 1,
+    }
+    assert set(s.counts) == set(VERDICT_NAMES)
+    assert s.primary_wer == pytest.approx(4 / 10)  # bat, key, tale, hole substituted
+    assert s.secondary_wer == pytest.approx(3 / 10)  # bat, key substituted; "and" inserted
+    assert s.adjusted_wer == pytest.approx(2 / 10)
+    assert s.adjusted_wer == pytest.approx(sum(s.counts[v] for v in COUNTED_VERDICTS) / s.n_words)
+    assert s.n_insertions == 1
+    assert s.tier == "reject"
+    assert s.keep is False
+    assert s.escalate is True and "WER" in s.escalate_reason
+
+
+def test_keep_and_tier_on_a_clean_clip(lexicon: Lexicon) -> None:
+    words = [(w, None, None, 0.99) for w in "the cat sat".split()]
+    hyp = Hypothesis("p", "the cat sat", words)
+    result = judge_words("The cat sat.", hyp, None, lexicon=lexicon)
+    assert (result.summary.tier, result.summary.keep, result.summary.escalate) == ("strict", True, False)
+    assert result.summary.escalate_reason is None
+    strict_mos = Thresholds(keep_min_mos=3.5)
+    assert judge_words("The cat sat.", hyp, None, strict_mos, mos=3.4, lexicon=lexicon).summary.keep is False
+    assert judge_words("The cat sat.", hyp, None, strict_mos, mos=3.5, lexicon=lexicon).summary.keep is True
+    assert judge_words("The cat sat.", hyp, None, strict_mos, mos=None, lexicon=lexicon).summary.keep is True
+
+
+def test_unverified_does_not_block_keep(lexicon: Lexicon) -> None:
+    result = judge_words("a small golden key", Hypothesis("p", "a small golden tea"), None, lexicon=lexicon)
+    assert result.summary.counts["unverified"] == 1
+    assert result.summary.adjusted_wer == pytest.approx(0.25)
+    assert result.summary.keep is True
+
+
+def test_empty_reference_and_empty_hypothesis(lexicon: Lexicon) -> None:
+    empty = judge_words("", Hypothesis("p", ""), None, lexicon=lexicon)
+    assert (empty.words, empty.summary.n_words, empty.summary.primary_wer, empty.summary.adjusted_wer) == (
+        (),
+        0,
+        0.0,
+        0.0,
+    )
+    silent = judge_words("the cat sat", Hypothesis("p", ""), Hypothesis("s", ""), lexicon=lexicon)
+    assert {r.verdict for r in silent.words} == {"tts_failure"}
+    assert silent.summary.primary_wer == 1.0 and silent.summary.adjusted_wer == 1.0
+
+
+def test_results_pickle(lexicon: Lexicon) -> None:
+    hyp = Hypothesis("p", "the tail ends", [("the", 0.0, 0.2, 0.9), ("tail", 0.2, 0.5, 0.8), ("ends", 0.5, 0.9, 0.9)])
+    result = judge_words("The tale ends.", hyp, Hypothesis("s", "the tale ends"), lexicon=lexicon)
+    assert pickle.loads(pickle.dumps(result)) == result
+    assert pickle.loads(pickle.dumps(hyp)) == hyp
+
+
+# --------------------------------------------------------------------------------------------
+# real text
+
+
+def _paragraph(alice_path, min_words: int = 120) -> str:
+    text = alice_path.read_text(encoding="utf-8")
+    return next(p for p in text.split("\n\n") if len(p.split()) >= min_words and "_" in p)
+
+
+def test_alice_paragraph_against_itself_passes(alice_path, lexicon: Lexicon) -> None:
+    paragraph = _paragraph(alice_path)
+    result = judge_words(paragraph, Hypothesis("p", paragraph), Hypothesis("s", paragraph), lexicon=lexicon)
+    assert result.summary.n_words == len(paragraph.split())
+    assert result.summary.counts["pass"] == result.summary.n_words
+    assert (result.summary.primary_wer, result.summary.adjusted_wer, result.insertions) == (0.0, 0.0, ())
+
+
+def test_alice_paragraph_as_a_recognizer_writes_it_passes(alice_path, lexicon: Lexicon) -> None:
+    """Lower case, no punctuation, no italics, curly quotes gone: still 100 % pass."""
+    paragraph = _paragraph(alice_path)
+    heard = re.sub(r"[^\w\s'’-]", " ", paragraph).replace("_", "").replace("’", "'").lower()
+    result = judge_words(paragraph, Hypothesis("p", heard), None, lexicon=lexicon)
+    assert result.summary.counts["pass"] == result.summary.n_words > 100

@@ -1,0 +1,298 @@
+"""The verdict rules.
+
+Two kinds, both tables read top to bottom (the first rule that fires wins):
+
+* ``BLOCK_RULES`` look at one engine: a few reference tokens against a few engine tokens where
+  the two disagree, and say whether a known, harmless cause explains it (a filler, a number
+  written another way, a compound, a variant spelling, a sound-alike, a broken label).
+* ``combine`` then decides each label word from both engines' readings, with the label-typo rule
+  and the "same way" check running before anything is called a ``tts_failure``.
+
+Each verdict records the rule id that fired, e.g. ``homophone.cmudict`` or
+``tts_failure.same_word``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from verdicts.abbreviations import ABBREVIATIONS, spoken_forms
+from verdicts.abbreviations import lookup as lookup_abbreviation
+from verdicts.lexicon import Lexicon
+from verdicts.numbers import GLUE, is_number_word, spoken_values
+from verdicts.records import Explanation
+from verdicts.variants import variant_rule
+
+FILLERS: frozenset[str] = frozenset(
+    {"uh", "uhh", "um", "umm", "uhm", "hmm", "hm", "mm", "mmm", "mhm", "er", "erm", "ah", "ahh", "eh", "huh"}
+)
+# Closed-class words: a non-word label that splits into pieces with one of these in it is a
+# missing space ("sisterwas"), not a compound ("waistcoat").
+FUNCTION_WORDS: frozenset[str] = frozenset(
+    """a an the and or but if of to in on at by for with from as is was are were be been am it its
+    he she i we you they his her my me him us them our your their that this not no so had has
+    have do did does will would could should can into up out all there then than""".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A window of one engine's disagreement: reference tokens against engine tokens."""
+
+    ref: tuple[str, ...]
+    hyp: tuple[str, ...]
+    label_words: tuple[str, ...]  # the original label words the reference tokens come from
+    whole_words: bool  # the reference tokens are all the tokens of those label words
+
+
+BlockExplainer = Callable[[Block, Lexicon], "Explanation | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRule:
+    name: str
+    max_ref: int
+    max_hyp: int
+    explain: BlockExplainer
+    # Cheap test on the first reference / engine token of a window (None = that side is empty).
+    first: Callable[[str | None, str | None], bool] = lambda r, h: True
+    min_ref: int = 0
+    min_hyp: int = 0
+
+
+def _ex(verdict: str, rule: str) -> Explanation:
+    return Explanation(verdict, rule)
+
+
+# --- block rules --------------------------------------------------------------------------
+
+
+def _filler(block: Block, lexicon: Lexicon) -> Explanation | None:
+    ref, hyp = block.ref, block.hyp
+    if len(ref) == 1 and not hyp and ref[0] in FILLERS:
+        return _ex("filler_word", "filler_word.omitted")
+    if not ref and len(hyp) == 1 and hyp[0] in FILLERS:
+        return _ex("filler_word", "filler_word.inserted")
+    if len(ref) == 1 and len(hyp) == 1 and ref[0] in FILLERS and hyp[0] in FILLERS:
+        return _ex("filler_word", "filler_word.substituted")
+    return None
+
+
+def _numberish(token: str | None) -> bool:
+    return token is not None and (is_number_word(token) or token in GLUE)
+
+
+def _number(block: Block, lexicon: Lexicon) -> Explanation | None:
+    if block.ref == block.hyp:
+        return None
+    left, right = spoken_values(block.ref), spoken_values(block.hyp)
+    if left & right:
+        return _ex("abbreviation", "abbreviation.number")
+    return None
+
+
+def _expansion(block: Block, lexicon: Lexicon) -> Explanation | None:
+    if block.ref == block.hyp:
+        return None
+    if block.whole_words and len(block.label_words) == 1:
+        entry = lookup_abbreviation(block.label_words[0], normalizing=False)
+        if entry is not None and (block.hyp in entry.spoken or block.hyp == (entry.written,)):
+            return _ex("abbreviation", "abbreviation.expansion")
+    if len(block.hyp) == 1 and block.ref in spoken_forms(block.hyp[0]):
+        return _ex("abbreviation", "abbreviation.expansion")
+    return None
+
+
+def _letters(block: Block, lexicon: Lexicon) -> Explanation | None:
+    for spelled, word in ((block.ref, block.hyp), (block.hyp, block.ref)):
+        if len(spelled) >= 2 and len(word) == 1 and all(len(t) == 1 and t.isalpha() for t in spelled):
+            if "".join(spelled) == word[0]:
+                return _ex("abbreviation", "abbreviation.letters")
+    return None
+
+
+def _missing_space(block: Block, lexicon: Lexicon) -> Explanation | None:
+    ref, hyp = block.ref, block.hyp
+    if len(ref) == 1 and len(hyp) >= 2 and ref[0] == "".join(hyp) and not lexicon.is_word(ref[0]):
+        if all(lexicon.is_word(t) for t in hyp) and any(t in FUNCTION_WORDS for t in hyp):
+            return _ex("gt_error", "gt_error.missing_space")
+    return None
+
+
+def _compound(block: Block, lexicon: Lexicon) -> Explanation | None:
+    ref, hyp = block.ref, block.hyp
+    if len(ref) + len(hyp) < 3 or "".join(ref) != "".join(hyp):
+        return None
+    if len(ref) > len(hyp):
+        return _ex("compound", "compound.merged")  # the label's words heard as one
+    if len(ref) < len(hyp):
+        return _ex("compound", "compound.split")  # the label's word heard as several
+    return _ex("compound", "compound.resegmented")
+
+
+def _variant(block: Block, lexicon: Lexicon) -> Explanation | None:
+    a, b = " ".join(block.ref), " ".join(block.hyp)
+    name = variant_rule(a, b, lexicon.is_word, lexicon.is_listed)
+    if name is not None:
+        return _ex("spelling_variant", f"spelling_variant.{name}")
+    if len(block.ref) == 1 and len(block.hyp) == 1 and "'" in a + b and a.replace("'", "") == b.replace("'", ""):
+        if not (lexicon.is_word(a) and lexicon.is_word(b)):  # "oclock" / "o'clock", not "were"/"we're"
+            return _ex("spelling_variant", "spelling_variant.apostrophe")
+    return None
+
+
+def _homophone(block: Block, lexicon: Lexicon) -> Explanation | None:
+    how = lexicon.sounds_alike(block.ref, block.hyp)
+    return _ex("homophone", f"homophone.{how}") if how else None
+
+
+# --- cheap tests on the first token of each side, so most windows are never built ----------
+
+# First tokens an abbreviation can start with, on either side ("mph", "miles", "saint", "u").
+_ABBREVIATION_STARTS = frozenset(
+    {a.written for a in ABBREVIATIONS} | {form[0] for a in ABBREVIATIONS for form in a.spoken}
+)
+
+
+def _any_filler(r: str | None, h: str | None) -> bool:
+    return r in FILLERS or h in FILLERS
+
+
+def _both_numbers(r: str | None, h: str | None) -> bool:
+    return _numberish(r) and _numberish(h)
+
+
+def _maybe_abbreviation(r: str | None, h: str | None) -> bool:
+    return r is not None and h is not None and (r in _ABBREVIATION_STARTS or h in _ABBREVIATION_STARTS)
+
+
+def _maybe_letters(r: str | None, h: str | None) -> bool:
+    if r is None or h is None:
+        return False
+    return (len(r) == 1 and len(h) > 1 and h.startswith(r)) or (len(h) == 1 and len(r) > 1 and r.startswith(h))
+
+
+def _maybe_split(r: str | None, h: str | None) -> bool:
+    return r is not None and h is not None and len(r) > len(h) and r.startswith(h)
+
+
+def _same_start(r: str | None, h: str | None) -> bool:
+    return r is not None and h is not None and r != "" and r[:1] == h[:1]
+
+
+def _both(r: str | None, h: str | None) -> bool:
+    return r is not None and h is not None
+
+
+BLOCK_RULES: tuple[BlockRule, ...] = (
+    BlockRule("filler_word", 1, 1, _filler, _any_filler),
+    BlockRule("abbreviation.number", 9, 9, _number, _both_numbers, 1, 1),
+    BlockRule("abbreviation.expansion", 4, 4, _expansion, _maybe_abbreviation, 1, 1),
+    BlockRule("abbreviation.letters", 6, 6, _letters, _maybe_letters, 1, 1),
+    BlockRule("gt_error.missing_space", 1, 4, _missing_space, _maybe_split, 1, 2),
+    BlockRule("compound", 4, 4, _compound, _same_start, 1, 1),
+    BlockRule("spelling_variant", 2, 2, _variant, _both, 1, 1),
+    BlockRule("homophone", 2, 2, _homophone, _both, 1, 1),
+)
+
+
+# --- joint rules: one label word, both engines ----------------------------------------------
+
+
+def osa_distance(a: str, b: str) -> int:
+    """Edit distance counting an adjacent transposition as one edit ("teh" -> "the" is 1)."""
+    n, m = len(a), len(b)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[n][m]
+
+
+def label_typo(label: tuple[str, ...], heard: tuple[str, ...], lexicon: Lexicon) -> Explanation | None:
+    """The label word is no word, and what both engines heard is a real word one or two edits
+    away from it (one edit for words of up to four letters)."""
+    if len(label) != 1 or len(heard) != 1 or label == heard:
+        return None
+    written, word = label[0], heard[0]
+    if lexicon.is_word(written) or not lexicon.is_word(word) or not written.isalpha():
+        return None
+    limit = 1 if len(written) <= 4 else 2
+    return _ex("gt_typo", "gt_typo.edit_distance") if osa_distance(written, word) <= limit else None
+
+
+def same_way(a: tuple[str, ...], b: tuple[str, ...], lexicon: Lexicon) -> str | None:
+    """How two wrong readings agree: "same_word", "same_sound", or None (they differ)."""
+    if a == b or (a and b and "".join(a) == "".join(b)):
+        return "same_word"
+    if a and b and variant_rule(" ".join(a), " ".join(b), lexicon.is_word, lexicon.is_listed):
+        return "same_word"
+    if lexicon.sounds_alike(a, b):
+        return "same_sound"
+    return None
+
+
+Status = Literal["ok", "explained", "wrong"]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One engine's reading of one label word."""
+
+    status: Status
+    explanation: Explanation | None
+    heard: tuple[str, ...]  # normalized engine tokens aligned to the word ("" = not heard)
+
+
+def combine(
+    label: tuple[str, ...],
+    primary: Reading,
+    secondary: Reading | None,
+    lexicon: Lexicon,
+    *,
+    markup: bool = False,
+) -> Explanation:
+    """The verdict for one label word from the primary and (optional) secondary reading.
+
+    Order: broken label; label typo (both engines agree on a nearby real word); pass; rules that
+    explain every disagreement; one engine right; single engine; both wrong (same way =
+    tts_failure, differently = ambiguous).
+    """
+    if markup:
+        return _ex("gt_error", "gt_error.markup")
+    if (
+        secondary is not None
+        and primary.status != "ok"
+        and secondary.status != "ok"
+        and primary.heard == secondary.heard
+        and (typo := label_typo(label, primary.heard, lexicon)) is not None
+    ):
+        return typo
+    readings = [r for r in (primary, secondary) if r is not None]
+    if all(r.status == "ok" for r in readings):
+        return _ex("pass", "pass.exact")
+    if not any(r.status == "wrong" for r in readings):
+        first = next(r for r in readings if r.status == "explained")
+        assert first.explanation is not None
+        return first.explanation
+    if secondary is None:
+        return _ex("unverified", "unverified.single_engine")
+    if primary.status == "wrong" and secondary.status != "wrong":
+        return _ex("stt_error", f"stt_error.secondary_{'exact' if secondary.status == 'ok' else 'explained'}")
+    if secondary.status == "wrong" and primary.status != "wrong":
+        return _ex("secondary_error", f"secondary_error.primary_{'exact' if primary.status == 'ok' else 'explained'}")
+    if not primary.heard and not secondary.heard:
+        return _ex("tts_failure", "tts_failure.both_missing")
+    how = same_way(primary.heard, secondary.heard, lexicon)
+    if how is not None:
+        return _ex("tts_failure", f"tts_failure.{how}")
+    return _ex("ambiguous", "ambiguous.different_words")
