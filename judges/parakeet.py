@@ -160,7 +160,7 @@ class ParakeetJudge(ASRJudge):
             return ASRModel.restore_from(str(path), map_location=torch.device(device))
         if path.suffix == ".nemo" or path.is_dir() or self.model.count("/") != 1:
             raise RuntimeError(
-                f"Parakeet model {self.model!r}: no such .nemo file "
+                f"Parakeet model {self.model!r}: not a .nemo file "
                 f"(give a local .nemo path or a hub id such as {DEFAULT_MODEL!r})"
             )
         try:

@@ -208,7 +208,7 @@ def test_parakeet_missing_file_and_unreachable_hub(tiny_nemo, monkeypatch):
 
     from judges.parakeet import ParakeetJudge
 
-    with pytest.raises(RuntimeError, match="no such .nemo file"):
+    with pytest.raises(RuntimeError, match="not a .nemo file"):
         ParakeetJudge(model=str(tiny_nemo.parent / "absent.nemo"), device="cpu").setup()
 
     def offline(*args, **kwargs):
