@@ -322,6 +322,13 @@ CASES: dict[str, list[Case]] = {
             {"Dr.": ("abbreviation", "abbreviation.expansion")},
         ),
         Case("the B.B.C. said so", "the BBC said so", None, {"B.B.C.": ("abbreviation", "abbreviation.letters")}),
+        # Seen with Whisper base / tiny.en on Kokoro audio of alice.txt:
+        Case(
+            "THE MILLENNIUM FULCRUM EDITION 3.0",
+            "the Millennium Fulcrum Edition III.",
+            "the Millennium Fulcrum Edition 3.",
+            {"3.0": ("abbreviation", "abbreviation.number")},
+        ),
         Case(
             "walk 5 km north",
             "walk five kilometres north",
@@ -539,6 +546,26 @@ def test_rows_point_at_label_words_and_carry_timings(lexicon: Lexicon) -> None:
     assert result.words[0].secondary_word is None
     assert result.summary.conf_mean == pytest.approx((0.99 + 0.80 + 0.97) / 3)
     assert result.summary.conf_min == pytest.approx(0.80)
+
+
+def test_engine_word_pieces_are_rejoined(lexicon: Lexicon) -> None:
+    """faster-whisper splits "4,000" into "4" + ",000" and "ma'am" into "ma" + "'am" (text
+    stripped); read piece by piece, ",000" would be "zero"."""
+    text = "Please, ma'am, that would be 4,000 miles."
+    pieces = ["Please,", "ma", "'am,", "that", "would", "be", "4", ",000", "miles."]
+    words = [(w, i * 0.5, i * 0.5 + 0.4, 0.9) for i, w in enumerate(pieces)]
+    label = "Please, Ma’am, that would be four thousand miles."
+    for heard in (text, ""):  # found in the transcript text, or glued back without it
+        result = judge_words(label, Hypothesis("whisper", heard, words), None, lexicon=lexicon)
+        rows = result.by_label()
+        assert all(r.verdict == "pass" for r in result.words), result.words
+        assert (rows["Ma’am,"].start_s, rows["Ma’am,"].end_s) == (0.5, 1.4)
+        assert (rows["four"].start_s, rows["thousand"].end_s) == (3.0, 3.9)
+
+
+def test_recognizer_noise_tags_are_not_words(lexicon: Lexicon) -> None:
+    result = judge_words("the cat sat", Hypothesis("p", "[MUSIC] the cat sat [BLANK_AUDIO]"), None, lexicon=lexicon)
+    assert result.summary.primary_wer == 0.0 and result.insertions == ()
 
 
 def test_number_word_timing_spans_all_engine_words(lexicon: Lexicon) -> None:

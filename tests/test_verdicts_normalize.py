@@ -141,6 +141,10 @@ def test_digits_to_words(token: str, words: str | None) -> None:
         ("a hundred", {(100, False)}),
         ("forty second", {(42, True)}),
         ("one hundredth", {(100, True)}),
+        ("three point zero", {(3, False)}),
+        ("point five", {(0.5, False)}),
+        ("iii", {(3, False)}),  # engines write roman numerals
+        ("mix", set()),  # ... but not with m or d: those are words
         ("twenty", {(20, False)}),
         ("five five", set()),  # not a number reading
         ("sixty twenty", set()),

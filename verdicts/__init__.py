@@ -9,9 +9,10 @@ Example::
 """
 
 from verdicts.align import Alignment, AlignOp, align, word_error_rate
-from verdicts.classify import judge_words, read_engine
+from verdicts.classify import judge_words
 from verdicts.lexicon import Lexicon, default_lexicon
 from verdicts.normalize import Normalized, normalize, normalize_words
+from verdicts.reading import read_engine
 from verdicts.records import (
     COUNTED_VERDICTS,
     INSERTION,

@@ -92,6 +92,7 @@ _CURRENCY = {"$": ("dollar", "dollars"), "£": ("pound", "pounds"), "€": ("eur
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 _ROMAN_RE = re.compile(r"^m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
 
+_SMALL_ROMAN = re.compile(r"^[ivxlc]{2,}$")
 _INT = re.compile(r"^\d+$")
 _GROUPED = re.compile(r"^\d{1,3}(,\d{3})+$")
 _ORDINAL = re.compile(r"^(\d[\d,]*)(st|nd|rd|th)$")
@@ -267,11 +268,28 @@ def _year_value(tokens: Sequence[str]) -> int | None:
     return None
 
 
-def spoken_values(tokens: Sequence[str]) -> set[tuple[int, bool]]:
-    """Every (value, is_ordinal) the tokens can be read as; empty when they are not a number."""
+def _decimal_value(tokens: Sequence[str]) -> float | None:
+    """ "three point one four" -> 3.14, "point five" -> 0.5."""
+    k = tokens.index("point")
+    whole = _cardinal_value(tokens[:k]) if k else (0, False)
+    digits = tokens[k + 1 :]
+    if whole is None or whole[1] or not digits or not all(d in UNITS or d == "oh" for d in digits):
+        return None
+    return whole[0] + float("0." + "".join(str(UNITS.get(d, 0)) for d in digits))
+
+
+def spoken_values(tokens: Sequence[str]) -> set[tuple[float, bool]]:
+    """Every (value, is_ordinal) the tokens can be read as; empty when they are not a number.
+    A lone roman numeral of two or more of the letters i, v, x, l, c ("iii", "xiv") counts too,
+    as engines write those; m and d are left out so words like "mix" stay words."""
+    if len(tokens) == 1 and _SMALL_ROMAN.match(tokens[0]) and (roman := roman_value(tokens[0])) is not None:
+        return {(roman, False)}
+    if "point" in tokens and all(t in NUMBER_WORDS or t in GLUE or t == "point" for t in tokens):
+        decimal = _decimal_value(tokens)
+        return {(decimal, False)} if decimal is not None else set()
     if not tokens or not all(t in NUMBER_WORDS or t in GLUE for t in tokens):
         return set()
-    values: set[tuple[int, bool]] = set()
+    values: set[tuple[float, bool]] = set()
     if (card := _cardinal_value(tokens)) is not None:
         values.add(card)
     if (yr := _year_value(tokens)) is not None:

@@ -96,7 +96,6 @@ class Hypothesis:
     def __reduce__(self):  # slots + custom __init__: pickle through the constructor
         return (Hypothesis, (self.engine, self.text, self.words))
 
-
     @property
     def confidences(self) -> tuple[float, ...]:
         if self.words is None:

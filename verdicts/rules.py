@@ -21,7 +21,7 @@ from typing import Literal
 from verdicts.abbreviations import ABBREVIATIONS, spoken_forms
 from verdicts.abbreviations import lookup as lookup_abbreviation
 from verdicts.lexicon import Lexicon
-from verdicts.numbers import GLUE, is_number_word, spoken_values
+from verdicts.numbers import GLUE, is_number_word, roman_value, spoken_values
 from verdicts.records import Explanation
 from verdicts.variants import variant_rule
 
@@ -81,7 +81,9 @@ def _filler(block: Block, lexicon: Lexicon) -> Explanation | None:
 
 
 def _numberish(token: str | None) -> bool:
-    return token is not None and (is_number_word(token) or token in GLUE)
+    return token is not None and (
+        is_number_word(token) or token in GLUE or token == "point" or roman_value(token) is not None
+    )
 
 
 def _number(block: Block, lexicon: Lexicon) -> Explanation | None:
@@ -245,7 +247,7 @@ Status = Literal["ok", "explained", "wrong"]
 
 
 @dataclass(frozen=True, slots=True)
-class Reading:
+class WordReading:
     """One engine's reading of one label word."""
 
     status: Status
@@ -255,8 +257,8 @@ class Reading:
 
 def combine(
     label: tuple[str, ...],
-    primary: Reading,
-    secondary: Reading | None,
+    primary: WordReading,
+    secondary: WordReading | None,
     lexicon: Lexicon,
     *,
     markup: bool = False,
