@@ -128,14 +128,15 @@ class ClipResult:
         if self.verdicts is None:
             return []
         rows = []
-        for word in self.verdicts.words:
+        for word in (*self.verdicts.words, *self.verdicts.insertions):
+            is_insertion = word.index < 0
             rows.append(
                 {
                     "file_hash": self.clip.file_hash,
                     "dataset": self.clip.dataset,
                     "word_index": word.index,
-                    "label_word": word.label_word,
-                    "norm_word": word.norm_word,
+                    "label_word": None if is_insertion else word.label_word,
+                    "norm_word": None if is_insertion else word.norm_word,
                     "primary_word": word.primary_word,
                     "secondary_word": word.secondary_word,
                     "verdict": word.verdict,
