@@ -27,17 +27,21 @@ There was nothing so _very_ remarkable in that.
 runner = CliRunner()
 
 
-def run_generate(tmp_path: Path, *extra: str):
+def run_generate(tmp_path: Path, *extra: str, database_url: str | None = None):
     book = tmp_path / "tiny.txt"
     book.write_text(BOOK, encoding="utf-8")
     args = ["generate", "--book", str(book), "--work-dir", str(tmp_path / "work"), "--workers", "1", *extra]
-    return runner.invoke(app, args, catch_exceptions=False)
+    if database_url is None:
+        args.append("--no-db")
+    return runner.invoke(app, args, catch_exceptions=False, env={"DATABASE_URL": database_url})
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory):
+def generated(tmp_path_factory, database_url):
     tmp_path = tmp_path_factory.mktemp("gen")
-    result = run_generate(tmp_path, "--voice", "af_heart", "--voice", "af_bella(2)+af_sky(1)")
+    result = run_generate(
+        tmp_path, "--voice", "af_heart", "--voice", "af_bella(2)+af_sky(1)", database_url=database_url
+    )
     assert result.exit_code == 0, result.output
     return tmp_path, result
 
@@ -120,3 +124,22 @@ def test_bad_book_is_a_clear_error(tmp_path):
     assert "empty" in result.output.lower()
     missing = runner.invoke(app, ["generate", "--book", str(tmp_path / "nope.txt")])
     assert missing.exit_code == 2
+
+
+def test_generate_upserts_its_rows(generated, database_url):
+    import psycopg
+
+    tmp_path, _ = generated
+    records = Manifest.for_dataset(tmp_path / "work" / "datasets" / "main").records()
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "select file_hash, voice, text, duration_s, tts_engine from audio_quality where dataset = 'main'"
+        ).fetchall()
+        runs = conn.execute("select status, counts->>'rows' from runs where command = 'generate'").fetchall()
+    by_hash = {r[0]: r for r in rows}
+    assert len(rows) == len(records)
+    for record in records:
+        _, voice, text, duration, engine = by_hash[record.file_hash]
+        assert (voice, text, engine) == (record.voice, record.text, "kokoro-onnx")
+        assert duration == pytest.approx(record.duration_s)
+    assert runs == [("ok", str(len(records)))]
