@@ -140,3 +140,14 @@ def package_version(distribution: str) -> str:
         return f"{distribution} {version(distribution)}"
     except PackageNotFoundError:
         return f"{distribution} (not installed)"
+
+
+def release_torch_memory(device: str | None) -> None:
+    """After dropping a model: collect it, and return cached CUDA memory to the driver."""
+    import gc
+
+    gc.collect()
+    if device and device.startswith("cuda"):
+        import torch
+
+        torch.cuda.empty_cache()

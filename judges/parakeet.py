@@ -22,7 +22,6 @@ the class comes from the checkpoint. Only a hybrid model offers both decoders.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +36,7 @@ from judges.asr_batch import (
     judge_in_batches,
     model_fingerprint,
     package_version,
+    release_torch_memory,
 )
 from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word
 
@@ -131,11 +131,7 @@ class ParakeetJudge(ASRJudge):
         if self._asr is None:
             return
         self._asr = None
-        gc.collect()
-        if self._device_used and self._device_used.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
+        release_torch_memory(self._device_used)
 
     def judge_batch(self, items: Sequence[AudioItem]) -> list[Transcript]:
         if self._asr is None:

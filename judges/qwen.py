@@ -20,7 +20,6 @@ also makes the model answer with the bare transcript.
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +27,14 @@ from typing import Any
 
 import numpy as np
 
-from judges.asr_batch import Decoded, clean_span, judge_in_batches, model_fingerprint, package_version
+from judges.asr_batch import (
+    Decoded,
+    clean_span,
+    judge_in_batches,
+    model_fingerprint,
+    package_version,
+    release_torch_memory,
+)
 from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word
 
 log = logging.getLogger(__name__)
@@ -151,11 +157,7 @@ class QwenASRJudge(ASRJudge):
         if self._asr is None:
             return
         self._asr = None
-        gc.collect()
-        if self._device_used and self._device_used.startswith("cuda"):
-            import torch
-
-            torch.cuda.empty_cache()
+        release_torch_memory(self._device_used)
 
     def judge_batch(self, items: Sequence[AudioItem]) -> list[Transcript]:
         if self._asr is None:
