@@ -40,3 +40,18 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("pipeline").setLevel(logging.DEBUG if verbose else logging.INFO)
     # misaki's espeak fallback phonemizes word by word and phonemizer warns about word counts.
     logging.getLogger("phonemizer").setLevel(logging.ERROR)
+
+
+def start_run_or_warn(settings: Settings, command: str, args: dict, dataset: str, kept_in: str):
+    """(store, run_id) for a command that writes rows, or (None, None) with a warning naming where
+    the results are kept instead when the database is unreachable."""
+    import pipeline
+    from pipeline.store.connection import StoreUnavailable
+    from pipeline.store.store import Store
+
+    try:
+        store = Store.from_settings(settings)
+        return store, store.start_run(command, args, {"pipeline": pipeline.__version__}, dataset)
+    except StoreUnavailable as exc:
+        console.print(f"[yellow]warning:[/] {exc}; results are kept in {kept_in}, run `pipeline db sync` later")
+        return None, None

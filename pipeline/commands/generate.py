@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.commands.common import console, fail, out, settings_with, setup_logging
+from pipeline.commands.common import console, fail, out, settings_with, setup_logging, start_run_or_warn
 from pipeline.records import AudioRecord, Chunk
 from pipeline.stage import Resources
 
@@ -197,28 +197,18 @@ def generate(
 
 def _open_sink(settings, dataset: str, book: Path, chapters: str | None, limit: int | None):
     """The store as a generation sink, or (None, None) with a warning when it is unreachable."""
-    from pipeline.store.connection import StoreUnavailable
-    from pipeline.store.store import ResilientSink, Store
+    from pipeline.store.store import ResilientSink
 
-    try:
-        store = Store.from_settings(settings)
-        run_id = store.start_run(
-            "generate",
-            {
-                "book": str(book),
-                "chapters": chapters,
-                "limit": limit,
-                "voices": settings.voices,
-                "speed": settings.speed,
-                "backend": settings.tts_backend,
-            },
-            {"pipeline": __import__("pipeline").__version__},
-            dataset,
-        )
-    except StoreUnavailable as exc:
-        console.print(f"[yellow]warning:[/] {exc}; clips are kept in the manifest, run `pipeline db sync` later")
-        return None, None
-    return ResilientSink(store), run_id
+    args = {
+        "book": str(book),
+        "chapters": chapters,
+        "limit": limit,
+        "voices": settings.voices,
+        "speed": settings.speed,
+        "backend": settings.tts_backend,
+    }
+    store, run_id = start_run_or_warn(settings, "generate", args, dataset, "the manifest")
+    return (ResilientSink(store), run_id) if store is not None else (None, None)
 
 
 def _run_with_progress(stage, jobs, manifest, n_workers, batch_size, est_by_id, sinks):

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.commands.common import console, fail, out, settings_with, setup_logging
+from pipeline.commands.common import console, fail, out, settings_with, setup_logging, start_run_or_warn
 
 ENGINE_MODES = ("primary", "secondary", "both", "cascade")
 
@@ -111,21 +111,11 @@ def validate_dataset(
 
 
 def _open_store(settings, dataset, engines, mode, choices):
-    from pipeline.store.connection import StoreUnavailable
-    from pipeline.store.store import Store, ValidationSink
+    from pipeline.store.store import ValidationSink
 
-    try:
-        store = Store.from_settings(settings)
-        run_id = store.start_run(
-            "validate",
-            {"engines": engines, "mode": mode, **{r: c.name for r, c in choices.items()}},
-            {"pipeline": __import__("pipeline").__version__},
-            dataset,
-        )
-    except StoreUnavailable as exc:
-        console.print(f"[yellow]warning:[/] {exc}; results are kept in the validations log, run `pipeline db sync`")
-        return None
-    return ValidationSink(store, run_id)
+    args = {"engines": engines, "mode": mode, **{role: c.name for role, c in choices.items()}}
+    store, run_id = start_run_or_warn(settings, "validate", args, dataset, "the validations log")
+    return ValidationSink(store, run_id) if store is not None else None
 
 
 def print_summary(report, sink) -> None:
