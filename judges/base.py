@@ -86,3 +86,27 @@ class ASRJudge(ABC):
 
     def error_result(self, item: AudioItem, error: str) -> Transcript:
         return Transcript(item.key, self.info.name, self.info.model, "", (), 0.0, error)
+
+
+class MOSJudge(ABC):
+    """An audio-quality (MOS) judge. Pickles before ``setup()``; loads nothing in ``__init__``.
+
+    ``judge_batch`` returns one ``Scores`` per item, in order; its ``values`` use the store's
+    column names (``mos_dnsmos_ovrl``, ``mos_distillmos``, ...).
+    """
+
+    @property
+    @abstractmethod
+    def info(self) -> JudgeInfo: ...
+
+    def setup(self) -> None:  # noqa: B027 - optional hook
+        """Load the model (once, on the worker)."""
+
+    @abstractmethod
+    def judge_batch(self, items: Sequence[AudioItem]) -> list[Scores]: ...
+
+    def teardown(self) -> None:  # noqa: B027 - optional hook
+        """Free the model."""
+
+    def error_result(self, item: AudioItem, error: str) -> Scores:
+        return Scores(item.key, self.info.name, {}, 0.0, error)

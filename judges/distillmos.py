@@ -1,0 +1,187 @@
+"""DistillMOS (Stahl & Gamper, 2025: a small CNN + transformer distilled from XLS-R SQA) as a
+quality judge, with the weights PyPI ``distillmos`` 0.9.1 ships (``weights/distill_mos_v7.pt``).
+
+Example::
+
+    judge = DistillMOSJudge(); judge.setup()
+    judge.judge_batch([AudioItem("k", "clip.wav")])[0].values   # {"mos_distillmos": 3.9}
+
+Audio is scored at 16 kHz mono; the model peak-normalizes each clip, cuts it into 7.68 s
+windows hopping at most 1 s (zero-padding a shorter clip) and averages them, giving 1..5.
+Clips run one at a time so that a clip's score never depends on what it was batched with
+(padding to a common length would change it).
+
+Importing torchaudio is avoided on purpose: ``distillmos/__init__.py`` imports ``sqa.py``,
+which has ``import torchaudio`` at module top, but torchaudio is used only by its command-line
+file reader, and no torchaudio wheel matches every torch build this project supports (it is
+not installed here). So, only when torchaudio is not importable, ``_model_class`` puts a
+placeholder module under ``sys.modules["torchaudio"]`` for the duration of that one import and
+removes it right after; any use of the placeholder raises ImportError. Audio is read with
+``judges.audio.load_audio`` (soundfile + soxr) instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import logging
+import math
+import sys
+import time
+import types
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from judges.audio import AudioError, load_audio
+from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores
+
+log = logging.getLogger(__name__)
+
+DISTILLMOS_SAMPLE_RATE = 16_000
+WEIGHTS = "weights/distill_mos_v7.pt"
+VALUE_KEY = "mos_distillmos"
+
+
+def distillmos_dir() -> Path | None:
+    """Where ``distillmos`` is installed, found without importing it."""
+    spec = importlib.util.find_spec("distillmos")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def missing_reason() -> str | None:
+    """Why DistillMOS cannot run here, or None when it can."""
+    root = distillmos_dir()
+    if root is None:
+        return "distillmos: package distillmos not installed (pip install --no-deps distillmos==0.9.1 xls-r-sqa==0.1.0)"
+    if importlib.util.find_spec("xls_r_sqa") is None:
+        return "distillmos: its dependency xls-r-sqa is not installed (pip install --no-deps xls-r-sqa==0.1.0)"
+    if not (root / WEIGHTS).is_file():
+        return f"distillmos: weights {WEIGHTS} missing from {root}"
+    return None
+
+
+class _TorchaudioPlaceholder(types.ModuleType):
+    def __getattr__(self, attr: str):
+        raise ImportError(f"torchaudio is not installed (torchaudio.{attr} was asked for by distillmos)")
+
+
+def _model_class() -> type:
+    """``distillmos.sqa.ConvTransformerSQAModel``, imported without needing torchaudio."""
+    loaded = sys.modules.get("distillmos.sqa")
+    if loaded is not None:
+        return loaded.ConvTransformerSQAModel
+    placeholder = None
+    if "torchaudio" not in sys.modules and importlib.util.find_spec("torchaudio") is None:
+        placeholder = _TorchaudioPlaceholder("torchaudio")
+        sys.modules["torchaudio"] = placeholder
+    try:
+        from distillmos.sqa import ConvTransformerSQAModel
+    finally:
+        if placeholder is not None and sys.modules.get("torchaudio") is placeholder:
+            del sys.modules["torchaudio"]
+    return ConvTransformerSQAModel
+
+
+class DistillMOSJudge(MOSJudge):
+    def __init__(
+        self, *, name: str = "distillmos", device: str = "auto", threads: int = 0, batch_size: int = 8
+    ) -> None:
+        """``device``: auto | cpu | cuda | cuda:N; ``threads``: torch intra-op threads, set in
+        ``setup`` (process-wide; 0 = leave torch's setting alone); ``batch_size``: items a
+        scheduler should hand over at a time (clips run one by one, see the module doc)."""
+        self.name = name
+        self.device = device
+        self.threads = threads
+        self.batch_size = batch_size
+        self._model = None
+        self._device_used = "unloaded"
+
+    @property
+    def info(self) -> JudgeInfo:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            lib = f"distillmos {version('distillmos')}"
+        except PackageNotFoundError:
+            lib = "distillmos (not installed)"
+        return JudgeInfo(
+            name=self.name,
+            kind="mos",
+            model="DistillMOS v7 (distill_mos_v7.pt)",
+            version=f"{lib}, torch {_torch_version()}",
+            sample_rate=DISTILLMOS_SAMPLE_RATE,
+            device=self._device_used,
+            batch_size=self.batch_size,
+        )
+
+    def setup(self) -> None:
+        if self._model is not None:
+            return
+        reason = missing_reason()
+        if reason is not None:
+            raise RuntimeError(reason)
+        import torch
+
+        model_class = _model_class()
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        with contextlib.redirect_stdout(io.StringIO()) as printed:  # it prints where the weights came from
+            model = model_class(load_weights=True, segmenting_in_forward=True)
+        log.info("%s", printed.getvalue().strip())
+        self._model = model.eval().to(device)
+        self._device_used = device
+        log.info("loaded DistillMOS on %s", device)
+
+    def teardown(self) -> None:
+        self._model = None
+        self._device_used = "unloaded"
+
+    def judge_batch(self, items: Sequence[AudioItem]) -> list[Scores]:
+        if self._model is None:
+            raise RuntimeError("DistillMOSJudge.setup() must be called first")
+        return [self._score(item) for item in items]
+
+    def score_array(self, audio: np.ndarray) -> float:
+        """The MOS (1..5) of 16 kHz mono float audio."""
+        if self._model is None:
+            raise RuntimeError("DistillMOSJudge.setup() must be called first")
+        if audio.size == 0:
+            raise AudioError("empty audio (0 samples)")
+        import torch
+
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None, :].to(self._device_used)
+            mos = float(self._model(x).reshape(-1)[0].item())
+        if not math.isfinite(mos):
+            raise ValueError("DistillMOS returned a non-finite score")
+        return mos
+
+    def _score(self, item: AudioItem) -> Scores:
+        started = time.perf_counter()
+        try:
+            audio = load_audio(item.audio_path, DISTILLMOS_SAMPLE_RATE)
+        except AudioError as exc:
+            return self.error_result(item, str(exc))
+        try:
+            mos = self.score_array(audio)
+        except Exception as exc:  # one bad clip must not end the run
+            log.exception("distillmos failed on %s", item.audio_path)
+            return self.error_result(item, f"{type(exc).__name__}: {exc}")
+        return Scores(item.key, self.name, {VALUE_KEY: mos}, (time.perf_counter() - started) * 1000)
+
+
+def _torch_version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("torch")
+    except Exception:
+        return "?"

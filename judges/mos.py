@@ -1,0 +1,192 @@
+"""Quality (MOS) judges by name, the composite MOS, and which clips ``--mos-mode`` scores.
+
+Judges: ``dnsmos`` (speechmos ONNX) and ``distillmos`` run everywhere, their weights ship in
+their PyPI wheels. The production judges ``utmosv2``, ``scoreq`` and ``nisqa`` have no adapter
+in this build: none of their libraries installs beside torch 2.13 without changing torch or
+adding torchaudio, and all of them fetch weights at run time (offline here). Asking for one
+gives a skip with its reason, never a crash::
+
+    judges, skipped = build_mos_judges(["dnsmos", "distillmos", "utmosv2"], settings)
+    skipped   # {"utmosv2": "utmosv2: package not installed (hyperion-utmosv2 pins torch<=2.9.1 ...)"}
+
+Composite MOS = the mean of the primary score of each judge that produced one, with the names
+of those judges (``composite``). ``select_for_mos`` picks the clips a ``--mos-mode`` scores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from judges.base import MOSJudge
+
+MOS_JUDGES = ("dnsmos", "distillmos", "utmosv2", "scoreq", "nisqa")
+MOS_MODES = ("all", "sample", "flagged_only", "passed_only", "none")
+DEFAULT_MOS_SAMPLE_RATE = 0.1
+
+# The one score per judge that enters the composite (store column names).
+PRIMARY_SCORE = {
+    "dnsmos": "mos_dnsmos_ovrl",
+    "distillmos": "mos_distillmos",
+    "utmosv2": "mos_utmosv2",
+    "scoreq": "mos_scoreq_synthetic",
+    "nisqa": "mos_nisqa",
+}
+
+# Production judges without an adapter in this build: (python package, reason when it is absent).
+# Checked with `pip install --dry-run` against this venv (torch 2.13.0+cpu).
+UNAVAILABLE = {
+    "utmosv2": (
+        "utmosv2",
+        "utmosv2: package not installed (hyperion-utmosv2 pins torch<=2.9.1, torchaudio and torchvision; "
+        "its weights are fetched at run time)",
+    ),
+    "scoreq": (
+        "scoreq",
+        "scoreq: package not installed (scoreq 1.0.1 needs torchaudio, and its ONNX weights are "
+        "downloaded from Zenodo at run time)",
+    ),
+    "nisqa": (
+        "nisqa",
+        "nisqa: package not installed (nisqa 2.0 pins torch==2.2.1; its weights are CC BY-NC-SA 4.0, "
+        "non-commercial use only)",
+    ),
+}
+
+
+def composite(values: Mapping[str, float | None]) -> tuple[float | None, list[str]]:
+    """Mean of the available judges' primary scores, and the judges used (``PRIMARY_SCORE``
+    order). A missing, None or non-finite score is left out; with none left, ``(None, [])``.
+
+    >>> composite({"mos_dnsmos_ovrl": 3.0, "mos_distillmos": 4.0, "mos_dnsmos_sig": 1.0})
+    (3.5, ['dnsmos', 'distillmos'])
+    """
+    used: list[str] = []
+    scores: list[float] = []
+    for judge, column in PRIMARY_SCORE.items():
+        value = values.get(column)
+        if value is None:
+            continue
+        value = float(value)
+        if not math.isfinite(value):
+            continue
+        used.append(judge)
+        scores.append(value)
+    if not scores:
+        return None, []
+    return sum(scores) / len(scores), used
+
+
+def unavailable_reason(name: str, settings: object | None = None) -> str | None:
+    """Why judge ``name`` cannot run on this machine, or None when it can."""
+    if name == "dnsmos":
+        from judges.dnsmos import missing_reason
+
+        return missing_reason(bool(getattr(settings, "dnsmos_personalized", False)))
+    if name == "distillmos":
+        from judges.distillmos import missing_reason
+
+        return missing_reason()
+    if name in UNAVAILABLE:
+        package, reason = UNAVAILABLE[name]
+        if importlib.util.find_spec(package) is None:
+            return reason
+        return f"{name}: package {package} is installed but this build has no adapter for it"
+    raise ValueError(f"unknown MOS judge {name!r}; choose from {', '.join(MOS_JUDGES)}")
+
+
+def build_mos_judges(names: Iterable[str], settings: object | None = None) -> tuple[list[MOSJudge], dict[str, str]]:
+    """The runnable judges among ``names`` (not yet loaded: call ``setup()``), in the order
+    asked, and ``{name: reason}`` for each one skipped because its package or weights are
+    absent. An unknown name is a configuration error (ValueError).
+
+    Optional settings, read when present: ``mos_device`` (else ``asr_device``, else auto),
+    ``mos_threads`` (else ``asr_threads``), ``mos_batch_size`` (default 8),
+    ``dnsmos_personalized`` (default False).
+    """
+    wanted: list[str] = []
+    for name in names:
+        name = name.strip().lower()
+        if name not in MOS_JUDGES:
+            raise ValueError(f"unknown MOS judge {name!r}; choose from {', '.join(MOS_JUDGES)}")
+        if name not in wanted:
+            wanted.append(name)
+    device = getattr(settings, "mos_device", None) or getattr(settings, "asr_device", None) or "auto"
+    threads = getattr(settings, "mos_threads", None)
+    if threads is None:
+        threads = getattr(settings, "asr_threads", 0) or 0
+    batch_size = getattr(settings, "mos_batch_size", None) or 8
+    judges: list[MOSJudge] = []
+    skipped: dict[str, str] = {}
+    for name in wanted:
+        reason = unavailable_reason(name, settings)
+        if reason is not None:
+            skipped[name] = reason
+            continue
+        if name == "dnsmos":
+            from judges.dnsmos import DNSMOSJudge
+
+            personalized = bool(getattr(settings, "dnsmos_personalized", False))
+            judges.append(DNSMOSJudge(device=device, threads=threads, batch_size=batch_size, personalized=personalized))
+        elif name == "distillmos":
+            from judges.distillmos import DistillMOSJudge
+
+            judges.append(DistillMOSJudge(device=device, threads=threads, batch_size=batch_size))
+        else:  # pragma: no cover - an installed production package without an adapter is caught above
+            skipped[name] = f"{name}: no adapter"
+    return judges, skipped
+
+
+class MOSCandidate(NamedTuple):
+    """What ``select_for_mos`` needs to know of a clip. A plain tuple
+    ``(key, n_tts_failure, n_ambiguous, keep)`` works the same. ``keep`` is None when the clip
+    has no verdicts yet (``passed_only`` leaves it out)."""
+
+    key: str
+    n_tts_failure: int = 0
+    n_ambiguous: int = 0
+    keep: bool | None = None
+
+
+def _sample_rank(seed: int, key: str) -> bytes:
+    return hashlib.sha256(f"{seed}\x00{key}".encode()).digest()
+
+
+def select_for_mos(
+    results: Iterable[MOSCandidate | Sequence],
+    mode: str,
+    sample_rate: float = DEFAULT_MOS_SAMPLE_RATE,
+    seed: int = 0,
+) -> set[str]:
+    """The keys of the clips that ``--mos-mode mode`` scores.
+
+    - ``all``: every clip; ``none``: no clip.
+    - ``sample``: a seeded random ``round(sample_rate * n)`` clips (at least 1 when
+      ``sample_rate > 0`` and there are clips; all at 1; outside 0..1 is a ValueError). Each key is ranked
+      by sha256(seed, key), so the choice depends only on the seed and the set of keys, not on
+      their order or on the process (no ``hash()`` randomization).
+    - ``flagged_only``: clips with a tts_failure or ambiguous verdict (count > 0).
+    - ``passed_only``: clips the verdicts keep (``keep is True``).
+    """
+    if mode not in MOS_MODES:
+        raise ValueError(f"unknown --mos-mode {mode!r}; choose from {', '.join(MOS_MODES)}")
+    rows = [r if isinstance(r, MOSCandidate) else MOSCandidate(*r) for r in results]
+    if mode == "none":
+        return set()
+    if mode == "all":
+        return {r.key for r in rows}
+    if mode == "flagged_only":
+        return {r.key for r in rows if (r.n_tts_failure or 0) > 0 or (r.n_ambiguous or 0) > 0}
+    if mode == "passed_only":
+        return {r.key for r in rows if r.keep is True}
+    # sample
+    if not 0.0 <= sample_rate <= 1.0:  # NaN fails too
+        raise ValueError(f"--mos-sample-rate must be within 0..1, got {sample_rate}")
+    keys = sorted({r.key for r in rows})
+    if sample_rate == 0 or not keys:
+        return set()
+    count = min(len(keys), max(1, round(sample_rate * len(keys))))
+    return set(sorted(keys, key=lambda k: _sample_rank(seed, k))[:count])
