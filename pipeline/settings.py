@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     escalate_wer: float = Field(0.05, ge=0, description="Cascade: escalate when primary WER is above this")
     escalate_confidence: float = Field(0.98, ge=0, le=1, description="... or mean word confidence below this")
     keep_min_mos: float | None = Field(None, description="keep also needs composite MOS >= this (when judged)")
+    mos_judges: list[str] = Field(default_factory=lambda: ["dnsmos", "distillmos", "utmosv2", "scoreq", "nisqa"])
+    mos_mode: Literal["all", "sample", "flagged_only", "passed_only", "none"] = "sample"
+    mos_sample_rate: float = Field(0.1, ge=0, le=1)
+    mos_seed: int = 0
+    mos_device: str = "auto"
+    mos_threads: int = Field(0, ge=0)
 
     # --- store ----------------------------------------------------------------------------
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "PIPELINE_DATABASE_URL"))

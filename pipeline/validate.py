@@ -19,13 +19,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import soundfile as sf
 
-from judges.base import ASRJudge, AudioItem, Transcript
+from judges.base import ASRJudge, AudioItem, Scores, Transcript
+from judges.mos import MOSCandidate
+from pipeline.quality import MOSPlan, mos_row, score_clips, signal_row
 from pipeline.sources import ClipSource
 from pipeline.stage import ItemFailure, Resources, Stage
 from pipeline.store.columns import GROUPS
@@ -75,6 +77,9 @@ class ClipResult:
     verdicts: FileVerdicts | None
     error: str | None
     duration_s: float | None
+    signal: dict | None = None  # the 11 signal metrics (every clip)
+    mos: dict | None = None  # mos column group (clips the --mos-mode selected)
+    mos_rejected: bool = False  # composite MOS below the keep threshold
 
     def rows(self) -> dict[str, dict[str, Any]]:
         """Column groups for ``Store.upsert`` (identity columns ride along with the verdicts)."""
@@ -116,12 +121,16 @@ class ClipResult:
                     "n_insertions": summary.n_insertions,
                     "adjusted_wer": summary.adjusted_wer,
                     "tier": summary.tier,
-                    "keep": summary.keep,
+                    "keep": summary.keep and not self.mos_rejected,
                 }
             )
         groups["verdicts"] = verdict_cols
-        if self.duration_s is not None:
+        if self.signal is not None:
+            groups["signal"] = {**key, **self.signal}
+        elif self.duration_s is not None:
             groups["audio"] = {**key, "duration_s": self.duration_s}
+        if self.mos is not None:
+            groups["mos"] = {**key, **self.mos}
         return groups
 
     def word_rows(self) -> list[dict[str, Any]]:
@@ -242,6 +251,7 @@ def run_validation(
     thresholds: Thresholds,
     on_result: Callable[[ClipResult], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
+    mos: MOSPlan | None = None,
 ) -> ValidateReport:
     """Validate ``clips``; ``on_result`` gets each finished clip (the store and results log)."""
     report = ValidateReport()
@@ -250,6 +260,33 @@ def run_validation(
     second = secondary if engines in ("both", "cascade") else None
     if first is None:
         raise ValueError(f"engines={engines} needs the {'secondary' if engines == 'secondary' else 'primary'} engine")
+
+    mos = mos or MOSPlan(mode="none")
+    sampled = mos.sampled([c.file_hash for c in clips])
+
+    def with_quality(result: ClipResult, scores: list[Scores] | None) -> ClipResult:
+        signal, problem = signal_row(result.clip.audio_path)
+        if problem and not result.error:
+            result = replace(result, error=problem)
+        mos_cols = mos_row(scores, mos.seed) if scores else None
+        rejected = bool(
+            mos_cols
+            and thresholds.keep_min_mos is not None
+            and mos_cols["composite_mos"] is not None
+            and mos_cols["composite_mos"] < thresholds.keep_min_mos
+        )
+        return replace(result, signal=signal, mos=mos_cols, mos_rejected=rejected)
+
+    def wants_mos(result: ClipResult) -> bool:
+        if result.verdicts is None and mos.mode in ("flagged_only", "passed_only"):
+            return False
+        counts = result.verdicts.summary.counts if result.verdicts is not None else {}
+        keep = result.verdicts.summary.keep if result.verdicts is not None else None
+        candidate = MOSCandidate(result.clip.file_hash, counts.get("tts_failure", 0), counts.get("ambiguous", 0), keep)
+        return result.error is None and mos.wants(candidate, sampled)
+
+    def item(result: ClipResult) -> AudioItem:
+        return AudioItem(result.clip.file_hash, result.clip.audio_path, result.clip.text)
 
     def finish(result: ClipResult) -> None:
         report.results.append(result)
@@ -263,16 +300,23 @@ def run_validation(
         todo = [c for c in clips if second is not None and decisions[c.file_hash][0]]
         tick2 = (lambda: on_progress("second")) if on_progress else None
         second_tx = _map(TranscribeStage(second), todo, tick2) if todo else {}
+        combined: list[ClipResult] = []
         for clip in clips:
             escalated, reason = decisions[clip.file_hash]
             p, s = first_tx[clip.file_hash], second_tx.get(clip.file_hash)
             if engines == "secondary":
                 p, s = None, p
-            finish(combine(clip, p, s, escalated and s is not None, reason, thresholds))
+            combined.append(combine(clip, p, s, escalated and s is not None, reason, thresholds))
+        chosen = [item(r) for r in combined if wants_mos(r)]
+        scores = score_clips(mos.judges, chosen, load=True)
+        for result in combined:
+            finish(with_quality(result, scores.get(result.clip.file_hash)))
     else:
         stages = [TranscribeStage(first)] + ([TranscribeStage(second)] if second is not None else [])
         for stage in stages:
             stage.setup()
+        for judge in mos.judges:
+            judge.setup()
         try:
             for clip in clips:
                 p = stages[0].process_batch([clip])[0]
@@ -286,14 +330,20 @@ def run_validation(
                         on_progress("second")
                 if engines == "secondary":
                     p, s = None, p
-                finish(combine(clip, p, s, escalated and s is not None, reason, thresholds))
+                result = combine(clip, p, s, escalated and s is not None, reason, thresholds)
+                scores = score_clips(mos.judges, [item(result)], load=False) if wants_mos(result) else {}
+                finish(with_quality(result, scores.get(clip.file_hash)))
         finally:
             for stage in stages:
                 stage.teardown()
+            for judge in mos.judges:
+                judge.teardown()
     for result in report.results:
         for tx in (result.primary, result.secondary):
             if tx is not None:
                 report.engine_ms[tx.engine] = report.engine_ms.get(tx.engine, 0.0) + tx.ms
+        for judge, ms in ((result.mos or {}).get("mos_ms") or {}).items():
+            report.engine_ms[judge] = report.engine_ms.get(judge, 0.0) + ms
     report.wall_s = time.perf_counter() - started
     return report
 

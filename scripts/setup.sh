@@ -22,4 +22,8 @@ pip install --quiet --upgrade pip
 # shellcheck disable=SC2086
 pip install --quiet $TORCH_SPEC
 pip install --quiet -e ".[${EXTRAS}]" ./shims/en_core_web_sm
+# Embedded MOS judges. --no-deps: distillmos and xls-r-sqa declare torchaudio, which they only
+# import for a CLI (judges/distillmos.py avoids it) and which would not match this torch build.
+# Their real dependencies (torch, transformers, librosa, soundfile, onnxruntime) are in pyproject.
+pip install --quiet --no-deps speechmos==0.0.1.1 distillmos==0.9.1 xls-r-sqa==0.1.0
 .venv/bin/pipeline assets

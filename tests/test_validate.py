@@ -171,3 +171,37 @@ def test_validate_cli_fills_the_store(clip_dir, database_url, monkeypatch, tmp_p
     assert rows[1][2] == 0, "the matching clip has no tts_failure"
     assert all(r[4] == "whisper" and r[5] == "whisper-tiny" for r in rows)
     assert label_rows == n_words, "one audio_words row per label word"
+
+
+@pytest.fixture(scope="module")
+def mos_judges(settings):
+    from judges.mos import build_mos_judges
+
+    judges, skipped = build_mos_judges(["dnsmos", "distillmos", "utmosv2"], settings)
+    assert [j.info.name for j in judges] == ["dnsmos", "distillmos"]
+    assert "utmosv2" in skipped
+    return tuple(judges)
+
+
+@pytest.mark.parametrize("mode", ["batch", "stream"])
+def test_mos_and_signal_columns(clip_dir, judges, mos_judges, mode):
+    from pipeline.quality import MOSPlan
+
+    clips, _ = discover(clip_dir, "t", clip_dir / ".cache")
+    plan = MOSPlan("flagged_only", 0.1, 7, mos_judges)
+    report = run_validation(
+        clips, primary=judges[0], secondary=judges[1], engines="both", mode=mode, thresholds=Thresholds(), mos=plan
+    )
+    by_name = {Path(r.clip.path).stem: r for r in report.results}
+    for name, result in by_name.items():
+        groups = result.rows()
+        assert groups["signal"]["sample_rate"] == 24_000 and groups["signal"]["rms_db"] < 0
+        flagged = result.verdicts.summary.counts["tts_failure"] + result.verdicts.summary.counts["ambiguous"] > 0
+        assert ("mos" in groups) == flagged, name
+        if flagged:
+            mos = groups["mos"]
+            assert 1 <= mos["mos_dnsmos_ovrl"] <= 5 and 1 <= mos["mos_distillmos"] <= 5
+            assert mos["mos_judges"] == ["dnsmos", "distillmos"]
+            assert mos["composite_mos"] == pytest.approx((mos["mos_dnsmos_ovrl"] + mos["mos_distillmos"]) / 2)
+            assert mos["mos_seed"] == 7 and set(mos["mos_ms"]) == {"dnsmos", "distillmos"}
+    assert "mos" not in by_name["match"].rows()

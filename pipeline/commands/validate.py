@@ -27,7 +27,9 @@ def validate_dataset(
     text_column: str = "text",
 ) -> None:
     """Shared by ``validate`` and ``run``."""
+    from judges.mos import build_mos_judges
     from judges.registry import build_asr, resolve_engine
+    from pipeline.quality import MOSPlan
     from pipeline.sources import discover
     from pipeline.validate import ResultsLog, run_validation
     from verdicts import Thresholds
@@ -70,6 +72,16 @@ def validate_dataset(
         keep_min_mos=settings.keep_min_mos,
     )
 
+    mos_judges, skipped = build_mos_judges(settings.mos_judges, settings) if settings.mos_mode != "none" else ([], {})
+    for reason in skipped.values():
+        console.print(f"[dim]MOS judge skipped: {reason}[/]")
+    mos = MOSPlan(settings.mos_mode, settings.mos_sample_rate, settings.mos_seed, tuple(mos_judges), skipped)
+    console.print(
+        f"MOS: mode {settings.mos_mode}"
+        + (f" (rate {settings.mos_sample_rate}, seed {settings.mos_seed})" if settings.mos_mode == "sample" else "")
+        + f", judges {', '.join(j.info.name for j in mos_judges) or 'none'}"
+    )
+
     sink = _open_store(settings, dataset, engines, mode, choices) if db else None
     results_log = ResultsLog(settings.work_dir / "validations" / f"{dataset}.jsonl")
 
@@ -104,6 +116,7 @@ def validate_dataset(
             thresholds=thresholds,
             on_result=on_result,
             on_progress=on_progress,
+            mos=mos,
         )
     if sink is not None:
         sink.finish(report)
@@ -138,6 +151,17 @@ def print_summary(report, sink) -> None:
     table.add_row("pass rate (keep)", f"{kept}/{len(judged)} = {kept / max(len(judged), 1):.1%}")
     table.add_row("verdicts", ", ".join(f"{k} {v}" for k, v in verdicts.most_common()))
     table.add_row("tiers", ", ".join(f"{k} {v}" for k, v in sorted(tiers.items())))
+    scored = [r.mos for r in results if r.mos]
+    if scored:
+        keys = sorted(
+            {k for m in scored for k in m if k.startswith("mos_") and k not in ("mos_judges", "mos_seed", "mos_ms")}
+        )
+        means = []
+        for k in [*keys, "composite_mos"]:
+            vals = [m[k] for m in scored if m.get(k) is not None]
+            if vals:
+                means.append(f"{k.removeprefix('mos_')} {sum(vals) / len(vals):.2f}")
+        table.add_row("MOS (mean)", f"{len(scored)} clips scored: " + ", ".join(means))
     if sink is None:
         table.add_row("database", "not written: run `pipeline db sync` later")
     else:
@@ -169,6 +193,8 @@ def validate(
     engines: Annotated[str, typer.Option(help="primary | secondary | both | cascade")] = "cascade",
     mode: Annotated[str, typer.Option(help="batch (stage by stage) | stream (clip by clip)")] = "batch",
     primary: Annotated[str | None, typer.Option(help="Primary engine: auto|parakeet|qwen|whisper|whisper-tiny")] = None,
+    mos_mode: Annotated[str | None, typer.Option(help="all | sample | flagged_only | passed_only | none")] = None,
+    mos_sample_rate: Annotated[float | None, typer.Option(help="Fraction scored in sample mode (seeded).")] = None,
     secondary: Annotated[str | None, typer.Option(help="Secondary engine (same choices).")] = None,
     audio_column: Annotated[str, typer.Option(help="HF dataset audio column.")] = "audio",
     text_column: Annotated[str, typer.Option(help="HF dataset text column.")] = "text",
@@ -178,7 +204,13 @@ def validate(
 ) -> None:
     """Transcribe every clip, give every label word a verdict, store one row per clip."""
     setup_logging(verbose)
-    settings = settings_with(asr_primary=primary, asr_secondary=secondary, work_dir=work_dir)
+    settings = settings_with(
+        asr_primary=primary,
+        asr_secondary=secondary,
+        work_dir=work_dir,
+        mos_mode=mos_mode,
+        mos_sample_rate=mos_sample_rate,
+    )
     name = dataset or (source.parent.name if source.is_file() else source.resolve().name)
     validate_dataset(
         source,
