@@ -12,8 +12,8 @@ class AudioError(ValueError):
     """The file is missing, empty, corrupt or silent in a way no judge can score."""
 
 
-def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
-    """Decode ``path``, downmix to mono and resample (soxr, high quality) to ``sample_rate``."""
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode ``path`` at its native rate, downmixed to mono float32; returns (audio, rate)."""
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: no such file")
@@ -26,6 +26,12 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     mono = audio.mean(axis=1)
     if not np.isfinite(mono).all():
         raise AudioError(f"{path}: audio contains NaN or infinity")
+    return mono, int(source_rate)
+
+
+def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
+    """Decode ``path``, downmix to mono and resample (soxr, high quality) to ``sample_rate``."""
+    mono, source_rate = read_audio(path)
     if source_rate != sample_rate:
         import soxr
 

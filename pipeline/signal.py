@@ -140,19 +140,9 @@ def signal_metrics(audio: np.ndarray, sample_rate: int) -> dict:
 def signal_metrics_for_file(path: str | Path) -> dict:
     """``signal_metrics`` of an audio file at its native rate, downmixed to mono. A missing,
     undecodable or empty file is a ValueError (``judges.audio.AudioError``)."""
-    import soundfile as sf
+    from judges.audio import AudioError, read_audio
 
-    from judges.audio import AudioError
-
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: no such file")
-    try:
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise AudioError(f"{path}: cannot decode audio ({exc})") from exc
-    if audio.shape[0] == 0:
-        raise AudioError(f"{path}: empty audio (0 samples)")
+    audio, rate = read_audio(path)
     try:
         return signal_metrics(audio, rate)
     except ValueError as exc:
