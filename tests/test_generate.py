@@ -40,7 +40,7 @@ def run_generate(tmp_path: Path, *extra: str, database_url: str | None = None):
 def generated(tmp_path_factory, database_url):
     tmp_path = tmp_path_factory.mktemp("gen")
     result = run_generate(
-        tmp_path, "--voice", "af_heart", "--voice", "af_bella(2)+af_sky(1)", database_url=database_url
+        tmp_path, "--voice", "af_heart", "--voice", "af_bella(2)+af_sky(1)", "--combine", database_url=database_url
     )
     assert result.exit_code == 0, result.output
     return tmp_path, result
@@ -143,3 +143,18 @@ def test_generate_upserts_its_rows(generated, database_url):
         assert (voice, text, engine) == (record.voice, record.text, "kokoro-onnx")
         assert duration == pytest.approx(record.duration_s)
     assert runs == [("ok", str(len(records)))]
+
+
+def test_combined_book_wav_joins_the_clips_in_order(generated):
+    from pipeline.commands.generate import CHUNK_GAP_S
+
+    tmp_path, _ = generated
+    dataset_dir = tmp_path / "work" / "datasets" / "main"
+    clips = sorted(
+        (r for r in Manifest.for_dataset(dataset_dir).records() if r.voice == "af_heart"), key=lambda r: r.chunk_index
+    )
+    combined, rate = sf.read(dataset_dir / "tiny" / "af_heart" / "tiny.wav", dtype="int16")
+    assert rate == 24_000
+    assert len(combined) / rate == pytest.approx(sum(r.duration_s + CHUNK_GAP_S for r in clips), abs=0.01)
+    first, _ = sf.read(dataset_dir / clips[0].wav_path, dtype="int16")
+    assert np.array_equal(combined[: len(first)], first)
