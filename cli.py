@@ -20,6 +20,7 @@ from pipeline.commands.db import db_app
 from pipeline.commands.export import export
 from pipeline.commands.generate import generate
 from pipeline.commands.query import query, report
+from pipeline.commands.serve import serve
 from pipeline.commands.validate import run, validate
 from pipeline.commands.voices import voices_app
 
@@ -35,6 +36,7 @@ app.command()(run)
 app.command()(export)
 app.command()(query)
 app.command()(report)
+app.command()(serve)
 app.add_typer(voices_app, name="voices", help="List voices; add or remove named blends.")
 app.add_typer(db_app, name="db")
 

@@ -1,0 +1,507 @@
+"""``pipeline serve``: a thin FastAPI service over the same TTS engine as batch generation.
+
+Routes: ``POST /v1/audio/speech`` (OpenAI-compatible, whole file), ``POST /v1/audio/speech/stream``
+(raw PCM16 24 kHz mono, chunked), WebSocket ``/v1/audio/speech/stream/ws`` (several segments per
+connection), ``GET /v1/audio/voices``, ``/healthz``, ``/readyz``, ``/api/status``.
+
+Knobs (environment): ``MAX_CONCURRENT_JOBS`` (12), ``QUEUE_MAXSIZE`` (256), ``FIRST_SEGMENT_MAX_WORDS``
+(6), ``FIRST_SEGMENT_BOUNDARIES`` (``.,?!;:``), ``STREAM_CHUNK_SECONDS`` (0.1), ``MAX_INPUT_CHARS``
+(20000), ``API_KEY`` (optional bearer token). Example::
+
+    uvicorn --factory pipeline.service:create_app --port 8000
+    curl -s localhost:8000/v1/audio/speech/stream -d '{"input": "Hello there.", "voice": "female"}' \\
+        -H 'content-type: application/json' > out.pcm
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import soundfile as sf
+from fastapi import Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pipeline.settings import Settings, get_settings
+from pipeline.tts.backend import SAMPLE_RATE
+from pipeline.tts.engine import TTSEngine, build_engine
+from pipeline.tts.voices import VoiceError
+
+log = logging.getLogger(__name__)
+
+FFMPEG_FORMATS = {"mp3": ("mp3", "audio/mpeg"), "opus": ("ogg", "audio/ogg"), "aac": ("adts", "audio/aac")}
+MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm"}
+RETRY_AFTER_S = 1
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    max_concurrent_jobs: int = 12
+    queue_maxsize: int = 256
+    first_segment_max_words: int = 6
+    first_segment_boundaries: str = ".,?!;:"
+    stream_chunk_seconds: float = 0.1
+    max_input_chars: int = 20000
+    api_key: str | None = None
+
+    @classmethod
+    def from_env(cls) -> ServiceConfig:
+        return cls(
+            max_concurrent_jobs=max(1, _env_int("MAX_CONCURRENT_JOBS", 12)),
+            queue_maxsize=max(0, _env_int("QUEUE_MAXSIZE", 256)),
+            first_segment_max_words=max(1, _env_int("FIRST_SEGMENT_MAX_WORDS", 6)),
+            first_segment_boundaries=os.environ.get("FIRST_SEGMENT_BOUNDARIES", ".,?!;:"),
+            stream_chunk_seconds=max(0.01, _env_float("STREAM_CHUNK_SECONDS", 0.1)),
+            max_input_chars=max(1, _env_int("MAX_INPUT_CHARS", 20000)),
+            api_key=os.environ.get("API_KEY") or None,
+        )
+
+
+class ServiceError(Exception):
+    """An error answered as JSON ``{"error": {...}}`` (HTTP) or an error frame (WebSocket)."""
+
+    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+        self.headers = headers or {}
+
+    def payload(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": "invalid_request_error", "code": self.code}}
+
+
+def busy_error() -> ServiceError:
+    return ServiceError(
+        503, "server busy: too many jobs running and queued, retry later", "busy", {"Retry-After": str(RETRY_AFTER_S)}
+    )
+
+
+# --- backpressure ---------------------------------------------------------------------------
+
+
+@dataclass
+class JobGate:
+    """At most ``max_running`` jobs run; at most ``max_waiting`` more wait; beyond that: 503."""
+
+    max_running: int
+    max_waiting: int
+    admitted: int = 0
+    running: int = 0
+    _sem: asyncio.Semaphore | None = field(default=None, repr=False)
+
+    @property
+    def waiting(self) -> int:
+        return self.admitted - self.running
+
+    def admit(self) -> Ticket:
+        if self.admitted >= self.max_running + self.max_waiting:
+            raise busy_error()
+        self.admitted += 1
+        return Ticket(self)
+
+
+class Ticket:
+    """One admitted job. ``close()`` is idempotent and must run however the request ends."""
+
+    def __init__(self, gate: JobGate) -> None:
+        self.gate = gate
+        self.closed = False
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        gate = self.gate
+        if gate._sem is None:
+            gate._sem = asyncio.Semaphore(gate.max_running)
+        async with gate._sem:
+            gate.running += 1
+            try:
+                yield
+            finally:
+                gate.running -= 1
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.gate.admitted -= 1
+
+
+class TicketStreamingResponse(StreamingResponse):
+    """Runs its job under the gate and releases the ticket when the response ends, also when the
+    client went away (even before the body generator started). The generator is closed here
+    explicitly: one cancelled while suspended would otherwise linger until garbage collection."""
+
+    def __init__(self, content: AsyncGenerator[bytes, None], ticket: Ticket, **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.ticket = ticket
+        self.generator = content
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            async with self.ticket.running():
+                await super().__call__(scope, receive, send)
+        finally:
+            self.ticket.close()
+            await close_quietly(self.generator)
+
+
+async def close_quietly(generator: AsyncGenerator[bytes, None]) -> None:
+    try:
+        await generator.aclose()
+    except RuntimeError:  # still running in a task being torn down: it ends with that task
+        pass
+
+
+# --- text segmentation and audio ------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+
+
+def split_segments(text: str, first_max_words: int, boundaries: str) -> list[str]:
+    """Cut ``text`` into segments synthesized one after another: the first one short (at most
+    ``first_max_words`` words, ending at the last boundary character inside them when there is
+    one) for a low time-to-first-byte, the rest at sentence ends."""
+    words = text.split()
+    if not words:
+        return []
+    cut = min(first_max_words, len(words))
+    if len(words) > first_max_words:
+        for index in range(first_max_words, 0, -1):
+            if words[index - 1][-1] in boundaries:
+                cut = index
+                break
+    segments = [" ".join(words[:cut])]
+    rest = " ".join(words[cut:])
+    segments += [part for part in _SENTENCE_END.split(rest) if part.strip()]
+    return segments
+
+
+def to_pcm16(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
+
+def chunk_bytes(pcm: bytes, chunk_seconds: float) -> Iterator[bytes]:
+    size = max(2, int(SAMPLE_RATE * chunk_seconds) * 2)
+    for start in range(0, len(pcm), size):
+        yield pcm[start : start + size]
+
+
+def encode_audio(audio: np.ndarray, fmt: str) -> bytes:
+    if fmt == "pcm":
+        return to_pcm16(audio)
+    if fmt in ("wav", "flac"):
+        buffer = io.BytesIO()
+        sf.write(buffer, audio, SAMPLE_RATE, format=fmt.upper(), subtype="PCM_16")
+        return buffer.getvalue()
+    container, _ = FFMPEG_FORMATS[fmt]
+    command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "s16le", "-ar", str(SAMPLE_RATE)]
+    command += ["-ac", "1", "-i", "pipe:0", "-f", container, "pipe:1"]
+    done = subprocess.run(command, input=to_pcm16(audio), capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"ffmpeg failed: {done.stderr.decode(errors='replace')[-300:]}")
+    return done.stdout
+
+
+def ffmpeg_available() -> bool:
+    return shutil.which("ffmpeg") is not None
+
+
+# --- the engine, shared by all requests -----------------------------------------------------
+
+
+class EngineHost:
+    """The one engine instance; calls run in a worker thread, one at a time (not thread-safe)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: TTSEngine | None = None
+        self.lock = threading.Lock()
+
+    def load(self) -> None:
+        engine = build_engine(self.settings)
+        engine.setup()
+        self.engine = engine
+
+    def _require(self) -> TTSEngine:
+        if self.engine is None:
+            raise ServiceError(503, "the TTS engine is still loading", "not_ready", {"Retry-After": "5"})
+        return self.engine
+
+    def _resolve(self, voice: str) -> str:
+        engine = self._require()
+        with self.lock:
+            try:
+                return engine.resolve_voice(voice).canonical
+            except VoiceError as exc:
+                raise ServiceError(400, str(exc), "invalid_voice") from exc
+
+    async def check_voice(self, voice: str) -> None:
+        await asyncio.to_thread(self._resolve, voice)
+
+    def _synthesize(self, text: str, voice: str, speed: float) -> np.ndarray:
+        engine = self._require()
+        with self.lock:
+            try:
+                parts = [r.audio for r in engine.iter_text(text, voice, speed, self.settings.seed)]
+            except VoiceError as exc:
+                raise ServiceError(400, str(exc), "invalid_voice") from exc
+            except ValueError as exc:
+                raise ServiceError(400, str(exc), "invalid_input") from exc
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+    async def synthesize(self, text: str, voice: str, speed: float) -> np.ndarray:
+        return await asyncio.to_thread(self._synthesize, text, voice, speed)
+
+
+# --- request bodies -------------------------------------------------------------------------
+
+
+class SpeechRequest(BaseModel):
+    model: str = "kokoro"
+    input: str
+    voice: str = "af_heart"
+    response_format: Literal["wav", "pcm", "flac", "mp3", "opus", "aac"] = "wav"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+
+
+class StreamRequest(BaseModel):
+    model: str = "kokoro"
+    input: str
+    voice: str = "af_heart"
+    response_format: Literal["pcm"] = "pcm"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+
+
+class WsSegment(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    continue_: bool = Field(True, alias="continue")
+    segment_id: str | None = None
+    input: str = ""
+    voice: str = "af_heart"
+    format: Literal["pcm"] = "pcm"
+    speed: float = Field(1.0, ge=0.25, le=4.0)
+
+
+# --- the app --------------------------------------------------------------------------------
+
+
+def create_app(config: ServiceConfig | None = None, settings: Settings | None = None) -> FastAPI:
+    """Build the app; the engine loads once, in the lifespan, before the first request."""
+    config = config or ServiceConfig.from_env()
+    host = EngineHost(settings or get_settings())
+    gate = JobGate(config.max_concurrent_jobs, config.queue_maxsize)
+    # A body far larger than the longest allowed input is refused before it is parsed.
+    max_body = config.max_input_chars * 4 + 64 * 1024
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(host.load)
+        log.info("TTS engine ready: %s", host.engine.info if host.engine else None)
+        try:
+            yield
+        finally:
+            if host.engine is not None:
+                host.engine.teardown()
+
+    app = FastAPI(title="pipeline serve", lifespan=lifespan)
+    app.state.host = host
+    app.state.gate = gate
+    app.state.config = config
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        return JSONResponse(exc.payload(), status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        body = {"error": {"message": details, "type": "invalid_request_error", "code": "invalid_request"}}
+        return JSONResponse(body, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "code": str(exc.status_code)}}
+        return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next: Any) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > max_body:
+            err = ServiceError(
+                413, f"request body too large (input is limited to {config.max_input_chars} chars)", "too_large"
+            )
+            return JSONResponse(err.payload(), status_code=413)
+        return await call_next(request)
+
+    def authorized(header: str | None) -> bool:
+        return config.api_key is None or header == f"Bearer {config.api_key}"
+
+    async def require_key(request: Request) -> None:
+        if not authorized(request.headers.get("authorization")):
+            raise ServiceError(401, "missing or invalid API key (Authorization: Bearer <key>)", "unauthorized")
+
+    def check_input(text: str) -> str:
+        if len(text) > config.max_input_chars:
+            raise ServiceError(413, f"input has {len(text)} chars; the limit is {config.max_input_chars}", "too_large")
+        if not text.strip():
+            raise ServiceError(400, "input is empty", "empty_input")
+        return text
+
+    def segments(text: str) -> list[str]:
+        return split_segments(text, config.first_segment_max_words, config.first_segment_boundaries)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        if host.engine is None:
+            return JSONResponse({"ready": False}, status_code=503)
+        info = host.engine.info
+        return JSONResponse({"ready": True, "device": info.device, "backend": info.name, "model": info.model})
+
+    @app.get("/api/status", dependencies=[Depends(require_key)])
+    async def status() -> dict[str, Any]:
+        info = host.engine.info if host.engine else None
+        return {
+            "ready": info is not None,
+            "device": info.device if info else None,
+            "cuda": bool(info and info.device.startswith("cuda")),
+            "backend": info.name if info else None,
+            "ffmpeg": ffmpeg_available(),
+            "running_jobs": gate.running,
+            "queue_depth": gate.waiting,
+            "max_concurrent_jobs": gate.max_running,
+            "queue_maxsize": gate.max_waiting,
+        }
+
+    @app.get("/v1/audio/voices", dependencies=[Depends(require_key)])
+    async def voices() -> dict[str, Any]:
+        store = host._require().voices
+        return {"voices": store.builtin_names(), "aliases": store.aliases(), "blends": store.blends()}
+
+    @app.post("/v1/audio/speech", dependencies=[Depends(require_key)])
+    async def speech(body: SpeechRequest) -> Response:
+        text = check_input(body.input)
+        fmt = body.response_format
+        if fmt in FFMPEG_FORMATS and not ffmpeg_available():
+            raise ServiceError(
+                400,
+                f"response_format {fmt!r} needs ffmpeg, which is not installed; use wav, flac or pcm",
+                "unsupported_format",
+            )
+        await host.check_voice(body.voice)
+        ticket = gate.admit()
+        try:
+            async with ticket.running():
+                audio = await host.synthesize(text, body.voice, body.speed)
+        finally:
+            ticket.close()
+        if len(audio) == 0:
+            raise ServiceError(400, "nothing to say: the input has no speakable words", "empty_input")
+        data = await asyncio.to_thread(encode_audio, audio, fmt)
+        media = MEDIA_TYPES.get(fmt) or FFMPEG_FORMATS[fmt][1]
+        return Response(data, media_type=media)
+
+    async def pcm_stream(text: str, voice: str, speed: float) -> AsyncGenerator[bytes, None]:
+        for segment in segments(text):
+            try:
+                audio = await host.synthesize(segment, voice, speed)
+            except ServiceError as exc:  # headers are sent: skip the piece, keep going
+                log.warning("stream segment skipped: %s", exc.message)
+                continue
+            for piece in chunk_bytes(to_pcm16(audio), config.stream_chunk_seconds):
+                yield piece
+
+    @app.post("/v1/audio/speech/stream", dependencies=[Depends(require_key)])
+    async def speech_stream(body: StreamRequest) -> Response:
+        text = check_input(body.input)
+        await host.check_voice(body.voice)
+        ticket = gate.admit()
+        headers = {"X-Sample-Rate": str(SAMPLE_RATE), "X-Channels": "1", "X-Sample-Format": "s16le"}
+        return TicketStreamingResponse(
+            pcm_stream(text, body.voice, body.speed), ticket, media_type="audio/pcm", headers=headers
+        )
+
+    @app.websocket("/v1/audio/speech/stream/ws")
+    async def speech_ws(websocket: WebSocket) -> None:
+        header = websocket.headers.get("authorization")
+        query_key = websocket.query_params.get("api_key")
+        await websocket.accept()
+        if not (authorized(header) or (query_key is not None and authorized(f"Bearer {query_key}"))):
+            await websocket.send_json(
+                {"type": "error", "code": "unauthorized", "message": "missing or invalid API key"}
+            )
+            await websocket.close(code=1008)
+            return
+
+        async def error(message: str, code: str, segment_id: str | None = None, **extra: Any) -> None:
+            frame = {"type": "error", "code": code, "message": message, "segment_id": segment_id, **extra}
+            await websocket.send_json(frame)
+
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    return
+                raw = message.get("text")
+                try:
+                    if raw is None:
+                        raise ValueError("expected a JSON text frame, got binary")
+                    data = json.loads(raw)
+                    if not isinstance(data, dict):
+                        raise ValueError("a frame must be a JSON object")
+                    request = WsSegment.model_validate(data)
+                except (ValueError, ValidationError) as exc:
+                    await error(f"invalid frame: {exc}", "invalid_frame")
+                    continue
+                if not request.continue_:
+                    await websocket.close(code=1000)
+                    return
+                sid = request.segment_id
+                try:
+                    text = check_input(request.input)
+                    await host.check_voice(request.voice)
+                    ticket = gate.admit()
+                except ServiceError as exc:
+                    extra = {"retry_after": RETRY_AFTER_S} if exc.status == 503 else {}
+                    await error(exc.message, exc.code, sid, **extra)
+                    continue
+                stream = pcm_stream(text, request.voice, request.speed)
+                try:
+                    async with ticket.running():
+                        async for piece in stream:
+                            await websocket.send_bytes(piece)
+                finally:
+                    ticket.close()
+                    await close_quietly(stream)
+                await websocket.send_json({"type": "end", "segment_id": sid})
+        except WebSocketDisconnect:
+            return
+
+    return app
