@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from pipeline.commands.bench import bench
 from pipeline.commands.common import fail, out, settings_with, setup_logging
 from pipeline.commands.db import db_app
 from pipeline.commands.export import export
@@ -31,6 +32,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command()(generate)
+app.command()(bench)
 app.command()(validate)
 app.command()(run)
 app.command()(export)

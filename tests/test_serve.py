@@ -284,3 +284,17 @@ def test_disconnect_frees_slot(tight: Server) -> None:
     assert status["running_jobs"] == 0 and status["queue_depth"] == 0, status
     response = httpx.post(tight.url + "/v1/audio/speech", json={"input": "Hi again."}, headers=_auth(), timeout=30)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("proto", ["ws", "http"])
+def test_bench_measures_a_running_server(main: Server, proto: str) -> None:
+    import asyncio
+
+    from pipeline.bench import recommend, run_level
+
+    result = asyncio.run(run_level(main.url, proto, 2, 2, "Hello there, Alice.", "af_heart"))
+    assert result.errors == 0 and result.n == 2
+    assert 0 < result.ttfb_p50 <= result.ttfb_p95 <= result.total_p95
+    assert result.x_real_time > 0
+    assert recommend([result], target_ttfb_s=1e6) == 2
+    assert recommend([result], target_ttfb_s=0.0) is None
