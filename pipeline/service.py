@@ -66,6 +66,8 @@ class ServiceConfig:
     stream_chunk_seconds: float = 0.1
     max_input_chars: int = 20000
     api_key: str | None = None
+    prime_stream: bool = False  # send PRIME_BYTES of silence first, so players start buffering
+    prime_bytes: int = 4800  # 0.1 s of PCM16 24 kHz mono (rounded down to whole samples)
 
     @classmethod
     def from_env(cls) -> ServiceConfig:
@@ -77,6 +79,8 @@ class ServiceConfig:
             stream_chunk_seconds=max(0.01, _env_float("STREAM_CHUNK_SECONDS", 0.1)),
             max_input_chars=max(1, _env_int("MAX_INPUT_CHARS", 20000)),
             api_key=os.environ.get("API_KEY") or None,
+            prime_stream=os.environ.get("PRIME_STREAM", "").lower() in ("1", "true", "yes", "on"),
+            prime_bytes=max(0, _env_int("PRIME_BYTES", 4800)) // 2 * 2,
         )
 
 
@@ -429,6 +433,8 @@ def create_app(config: ServiceConfig | None = None, settings: Settings | None = 
         return Response(data, media_type=media)
 
     async def pcm_stream(text: str, voice: str, speed: float) -> AsyncGenerator[bytes, None]:
+        if config.prime_stream and config.prime_bytes:
+            yield bytes(config.prime_bytes)
         for segment in segments(text):
             try:
                 audio = await host.synthesize(segment, voice, speed)

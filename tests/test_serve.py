@@ -95,7 +95,13 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Serv
             _start(
                 serve_cmd,
                 tight_port,
-                {"MAX_CONCURRENT_JOBS": "1", "QUEUE_MAXSIZE": "1", "API_KEY": API_KEY},
+                {
+                    "MAX_CONCURRENT_JOBS": "1",
+                    "QUEUE_MAXSIZE": "1",
+                    "API_KEY": API_KEY,
+                    "PRIME_STREAM": "1",
+                    "PRIME_BYTES": "9600",
+                },
                 logs / "tight.log",
             ),
             logs / "tight.log",
@@ -298,3 +304,17 @@ def test_bench_measures_a_running_server(main: Server, proto: str) -> None:
     assert result.x_real_time > 0
     assert recommend([result], target_ttfb_s=1e6) == 2
     assert recommend([result], target_ttfb_s=0.0) is None
+
+
+def test_priming_bytes_lead_the_stream(tight: Server) -> None:
+    response = httpx.post(
+        f"{tight.url}/v1/audio/speech/stream",
+        json={"input": "Hello there.", "voice": "af_heart"},
+        headers=_auth(),
+        timeout=120,
+    )
+    assert response.status_code == 200
+    body = response.content
+    assert body[:9600] == bytes(9600), "PRIME_BYTES of silence first"
+    audio = np.frombuffer(body[9600:], dtype=np.int16)
+    assert np.abs(audio).max() > 1000, "then real speech"
