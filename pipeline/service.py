@@ -229,6 +229,19 @@ def encode_audio(audio: np.ndarray, fmt: str) -> bytes:
     return done.stdout
 
 
+def gpu_memory() -> dict[str, int] | None:
+    """Free/total bytes on the current CUDA device, or None without CUDA."""
+    try:
+        import torch
+
+        if not torch.cuda.is_available():
+            return None
+        free, total = torch.cuda.mem_get_info()
+        return {"free_bytes": int(free), "total_bytes": int(total)}
+    except Exception:  # status must answer even when the driver misbehaves
+        return None
+
+
 def ffmpeg_available() -> bool:
     return shutil.which("ffmpeg") is not None
 
@@ -402,6 +415,7 @@ def create_app(config: ServiceConfig | None = None, settings: Settings | None = 
             "queue_depth": gate.waiting,
             "max_concurrent_jobs": gate.max_running,
             "queue_maxsize": gate.max_waiting,
+            "gpu_memory": gpu_memory(),
         }
 
     @app.get("/v1/audio/voices", dependencies=[Depends(require_key)])

@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import numbers
+import os
 import re
 import threading
 from importlib import metadata
@@ -244,6 +245,10 @@ class KokoroTorchBackend(KokoroBackend):
         device = resolve_device(self.device)
         if self.threads is not None:
             torch.set_num_threads(self.threads)
+        fraction = os.environ.get("KOKORO_GPU_MEMORY_FRACTION")
+        if fraction and device.startswith("cuda"):
+            # Cap this process's share of the GPU so the service can sit beside the ASR models.
+            torch.cuda.set_per_process_memory_fraction(float(fraction), torch.device(device))
         checkpoint = self._checkpoint_path()
         if self._checkpoint_hash is None:
             self._checkpoint_hash = checkpoint_sha256(checkpoint)
