@@ -76,7 +76,7 @@ class ClipResult:
     escalation_reason: str | None
     verdicts: FileVerdicts | None
     error: str | None
-    duration_s: float | None
+    duration_s: float | None = None  # from the signal metrics (set by the quality step)
     signal: dict | None = None  # the 11 signal metrics (every clip)
     mos: dict | None = None  # mos column group (clips the --mos-mode selected)
     mos_rejected: bool = False  # composite MOS below the keep threshold
@@ -177,19 +177,16 @@ def combine(
     thresholds: Thresholds,
 ) -> ClipResult:
     """Verdicts for one clip from whichever transcripts exist."""
-    duration = _duration(clip.audio_path)
     errors = [t.error for t in (primary, secondary) if t is not None and t.error]
     main, other = hypothesis(primary), hypothesis(secondary)
     if main is None and other is not None:  # secondary-only mode, or the primary failed on this file
         main, other = other, None
     if clip.problem or clip.text is None:
-        return ClipResult(clip, primary, secondary, escalated, reason, None, clip.problem or "no label", duration)
+        return ClipResult(clip, primary, secondary, escalated, reason, None, clip.problem or "no label")
     if main is None:
-        return ClipResult(
-            clip, primary, secondary, escalated, reason, None, "; ".join(errors) or "no transcript", duration
-        )
+        return ClipResult(clip, primary, secondary, escalated, reason, None, "; ".join(errors) or "no transcript")
     verdicts = judge_words(clip.text, main, other, thresholds)
-    return ClipResult(clip, primary, secondary, escalated, reason, verdicts, "; ".join(errors) or None, duration)
+    return ClipResult(clip, primary, secondary, escalated, reason, verdicts, "; ".join(errors) or None)
 
 
 def decide_escalation(
@@ -266,6 +263,8 @@ def run_validation(
 
     def with_quality(result: ClipResult, scores: list[Scores] | None) -> ClipResult:
         signal, problem = signal_row(result.clip.audio_path)
+        # The signal metrics already read the file; only a file they reject needs another look.
+        duration = signal["duration_s"] if signal else _duration(result.clip.audio_path)
         if problem and not result.error:
             result = replace(result, error=problem)
         mos_cols = mos_row(scores, mos.seed) if scores else None
@@ -275,7 +274,7 @@ def run_validation(
             and mos_cols["composite_mos"] is not None
             and mos_cols["composite_mos"] < thresholds.keep_min_mos
         )
-        return replace(result, signal=signal, mos=mos_cols, mos_rejected=rejected)
+        return replace(result, duration_s=duration, signal=signal, mos=mos_cols, mos_rejected=rejected)
 
     def wants_mos(result: ClipResult) -> bool:
         if result.verdicts is None and mos.mode in ("flagged_only", "passed_only"):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers.bad_audio import write_bad_audio
 
 from judges.audio import load_audio
 from judges.base import AudioItem, Transcript
@@ -47,11 +48,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     stereo = soxr.resample(audio, rate, 48_000)
     paths["alice_48k_stereo"] = out / "alice_48k_stereo.wav"
     sf.write(paths["alice_48k_stereo"], np.stack([stereo, 0.5 * stereo], axis=1), 48_000)
-    paths["corrupt"] = out / "corrupt.wav"
-    paths["corrupt"].write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt not really a wav file")
-    paths["empty"] = out / "empty.wav"
-    sf.write(paths["empty"], np.zeros(0, dtype=np.float32), 16_000)
-    paths["missing"] = out / "missing.wav"
+    paths.update(write_bad_audio(out))
     return paths
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers.bad_audio import write_bad_audio
 
 from judges import distillmos as distillmos_module
 from judges import dnsmos as dnsmos_module
@@ -72,11 +73,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
     up = soxr.resample(audio, KOKORO_RATE, 48_000)
     paths["alice_48k_stereo"] = out / "alice_48k_stereo.wav"
     sf.write(paths["alice_48k_stereo"], np.stack([up, up], axis=1), 48_000, subtype="FLOAT")
-    paths["corrupt"] = out / "corrupt.wav"
-    paths["corrupt"].write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt not really a wav file")
-    paths["empty"] = out / "empty.wav"
-    sf.write(paths["empty"], np.zeros(0, dtype=np.float32), 16_000)
-    paths["missing"] = out / "missing.wav"
+    paths.update(write_bad_audio(out))
     return paths
 
 

@@ -8,6 +8,8 @@ erases the voice a generate run recorded. ``metadata`` merges (``||``).
 
 from __future__ import annotations
 
+from pipeline.signal import METRIC_KEYS as SIGNAL_METRICS
+
 KEY = ("file_hash", "dataset")
 
 IDENTITY = (
@@ -85,18 +87,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "mos_seed",
         "mos_ms",
     ),
-    "signal": (
-        *AUDIO,
-        "peak_amplitude",
-        "rms_db",
-        "clipping_pct",
-        "silence_pct",
-        "energy_std",
-        "dynamic_range_db",
-        "zero_crossing_rate",
-        "spectral_centroid_hz",
-        "spectral_rolloff_hz",
-    ),
+    # The signal step writes exactly what pipeline.signal computes (duration and rate included).
+    "signal": SIGNAL_METRICS,
 }
 
 JSON_COLUMNS = frozenset({"mos_ms", "versions", "config", "metadata"})
