@@ -1,13 +1,15 @@
 """Quality (MOS) judges by name, the composite MOS, and which clips ``--mos-mode`` scores.
 
 Judges: ``dnsmos`` (speechmos ONNX) and ``distillmos`` run everywhere, their weights ship in
-their PyPI wheels. The production judges ``utmosv2``, ``scoreq`` and ``nisqa`` have no adapter
-in this build: none of their libraries installs beside torch 2.13 without changing torch or
-adding torchaudio, and all of them fetch weights at run time (offline here). Asking for one
-gives a skip with its reason, never a crash::
+their PyPI wheels. The production judges load local weights named in settings and never
+download: ``scoreq`` (``scoreq_models_dir``: the two Zenodo ONNX files), ``nisqa``
+(``nisqa_checkpoint``: a NISQA ``.tar``; CC BY-NC-SA 4.0 weights, non-commercial only) and
+``utmosv2`` (``utmosv2_checkpoint``; the package cannot be imported beside torch 2.13 here, see
+``judges.utmosv2``). A judge whose package or weights are absent is skipped with its reason,
+never a crash::
 
     judges, skipped = build_mos_judges(["dnsmos", "distillmos", "utmosv2"], settings)
-    skipped   # {"utmosv2": "utmosv2: package not installed (hyperion-utmosv2 pins torch<=2.9.1 ...)"}
+    skipped   # {"utmosv2": "utmosv2: package not installed (hyperion-utmosv2 1.3.1 pins torch<=2.9.1 ..."}
 
 Composite MOS = the mean of the primary score of each judge that produced one, with the names
 of those judges (``composite``). ``select_for_mos`` picks the clips a ``--mos-mode`` scores.
@@ -16,7 +18,6 @@ of those judges (``composite``). ``select_for_mos`` picks the clips a ``--mos-mo
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
@@ -34,26 +35,6 @@ PRIMARY_SCORE = {
     "utmosv2": "mos_utmosv2",
     "scoreq": "mos_scoreq_synthetic",
     "nisqa": "mos_nisqa",
-}
-
-# Production judges without an adapter in this build: (python package, reason when it is absent).
-# Checked with `pip install --dry-run` against this venv (torch 2.13.0+cpu).
-UNAVAILABLE = {
-    "utmosv2": (
-        "utmosv2",
-        "utmosv2: package not installed (hyperion-utmosv2 pins torch<=2.9.1, torchaudio and torchvision; "
-        "its weights are fetched at run time)",
-    ),
-    "scoreq": (
-        "scoreq",
-        "scoreq: package not installed (scoreq 1.0.1 needs torchaudio, and its ONNX weights are "
-        "downloaded from Zenodo at run time)",
-    ),
-    "nisqa": (
-        "nisqa",
-        "nisqa: package not installed (nisqa 2.0 pins torch==2.2.1; its weights are CC BY-NC-SA 4.0, "
-        "non-commercial use only)",
-    ),
 }
 
 
@@ -90,11 +71,18 @@ def unavailable_reason(name: str, settings: object | None = None) -> str | None:
         from judges.distillmos import missing_reason
 
         return missing_reason()
-    if name in UNAVAILABLE:
-        package, reason = UNAVAILABLE[name]
-        if importlib.util.find_spec(package) is None:
-            return reason
-        return f"{name}: package {package} is installed but this build has no adapter for it"
+    if name == "utmosv2":
+        from judges.utmosv2 import missing_reason
+
+        return missing_reason(getattr(settings, "utmosv2_checkpoint", None))
+    if name == "scoreq":
+        from judges.scoreq import missing_reason
+
+        return missing_reason(getattr(settings, "scoreq_models_dir", None))
+    if name == "nisqa":
+        from judges.nisqa import missing_reason
+
+        return missing_reason(getattr(settings, "nisqa_checkpoint", None))
     raise ValueError(f"unknown MOS judge {name!r}; choose from {', '.join(MOS_JUDGES)}")
 
 
@@ -105,7 +93,9 @@ def build_mos_judges(names: Iterable[str], settings: object | None = None) -> tu
 
     Optional settings, read when present: ``mos_device`` (else ``asr_device``, else auto),
     ``mos_threads`` (else ``asr_threads``), ``mos_batch_size`` (default 8),
-    ``dnsmos_personalized`` (default False).
+    ``dnsmos_personalized`` (default False), ``mos_seed`` (UTMOSv2's crops, default 0),
+    ``utmosv2_checkpoint`` / ``utmosv2_config`` / ``utmosv2_repetitions``,
+    ``scoreq_models_dir``, ``nisqa_checkpoint``.
     """
     wanted: list[str] = []
     for name in names:
@@ -135,8 +125,30 @@ def build_mos_judges(names: Iterable[str], settings: object | None = None) -> tu
             from judges.distillmos import DistillMOSJudge
 
             judges.append(DistillMOSJudge(device=device, threads=threads, batch_size=batch_size))
-        else:  # pragma: no cover - an installed production package without an adapter is caught above
-            skipped[name] = f"{name}: no adapter"
+        elif name == "utmosv2":
+            from judges.utmosv2 import DEFAULT_CONFIG, UTMOSv2Judge
+
+            judges.append(
+                UTMOSv2Judge(
+                    checkpoint=getattr(settings, "utmosv2_checkpoint", None),
+                    config=getattr(settings, "utmosv2_config", None) or DEFAULT_CONFIG,
+                    seed=getattr(settings, "mos_seed", 0) or 0,
+                    num_repetitions=getattr(settings, "utmosv2_repetitions", 1) or 1,
+                    device=device,
+                    threads=threads,
+                    batch_size=batch_size,
+                )
+            )
+        elif name == "scoreq":
+            from judges.scoreq import SCOREQJudge
+
+            models_dir = getattr(settings, "scoreq_models_dir", None)
+            judges.append(SCOREQJudge(models_dir=models_dir, device=device, threads=threads, batch_size=batch_size))
+        elif name == "nisqa":
+            from judges.nisqa import NISQAJudge
+
+            checkpoint = getattr(settings, "nisqa_checkpoint", None)
+            judges.append(NISQAJudge(checkpoint=checkpoint, device=device, threads=threads, batch_size=batch_size))
     return judges, skipped
 
 

@@ -92,3 +92,17 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+    # Production MOS judges load local weights only (none is downloaded); unset or absent = skipped, with the reason.
+    utmosv2_checkpoint: Path | None = Field(None, description="UTMOSv2 .pth (e.g. fold0_s42_best_model.pth)")
+    utmosv2_config: str = Field("fusion_stage3", description="utmosv2.config module the checkpoint belongs to")
+    utmosv2_repetitions: int = Field(1, ge=1, description="UTMOSv2 random crops averaged per clip (seeded: mos_seed)")
+    scoreq_models_dir: Path | None = Field(
+        None,
+        description="Folder with SCOREQ's adapt_nr_synthetic.onnx and adapt_nr_telephone.onnx (Zenodo 15739280); "
+        "unset: scoreq's own cache, ~/.cache/scoreq/onnx-models",
+    )
+    nisqa_checkpoint: Path | None = Field(
+        None,
+        description="NISQA .tar (nisqa.tar: mos, noi, dis, col, loud). NISQA's weights are CC BY-NC-SA 4.0: "
+        "NON-COMMERCIAL use only.",
+    )

@@ -26,4 +26,9 @@ pip install --quiet -e ".[${EXTRAS}]" ./shims/en_core_web_sm
 # import for a CLI (judges/distillmos.py avoids it) and which would not match this torch build.
 # Their real dependencies (torch, transformers, librosa, soundfile, onnxruntime) are in pyproject.
 pip install --quiet --no-deps speechmos==0.0.1.1 distillmos==0.9.1 xls-r-sqa==0.1.0
+# Production MOS judges, --no-deps: nisqa pins torch==2.2.1/numpy==1.26.4 (its model code runs on
+# this torch; its imports are all in pyproject) and scoreq declares torchaudio (used only by its
+# file reader, avoided in judges/scoreq.py). Weights are local files set in settings, not fetched.
+# hyperion-utmosv2 is not installed: it needs torchvision, which does not import beside this torch.
+pip install --quiet --no-deps nisqa==2.0.post2 scoreq==1.0.1
 .venv/bin/pipeline assets
