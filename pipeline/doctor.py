@@ -74,11 +74,28 @@ def check_g2p(settings: Settings) -> str:
 def check_torch_weights(settings: Settings) -> str:
     from pathlib import Path
 
+    from pipeline.assets import EMBEDDED_TORCH_MODEL, ONNX_SHA256, AssetPaths
+
     model = settings.kokoro_torch_model
+    if model == EMBEDDED_TORCH_MODEL:
+        from pipeline.tts.onnx_to_torch import is_current, read_sidecar
+
+        checkpoint = AssetPaths(settings.cache_dir).torch_checkpoint
+        if not is_current(checkpoint, ONNX_SHA256):
+            raise RuntimeError(
+                f"{checkpoint} is not built (or is stale); run `pipeline assets` "
+                "(otherwise the torch backend rebuilds it from the int8 ONNX on first use, 3-15 s)"
+            )
+        info = read_sidecar(checkpoint) or {}
+        return (
+            f"rebuilt from the int8 ONNX (sha256 {ONNX_SHA256[:12]}): {checkpoint}, {info.get('tensors')} tensors, "
+            f"sha256 {str(info.get('sha256'))[:12]}; int8-rounded weights, fp32 activations"
+        )
     if Path(model).is_file():
         return f"local checkpoint {model}"
     raise RuntimeError(
-        f"{model!r} is a hub id; it needs internet on first use (set PIPELINE_KOKORO_TORCH_MODEL to a .pth)"
+        f"{model!r} is a hub id; it needs internet on first use "
+        "(set PIPELINE_KOKORO_TORCH_MODEL to a .pth, or to 'embedded' for the rebuilt checkpoint)"
     )
 
 

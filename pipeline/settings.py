@@ -32,8 +32,11 @@ class Settings(BaseSettings):
     kokoro_device: str = Field("auto", validation_alias=AliasChoices("KOKORO_DEVICE", "PIPELINE_KOKORO_DEVICE"))
     kokoro_onnx_path: Path | None = Field(None, description="Override the assembled int8 ONNX model.")
     kokoro_torch_model: str = Field(
-        "hexgrad/Kokoro-82M",
-        description="Torch weights: a local .pth path, or a hub repo id (needs internet on first use).",
+        "embedded",
+        description=(
+            "Torch weights: 'embedded' (the checkpoint `pipeline assets` rebuilds from the int8 ONNX, "
+            "offline), a local .pth path, or a hub repo id (needs internet on first use)."
+        ),
     )
     lang_code: Literal["a", "b"] = Field("a", description="misaki English: a = US, b = British.")
     voices: list[str] = Field(default_factory=lambda: ["af_heart"])

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything from nothing, idempotently: a venv in .venv, PyTorch (CPU build by default),
-# this package with its dev tools, the spaCy model shim, and the embedded model assets.
+# this package with its dev tools, the spaCy model shim, and the embedded model assets (the
+# last step also rebuilds the torch backend's Kokoro checkpoint from the int8 ONNX, once).
 #
 #   TORCH_SPEC   what to install as torch first (default: torch==2.13.0, the CPU build).
 #                GPU boxes: TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"

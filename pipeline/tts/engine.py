@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.assets import AssetPaths, ensure_assets, sha256_file
+from pipeline.assets import EMBEDDED_TORCH_MODEL, AssetPaths, assemble_torch_checkpoint, ensure_assets, sha256_file
 from pipeline.settings import Settings
 from pipeline.tts.backend import SAMPLE_RATE, BackendInfo, KokoroBackend
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
@@ -44,13 +44,23 @@ def derive_seed(base_seed: int, item_id: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{base_seed}:{item_id}".encode()).digest()[:4], "big")
 
 
+def torch_model(settings: Settings, assets: AssetPaths | None = None) -> str:
+    """The torch backend's ``model``: ``embedded`` resolves to the checkpoint rebuilt from the
+    int8 ONNX (built here on first use when ``pipeline assets`` has not built it yet); a local
+    .pth path or a hub id passes through unchanged."""
+    if settings.kokoro_torch_model != EMBEDDED_TORCH_MODEL:
+        return settings.kokoro_torch_model
+    paths = assets or ensure_assets(settings.cache_dir)
+    return str(assemble_torch_checkpoint(paths))
+
+
 def make_backend(settings: Settings, assets: AssetPaths | None = None) -> KokoroBackend:
     """Build (not load) the configured backend."""
     if settings.tts_backend == "torch":
         from pipeline.tts.torch_backend import KokoroTorchBackend
 
         return KokoroTorchBackend(
-            model=settings.kokoro_torch_model,
+            model=torch_model(settings, assets),
             device=settings.kokoro_device,
             threads=settings.threads_per_worker,
         )
@@ -155,6 +165,13 @@ def engine_fingerprint(settings: Settings) -> str:
         from pipeline.tts.onnx_backend import onnx_model_version
 
         return onnx_model_version(settings.kokoro_onnx_path or AssetPaths(settings.cache_dir).onnx_model)
+    if settings.kokoro_torch_model == EMBEDDED_TORCH_MODEL:
+        from pipeline.tts.onnx_to_torch import read_sidecar
+
+        checkpoint = Path(torch_model(settings))
+        info = read_sidecar(checkpoint) or {}
+        sha = info.get("sha256") or sha256_file(checkpoint)  # the sidecar records the file's sha256
+        return f"kokoro-torch+{sha[:12]}"
     candidate = Path(settings.kokoro_torch_model)
     if candidate.is_file():
         return f"kokoro-torch+{sha256_file(candidate)[:12]}"
