@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -40,6 +41,16 @@ def style_for(pack: np.ndarray, phonemes: str) -> np.ndarray:
 
 
 @dataclass(frozen=True, slots=True)
+class SynthesisRequest:
+    """One utterance for a batched call: phonemes (<= 510), the voice's style pack, speed, seed."""
+
+    phonemes: str
+    style_pack: np.ndarray = field(repr=False, compare=False)
+    speed: float = 1.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BackendInfo:
     name: str  # "kokoro-onnx" | "kokoro-torch"
     model: str  # file or hub id the weights came from
@@ -56,6 +67,16 @@ class KokoroBackend(ABC):
     @abstractmethod
     def synthesize(self, phonemes: str, style_pack: np.ndarray, speed: float, seed: int | None) -> np.ndarray:
         """Return float32 mono audio at 24 kHz for one phoneme string."""
+
+    def synthesize_batch(self, requests: Sequence[SynthesisRequest]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """``(audio, durations or None)`` per request.  Backends that cannot batch (the int8 ONNX
+        graph takes one sequence) run the requests one at a time."""
+        return [(self.synthesize(r.phonemes, r.style_pack, r.speed, r.seed), None) for r in requests]
+
+    @property
+    def supports_batching(self) -> bool:
+        """True when ``synthesize_batch`` runs several requests in one forward pass."""
+        return type(self).synthesize_batch is not KokoroBackend.synthesize_batch
 
     @property
     @abstractmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +20,7 @@ import numpy as np
 
 from pipeline.assets import EMBEDDED_TORCH_MODEL, AssetPaths, assemble_torch_checkpoint, ensure_assets, sha256_file
 from pipeline.settings import Settings
-from pipeline.tts.backend import SAMPLE_RATE, BackendInfo, KokoroBackend
+from pipeline.tts.backend import SAMPLE_RATE, BackendInfo, KokoroBackend, SynthesisRequest
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
 from pipeline.tts.voices import ResolvedVoice, VoiceStore
 
@@ -121,6 +121,26 @@ class TTSEngine:
         started = time.perf_counter()
         audio = self.backend.synthesize(phonemes, resolved.pack, speed, seed)
         return SynthesisResult(audio, phonemes, resolved.canonical, speed, seed, time.perf_counter() - started)
+
+    def synthesize_phonemes_batch(
+        self, requests: Sequence[tuple[str, str | ResolvedVoice, float, int | None]]
+    ) -> list[SynthesisResult]:
+        """``(phonemes, voice, speed, seed)`` per item through the backend's batched call (one
+        padded forward pass on the torch backend, one at a time otherwise).  ``elapsed_s`` of
+        each result is its share of the call's wall time, by audio length."""
+        resolved = [v if isinstance(v, ResolvedVoice) else self.resolve_voice(v) for _, v, _, _ in requests]
+        batch = [
+            SynthesisRequest(phonemes, voice.pack, speed, seed)
+            for (phonemes, _, speed, seed), voice in zip(requests, resolved, strict=True)
+        ]
+        started = time.perf_counter()
+        outputs = self.backend.synthesize_batch(batch)
+        elapsed = time.perf_counter() - started
+        total = sum(audio.size for audio, _ in outputs) or 1
+        return [
+            SynthesisResult(audio, r.phonemes, v.canonical, r.speed, r.seed, elapsed * audio.size / total)
+            for (audio, _), r, v in zip(outputs, batch, resolved, strict=True)
+        ]
 
     def iter_text(
         self, text: str, voice: str | ResolvedVoice, speed: float = 1.0, seed: int | None = None

@@ -24,13 +24,22 @@ import numbers
 import os
 import re
 import threading
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pipeline.tts.backend import SAMPLE_RATE, STYLE_DIM, BackendInfo, KokoroBackend, kokoro_config, style_for
+from pipeline.tts.backend import (
+    SAMPLE_RATE,
+    STYLE_DIM,
+    BackendInfo,
+    KokoroBackend,
+    SynthesisRequest,
+    kokoro_config,
+    style_for,
+)
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +111,18 @@ def resolve_device(device: str) -> str:
     elif kind.type == "mps" and not torch.backends.mps.is_available():
         raise RuntimeError(f"device {device!r} was asked for but MPS is not available")
     return device
+
+
+def _check_speed(speed: float) -> None:
+    if not (isinstance(speed, numbers.Real) and not isinstance(speed, bool) and math.isfinite(speed) and speed > 0):
+        raise ValueError(f"speed must be a positive number, got {speed!r}")
+
+
+def _check_pack(style_pack: np.ndarray) -> np.ndarray:
+    pack = np.asarray(style_pack)
+    if pack.ndim < 2 or pack.shape[-1] != STYLE_DIM:
+        raise ValueError(f"style pack must be shaped (N, 1, {STYLE_DIM}), got {pack.shape}")
+    return pack
 
 
 class KokoroTorchBackend(KokoroBackend):
@@ -298,11 +319,8 @@ class KokoroTorchBackend(KokoroBackend):
         ``SAMPLES_PER_FRAME`` samples (including the two boundary tokens), for timestamps."""
         if self._model is None:
             raise RuntimeError("KokoroTorchBackend.setup() must be called before synthesize()")
-        if not (isinstance(speed, numbers.Real) and not isinstance(speed, bool) and math.isfinite(speed) and speed > 0):
-            raise ValueError(f"speed must be a positive number, got {speed!r}")
-        pack = np.asarray(style_pack)
-        if pack.ndim < 2 or pack.shape[-1] != STYLE_DIM:
-            raise ValueError(f"style pack must be shaped (N, 1, {STYLE_DIM}), got {pack.shape}")
+        _check_speed(speed)
+        pack = _check_pack(style_pack)
         ids = self._token_ids(phonemes)
 
         import torch
@@ -328,6 +346,39 @@ class KokoroTorchBackend(KokoroBackend):
         audio_np = audio.squeeze().float().cpu().numpy().astype(np.float32, copy=False).reshape(-1)
         durations_np = durations.reshape(-1).cpu().numpy().astype(np.int64)
         return audio_np, durations_np
+
+    def synthesize_batch(self, requests: Sequence[SynthesisRequest]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Several utterances as one padded forward pass (``pipeline.tts.batched``); returns
+        ``(audio, durations)`` per request, in order.  A seeded request gets the vocoder noise
+        its solo ``synthesize_with_durations`` call would draw, so its audio matches the solo
+        audio up to float rounding (see the equivalence tests); group requests of similar
+        length (``batched.plan_batches``) to keep padding small."""
+        if self._model is None:
+            raise RuntimeError("KokoroTorchBackend.setup() must be called before synthesize_batch()")
+        if not requests:
+            return []
+        import torch
+
+        from pipeline.tts.batched import BatchItem, synthesize_batch
+
+        items = []
+        for request in requests:
+            _check_speed(request.speed)
+            pack = _check_pack(request.style_pack)
+            items.append(
+                BatchItem(
+                    input_ids=self._token_ids(request.phonemes),
+                    ref_s=torch.from_numpy(style_for(pack, request.phonemes)),
+                    speed=float(request.speed),
+                    seed=None if request.seed is None else int(request.seed),
+                )
+            )
+        with self._lock:
+            outputs = synthesize_batch(self._model, items)
+        return [
+            (out.audio.cpu().numpy().astype(np.float32, copy=False), out.pred_dur.cpu().numpy().astype(np.int64))
+            for out in outputs
+        ]
 
     def synthesize(
         self, phonemes: str, style_pack: np.ndarray, speed: float = 1.0, seed: int | None = None
