@@ -24,7 +24,7 @@ import soundfile as sf
 
 from pipeline.manifest import Manifest
 from pipeline.records import AudioRecord, Chunk
-from pipeline.runner import LocalRunner
+from pipeline.runner import Runner
 from pipeline.stage import ItemFailure, Resources, Stage
 from pipeline.tts.backend import SAMPLE_RATE
 from pipeline.tts.engine import TTSEngine, derive_seed
@@ -201,6 +201,25 @@ class GenerateReport:
         return self.audio_s / self.wall_s if self.wall_s else 0.0
 
 
+class WorkerGenerationWriter:
+    """The store write of ``run_generation`` when the runner writes from its workers (Ray): runs
+    in the actor after each batch, writes the batch's records to (a copy of) each sink, and
+    returns ``(rows, error)`` per sink for the driver's sinks to ``absorb``. Sinks must pickle
+    and count (``rows``, ``error``), as ``ResilientSink`` does."""
+
+    def __init__(self, sinks: Sequence[GenerationSink]) -> None:
+        self.sinks = tuple(sinks)
+
+    def __call__(self, items: Sequence[SynthesisJob], results: Sequence[AudioRecord | ItemFailure]) -> list:
+        records = [r for r in results if isinstance(r, AudioRecord)]
+        report = []
+        for sink in self.sinks:
+            before = sink.rows
+            sink.write_generation(records)
+            report.append((sink.rows - before, sink.error))
+        return report
+
+
 def batched(items: Sequence[SynthesisJob], size: int) -> Iterator[list[SynthesisJob]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
@@ -211,22 +230,35 @@ def run_generation(
     jobs: Sequence[SynthesisJob],
     manifest: Manifest,
     *,
-    runner: LocalRunner,
+    runner: Runner,
     batch_size: int,
     sinks: Sequence[GenerationSink] = (),
     on_batch: Callable[[list[AudioRecord], list[ItemFailure]], None] | None = None,
 ) -> GenerateReport:
-    """Synthesize the pending ``jobs``; each finished batch goes to the manifest, then the sinks."""
+    """Synthesize the pending ``jobs``; each finished batch goes to the manifest, then the sinks.
+
+    With a runner that ``writes_in_workers`` (Ray), each worker writes its batch to the sinks
+    itself (``WorkerGenerationWriter``) and the driver's sinks only absorb the counts."""
     report = GenerateReport(planned=len(jobs))
     todo = pending_jobs(jobs, stage.dataset_dir, manifest)
     report.skipped = len(jobs) - len(todo)
     started = time.perf_counter()
-    for _, results in runner.map_batches(stage, batched(todo, batch_size)):
+    in_workers = bool(sinks) and getattr(runner, "writes_in_workers", False)
+    extra = {}
+    if in_workers:
+
+        def absorb(per_sink: list) -> None:
+            for sink, (rows, error) in zip(sinks, per_sink, strict=True):
+                sink.absorb(rows, error)
+
+        extra = {"worker_hook": WorkerGenerationWriter(sinks), "on_report": absorb}
+    for _, results in runner.map_batches(stage, batched(todo, batch_size), **extra):
         records = [r for r in results if isinstance(r, AudioRecord)]
         failures = [r for r in results if isinstance(r, ItemFailure)]
         manifest.append(records)
-        for sink in sinks:
-            sink.write_generation(records)
+        if not in_workers:
+            for sink in sinks:
+                sink.write_generation(records)
         report.written.extend(records)
         report.failures.extend(failures)
         report.wall_s = time.perf_counter() - started

@@ -11,11 +11,21 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.stage import ItemFailure, Stage
 
 _WORKER_STAGE: Stage | None = None
+
+
+class Runner(Protocol):
+    """What the pipeline needs from a runner: ``LocalRunner`` here, ``RayRunner`` in
+    ``pipeline/ray_runner.py`` (which also takes ``worker_hook=`` / ``on_report=`` and sets
+    ``writes_in_workers``)."""
+
+    def map_batches(
+        self, stage: Stage, batches: Iterable[Sequence[Any]]
+    ) -> Iterator[tuple[Sequence[Any], list[Any | ItemFailure]]]: ...
 
 
 def _init_worker(stage: Stage) -> None:

@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     workers: int = Field(0, ge=0, description="Synthesis worker processes; 0 = one per CPU core.")
     threads_per_worker: int = Field(1, ge=1)
     batch_size: int = Field(2, ge=1, description="Chunks handed to a worker at a time.")
+    runner: Literal["local", "ray"] = Field("local", description="local (this machine) | ray (Ray Data actors)")
+    ray_address: str | None = Field(
+        None,
+        validation_alias=AliasChoices("RAY_ADDRESS", "PIPELINE_RAY_ADDRESS"),
+        description="Ray cluster to join (unset: start a local one sized to this machine).",
+    )
+    gpus_per_worker: float = Field(0.0, ge=0, description="GPUs each Ray actor declares (0 = CPU only).")
 
     # --- validate -------------------------------------------------------------------------
     asr_primary: str = Field("auto", description="auto | parakeet | qwen | whisper | whisper-tiny")

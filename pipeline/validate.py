@@ -42,10 +42,10 @@ RunMode = Literal["batch", "stream"]
 class TranscribeStage(Stage[ClipSource, Transcript]):
     """One ASR engine as a pipeline stage."""
 
-    def __init__(self, judge: ASRJudge) -> None:
+    def __init__(self, judge: ASRJudge, gpus: float = 0.0) -> None:
         self.judge = judge
         self.name = f"transcribe:{judge.info.name}"
-        self.resources = Resources(cpus=1, gpus=0, batch_size=max(1, judge.info.batch_size))
+        self.resources = Resources(cpus=1, gpus=gpus, batch_size=max(1, judge.info.batch_size))
 
     def setup(self) -> None:
         self.judge.setup()
@@ -206,6 +206,83 @@ def decide_escalation(
     return should_escalate(solo.summary.primary_wer, conf_mean, thresholds)
 
 
+def with_quality(result: ClipResult, scores: list[Scores] | None, mos: MOSPlan, thresholds: Thresholds) -> ClipResult:
+    """``result`` plus its signal metrics, duration and MOS columns (``scores``: its judges' scores)."""
+    signal, problem = signal_row(result.clip.audio_path)
+    # The signal metrics already read the file; only a file they reject needs another look.
+    duration = signal["duration_s"] if signal else _duration(result.clip.audio_path)
+    if problem and not result.error:
+        result = replace(result, error=problem)
+    mos_cols = mos_row(scores, mos.seed) if scores else None
+    rejected = bool(
+        mos_cols
+        and thresholds.keep_min_mos is not None
+        and mos_cols["composite_mos"] is not None
+        and mos_cols["composite_mos"] < thresholds.keep_min_mos
+    )
+    return replace(result, duration_s=duration, signal=signal, mos=mos_cols, mos_rejected=rejected)
+
+
+def wants_mos(result: ClipResult, mos: MOSPlan, sampled: set[str] | frozenset[str]) -> bool:
+    if result.verdicts is None and mos.mode in ("flagged_only", "passed_only"):
+        return False
+    counts = result.verdicts.summary.counts if result.verdicts is not None else {}
+    keep = result.verdicts.summary.keep if result.verdicts is not None else None
+    candidate = MOSCandidate(result.clip.file_hash, counts.get("tts_failure", 0), counts.get("ambiguous", 0), keep)
+    return result.error is None and mos.wants(candidate, sampled)
+
+
+def mos_item(result: ClipResult) -> AudioItem:
+    return AudioItem(result.clip.file_hash, result.clip.audio_path, result.clip.text)
+
+
+class QualityStage(Stage[ClipResult, ClipResult]):
+    """The quality step (signal metrics for every clip, MOS for the clips ``mos`` selects) as a
+    stage, for runners that map stages (Ray). ``sampled`` is the plan's choice over all clips,
+    made once in the driver. Same functions as the local batch mode, so the same rows."""
+
+    name = "quality"
+
+    def __init__(
+        self,
+        mos: MOSPlan,
+        sampled: set[str] | frozenset[str],
+        thresholds: Thresholds,
+        resources: Resources | None = None,
+    ) -> None:
+        self.mos = mos
+        self.sampled = frozenset(sampled)
+        self.thresholds = thresholds
+        self.resources = resources or Resources(cpus=1, batch_size=8)
+
+    def setup(self) -> None:
+        for judge in self.mos.judges:
+            judge.setup()
+
+    def teardown(self) -> None:
+        for judge in self.mos.judges:
+            judge.teardown()
+
+    def process_batch(self, items: Sequence[ClipResult]) -> list[ClipResult | ItemFailure]:
+        chosen = [mos_item(r) for r in items if wants_mos(r, self.mos, self.sampled)]
+        scores = score_clips(self.mos.judges, chosen, load=False)
+        return [with_quality(r, scores.get(r.clip.file_hash), self.mos, self.thresholds) for r in items]
+
+
+class WorkerValidationWriter:
+    """The store write of a validate run when the runner writes from its workers (Ray): runs in
+    the actor after each quality batch and returns ``(rows, error)`` for the driver's sink to
+    ``absorb`` (``ValidationSink`` pickles and counts)."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+
+    def __call__(self, items: Sequence[ClipResult], results: Sequence[ClipResult | ItemFailure]) -> tuple:
+        before = self.sink.rows
+        self.sink.write_validation([r for r in results if isinstance(r, ClipResult)])
+        return self.sink.rows - before, self.sink.error
+
+
 @dataclass
 class ValidateReport:
     results: list[ClipResult] = field(default_factory=list)
@@ -223,9 +300,16 @@ def _in_batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 
 def _map(
-    stage: TranscribeStage, clips: Sequence[ClipSource], on_item: Callable[[], None] | None
+    stage: TranscribeStage, clips: Sequence[ClipSource], on_item: Callable[[], None] | None, runner: Any = None
 ) -> dict[str, Transcript]:
     out: dict[str, Transcript] = {}
+    if runner is not None:
+        for batch, results in runner.map_batches(stage, _in_batches(clips, stage.resources.batch_size)):
+            for clip, tx in zip(batch, results, strict=True):
+                out[clip.file_hash] = tx
+                if on_item:
+                    on_item()
+        return out
     stage.setup()
     try:
         for batch in _in_batches(clips, stage.resources.batch_size):
@@ -249,8 +333,16 @@ def run_validation(
     on_result: Callable[[ClipResult], None] | None = None,
     on_progress: Callable[[str], None] | None = None,
     mos: MOSPlan | None = None,
+    runner: Any = None,
+    worker_sink: Any = None,
+    gpus: float = 0.0,
 ) -> ValidateReport:
-    """Validate ``clips``; ``on_result`` gets each finished clip (the store and results log)."""
+    """Validate ``clips``; ``on_result`` gets each finished clip (the store and results log).
+
+    ``runner`` (the Ray runner; None = in this process): every step is a stage mapped by the
+    runner, stage by stage as in ``batch`` mode; ``worker_sink`` (a ``ValidationSink``) is then
+    written from the workers after the quality step, and only absorbs the counts here. ``gpus``:
+    what each ASR stage declares to the runner."""
     report = ValidateReport()
     started = time.perf_counter()
     first = primary if engines != "secondary" else secondary
@@ -261,44 +353,20 @@ def run_validation(
     mos = mos or MOSPlan(mode="none")
     sampled = mos.sampled([c.file_hash for c in clips])
 
-    def with_quality(result: ClipResult, scores: list[Scores] | None) -> ClipResult:
-        signal, problem = signal_row(result.clip.audio_path)
-        # The signal metrics already read the file; only a file they reject needs another look.
-        duration = signal["duration_s"] if signal else _duration(result.clip.audio_path)
-        if problem and not result.error:
-            result = replace(result, error=problem)
-        mos_cols = mos_row(scores, mos.seed) if scores else None
-        rejected = bool(
-            mos_cols
-            and thresholds.keep_min_mos is not None
-            and mos_cols["composite_mos"] is not None
-            and mos_cols["composite_mos"] < thresholds.keep_min_mos
-        )
-        return replace(result, duration_s=duration, signal=signal, mos=mos_cols, mos_rejected=rejected)
-
-    def wants_mos(result: ClipResult) -> bool:
-        if result.verdicts is None and mos.mode in ("flagged_only", "passed_only"):
-            return False
-        counts = result.verdicts.summary.counts if result.verdicts is not None else {}
-        keep = result.verdicts.summary.keep if result.verdicts is not None else None
-        candidate = MOSCandidate(result.clip.file_hash, counts.get("tts_failure", 0), counts.get("ambiguous", 0), keep)
-        return result.error is None and mos.wants(candidate, sampled)
-
-    def item(result: ClipResult) -> AudioItem:
-        return AudioItem(result.clip.file_hash, result.clip.audio_path, result.clip.text)
-
     def finish(result: ClipResult) -> None:
         report.results.append(result)
         if on_result:
             on_result(result)
 
+    if runner is not None and mode != "batch":
+        raise ValueError("a runner maps one stage at a time over all clips: use mode='batch'")
     if mode == "batch":
         tick = (lambda: on_progress("first")) if on_progress else None
-        first_tx = _map(TranscribeStage(first), clips, tick)
+        first_tx = _map(TranscribeStage(first, gpus), clips, tick, runner)
         decisions = {c.file_hash: decide_escalation(c, first_tx[c.file_hash], engines, thresholds) for c in clips}
         todo = [c for c in clips if second is not None and decisions[c.file_hash][0]]
         tick2 = (lambda: on_progress("second")) if on_progress else None
-        second_tx = _map(TranscribeStage(second), todo, tick2) if todo else {}
+        second_tx = _map(TranscribeStage(second, gpus), todo, tick2, runner) if todo else {}
         combined: list[ClipResult] = []
         for clip in clips:
             escalated, reason = decisions[clip.file_hash]
@@ -306,10 +374,15 @@ def run_validation(
             if engines == "secondary":
                 p, s = None, p
             combined.append(combine(clip, p, s, escalated and s is not None, reason, thresholds))
-        chosen = [item(r) for r in combined if wants_mos(r)]
-        scores = score_clips(mos.judges, chosen, load=True)
-        for result in combined:
-            finish(with_quality(result, scores.get(result.clip.file_hash)))
+        if runner is not None:
+            _quality_with_runner(runner, combined, mos, sampled, thresholds, worker_sink, finish)
+            order = {(r.clip.file_hash, r.clip.path): i for i, r in enumerate(combined)}
+            report.results.sort(key=lambda r: order[(r.clip.file_hash, r.clip.path)])  # clip order, as locally
+        else:
+            chosen = [mos_item(r) for r in combined if wants_mos(r, mos, sampled)]
+            scores = score_clips(mos.judges, chosen, load=True)
+            for result in combined:
+                finish(with_quality(result, scores.get(result.clip.file_hash), mos, thresholds))
     else:
         stages = [TranscribeStage(first)] + ([TranscribeStage(second)] if second is not None else [])
         for stage in stages:
@@ -330,8 +403,9 @@ def run_validation(
                 if engines == "secondary":
                     p, s = None, p
                 result = combine(clip, p, s, escalated and s is not None, reason, thresholds)
-                scores = score_clips(mos.judges, [item(result)], load=False) if wants_mos(result) else {}
-                finish(with_quality(result, scores.get(clip.file_hash)))
+                wanted = wants_mos(result, mos, sampled)
+                scores = score_clips(mos.judges, [mos_item(result)], load=False) if wanted else {}
+                finish(with_quality(result, scores.get(clip.file_hash), mos, thresholds))
         finally:
             for stage in stages:
                 stage.teardown()
@@ -345,6 +419,28 @@ def run_validation(
             report.engine_ms[judge] = report.engine_ms.get(judge, 0.0) + ms
     report.wall_s = time.perf_counter() - started
     return report
+
+
+def _quality_with_runner(
+    runner: Any,
+    combined: Sequence[ClipResult],
+    mos: MOSPlan,
+    sampled: set[str],
+    thresholds: Thresholds,
+    worker_sink: Any,
+    finish: Callable[[ClipResult], None],
+) -> None:
+    """The quality step as a ``QualityStage`` on ``runner``; the workers write ``worker_sink``,
+    each clip is finished (results log) as its batch comes back."""
+    stage = QualityStage(mos, sampled, thresholds)
+    extra: dict[str, Any] = {}
+    if worker_sink is not None:
+        extra = {"worker_hook": WorkerValidationWriter(worker_sink), "on_report": lambda r: worker_sink.absorb(*r)}
+    for _, results in runner.map_batches(stage, _in_batches(combined, stage.resources.batch_size), **extra):
+        for result in results:
+            if isinstance(result, ItemFailure):  # QualityStage does not make these; be loud if it ever does
+                raise RuntimeError(f"quality step failed on {result.item_id}: {result.error}")
+            finish(result)
 
 
 class ResultsLog:

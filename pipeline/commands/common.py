@@ -55,3 +55,32 @@ def start_run_or_warn(settings: Settings, command: str, args: dict, dataset: str
     except StoreUnavailable as exc:
         console.print(f"[yellow]warning:[/] {exc}; results are kept in {kept_in}, run `pipeline db sync` later")
         return None, None
+
+
+def open_runner(settings: Settings, workers: int):
+    """The runner ``settings.runner`` names: ``LocalRunner(workers)``, or a started ``RayRunner``
+    (``settings.ray_address`` / ``RAY_ADDRESS``, else a local cluster; ``settings.workers`` actors
+    when set, else as many as the cluster holds). Close it when done (``with``)."""
+    from contextlib import nullcontext
+
+    if settings.runner != "ray":
+        from pipeline.runner import LocalRunner
+
+        return nullcontext(LocalRunner(workers))
+    from pipeline.ray_runner import RayRunner, RayUnavailable
+
+    runner = RayRunner(settings.ray_address, actors=settings.workers or None)
+    try:
+        runner.start()
+    except RayUnavailable as exc:
+        fail(str(exc))
+    return runner
+
+
+def runner_errors() -> tuple[type[Exception], ...]:
+    """Errors a runner raises for a run it cannot place (shown as a one-line message)."""
+    try:
+        from pipeline.ray_runner import RayResourceError
+    except ImportError:  # pragma: no cover - the module itself imports no Ray
+        return ()
+    return (RayResourceError,)

@@ -12,7 +12,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.commands.common import console, fail, out, settings_with, setup_logging, start_run_or_warn
+from pipeline.commands.common import (
+    console,
+    fail,
+    open_runner,
+    out,
+    runner_errors,
+    settings_with,
+    setup_logging,
+    start_run_or_warn,
+)
 from pipeline.records import AudioRecord, Chunk
 from pipeline.stage import Resources
 
@@ -99,6 +108,10 @@ def generate(
     batch_size: Annotated[int | None, typer.Option(help="Chunks per worker batch.")] = None,
     target_seconds: Annotated[float | None, typer.Option(help="Target chunk length in seconds.")] = None,
     headings: Annotated[str | None, typer.Option(help="own (own chunk) | drop.")] = None,
+    runner: Annotated[str | None, typer.Option(help="local (default) | ray (Ray Data actors).")] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default RAY_ADDRESS, else a local one).")
+    ] = None,
     combine: Annotated[bool, typer.Option(help="Also write one combined wav per voice.")] = False,
     db: Annotated[bool, typer.Option("--db/--no-db", help="Upsert rows into Postgres (default on).")] = True,
     work_dir: Annotated[Path | None, typer.Option(help="Work dir (default ./work).")] = None,
@@ -117,6 +130,8 @@ def generate(
         target_seconds=target_seconds,
         headings=headings,
         work_dir=work_dir,
+        runner=runner,
+        ray_address=ray_address,
     )
     from pipeline.assets import AssetError, ensure_assets
     from pipeline.chunking import summarize
@@ -155,14 +170,18 @@ def generate(
         engine,
         {r.canonical: r for _, r in resolved},
         dataset_dir,
-        Resources(cpus=settings.threads_per_worker, batch_size=settings.batch_size),
+        Resources(cpus=settings.threads_per_worker, gpus=settings.gpus_per_worker, batch_size=settings.batch_size),
     )
     manifest = Manifest.for_dataset(dataset_dir)
     est_by_id = {job.id: job.chunk.est_seconds for job in jobs}
     sink, run_id = _open_sink(settings, dataset, book, chapters, limit) if db else (None, None)
-    report = _run_with_progress(
-        stage, jobs, manifest, n_workers, settings.batch_size, est_by_id, [sink] if sink else []
-    )
+    with open_runner(settings, n_workers) as pool:
+        try:
+            report = _run_with_progress(
+                stage, jobs, manifest, pool, settings.batch_size, est_by_id, [sink] if sink else []
+            )
+        except runner_errors() as exc:
+            fail(str(exc))
     if sink is not None and run_id is not None and sink.error is None:
         sink.store.finish_run(
             run_id,
@@ -188,7 +207,8 @@ def generate(
             seconds = combine_book(mine, dataset_dir, target)
             console.print(f"combined {len(mine)} clips into {target} ({seconds / 60:.1f} min)")
 
-    _print_summary(report, chunks, dataset_dir, n_workers, stage.engine.info.name, sink)
+    workers_desc = f"{n_workers} worker(s)" if settings.runner == "local" else "ray actors"
+    _print_summary(report, chunks, dataset_dir, workers_desc, stage.engine.info.name, sink)
     if report.failures:
         for failure in report.failures[:10]:
             console.print(f"[red]failed:[/] {failure.error}")
@@ -211,9 +231,8 @@ def _open_sink(settings, dataset: str, book: Path, chapters: str | None, limit: 
     return (ResilientSink(store), run_id) if store is not None else (None, None)
 
 
-def _run_with_progress(stage, jobs, manifest, n_workers, batch_size, est_by_id, sinks):
+def _run_with_progress(stage, jobs, manifest, runner, batch_size, est_by_id, sinks):
     from pipeline.generate import pending_jobs, run_generation
-    from pipeline.runner import LocalRunner
 
     todo = pending_jobs(jobs, stage.dataset_dir, manifest)
     est_total = sum(est_by_id[j.id] for j in todo)
@@ -249,17 +268,17 @@ def _run_with_progress(stage, jobs, manifest, n_workers, batch_size, est_by_id, 
             stage,
             jobs,
             manifest,
-            runner=LocalRunner(n_workers),
+            runner=runner,
             batch_size=batch_size,
             sinks=sinks,
             on_batch=on_batch,
         )
 
 
-def _print_summary(report, chunks: list[Chunk], dataset_dir: Path, n_workers: int, engine_name: str, sink) -> None:
+def _print_summary(report, chunks: list[Chunk], dataset_dir: Path, workers: str, engine_name: str, sink) -> None:
     table = Table(title="generate summary", show_header=False)
     table.add_row("dataset dir", str(dataset_dir))
-    table.add_row("engine", f"{engine_name}, {n_workers} worker(s)")
+    table.add_row("engine", f"{engine_name}, {workers}")
     table.add_row("chunks", str(len(chunks)))
     table.add_row("clips planned / skipped (done earlier)", f"{report.planned} / {report.skipped}")
     table.add_row("clips written / failed", f"{len(report.written)} / {len(report.failures)}")

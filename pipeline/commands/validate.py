@@ -10,7 +10,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.commands.common import console, fail, out, settings_with, setup_logging, start_run_or_warn
+from pipeline.commands.common import (
+    console,
+    fail,
+    open_runner,
+    out,
+    runner_errors,
+    settings_with,
+    setup_logging,
+    start_run_or_warn,
+)
 
 ENGINE_MODES = ("primary", "secondary", "both", "cascade")
 
@@ -38,6 +47,8 @@ def validate_dataset(
         fail(f"--engines {engines!r}: choose from {', '.join(ENGINE_MODES)}")
     if mode not in ("batch", "stream"):
         fail(f"--mode {mode!r}: choose batch or stream")
+    if settings.runner == "ray" and mode != "batch":
+        fail("--runner ray maps one stage at a time over all clips: use --mode batch")
     try:
         clips, issues = discover(
             source,
@@ -85,9 +96,11 @@ def validate_dataset(
     sink = _open_store(settings, dataset, engines, mode, choices) if db else None
     results_log = ResultsLog(settings.work_dir / "validations" / f"{dataset}.jsonl")
 
+    ray = settings.runner == "ray"
+
     def on_result(result) -> None:
         results_log.append(result)
-        if sink is not None:
+        if sink is not None and not ray:  # with Ray the workers write the store
             sink.write_validation([result])
 
     columns = (
@@ -97,7 +110,7 @@ def validate_dataset(
         TextColumn("{task.fields[stage]}"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=console) as progress:
+    with open_runner(settings, 1) as pool, Progress(*columns, console=console) as progress:
         task = progress.add_task("validate", total=len(clips), stage="primary")
 
         def on_progress(stage: str) -> None:
@@ -107,17 +120,23 @@ def validate_dataset(
             else:
                 progress.update(task, stage="secondary (escalated clips)")
 
-        report = run_validation(
-            clips,
-            primary=judges.get("primary"),
-            secondary=judges.get("secondary"),
-            engines=engines,  # type: ignore[arg-type]
-            mode=mode,  # type: ignore[arg-type]
-            thresholds=thresholds,
-            on_result=on_result,
-            on_progress=on_progress,
-            mos=mos,
-        )
+        try:
+            report = run_validation(
+                clips,
+                primary=judges.get("primary"),
+                secondary=judges.get("secondary"),
+                engines=engines,  # type: ignore[arg-type]
+                mode=mode,  # type: ignore[arg-type]
+                thresholds=thresholds,
+                on_result=on_result,
+                on_progress=on_progress,
+                mos=mos,
+                runner=pool if ray else None,
+                worker_sink=sink if ray else None,
+                gpus=settings.gpus_per_worker,
+            )
+        except runner_errors() as exc:
+            fail(str(exc))
     if sink is not None:
         sink.finish(report)
     print_summary(report, sink)
@@ -196,6 +215,10 @@ def validate(
     mos_mode: Annotated[str | None, typer.Option(help="all | sample | flagged_only | passed_only | none")] = None,
     mos_sample_rate: Annotated[float | None, typer.Option(help="Fraction scored in sample mode (seeded).")] = None,
     secondary: Annotated[str | None, typer.Option(help="Secondary engine (same choices).")] = None,
+    runner: Annotated[str | None, typer.Option(help="local (default) | ray (Ray Data actors).")] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join (default RAY_ADDRESS, else a local one).")
+    ] = None,
     audio_column: Annotated[str, typer.Option(help="HF dataset audio column.")] = "audio",
     text_column: Annotated[str, typer.Option(help="HF dataset text column.")] = "text",
     db: Annotated[bool, typer.Option("--db/--no-db", help="Upsert rows into Postgres.")] = True,
@@ -210,6 +233,8 @@ def validate(
         work_dir=work_dir,
         mos_mode=mos_mode,
         mos_sample_rate=mos_sample_rate,
+        runner=runner,
+        ray_address=ray_address,
     )
     name = dataset or (source.parent.name if source.is_file() else source.resolve().name)
     validate_dataset(
@@ -235,12 +260,23 @@ def run(
     mode: Annotated[str, typer.Option(help="batch | stream")] = "batch",
     db: Annotated[bool, typer.Option("--db/--no-db")] = True,
     work_dir: Annotated[Path | None, typer.Option(help="Work dir (default ./work).")] = None,
+    runner: Annotated[str | None, typer.Option(help="local (default) | ray (Ray Data actors).")] = None,
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster to join (default RAY_ADDRESS).")] = None,
 ) -> None:
     """Generate a book's dataset, then validate it: the whole mission in one command."""
     from pipeline.commands.generate import generate
 
     ctx.invoke(
-        generate, book=book, voice=voice, dataset=dataset, chapters=chapters, limit=limit, db=db, work_dir=work_dir
+        generate,
+        book=book,
+        voice=voice,
+        dataset=dataset,
+        chapters=chapters,
+        limit=limit,
+        db=db,
+        work_dir=work_dir,
+        runner=runner,
+        ray_address=ray_address,
     )
-    settings = settings_with(work_dir=work_dir)
+    settings = settings_with(work_dir=work_dir, runner=runner, ray_address=ray_address)
     validate_dataset(settings.datasets_dir / dataset, settings, dataset=dataset, engines=engines, mode=mode, db=db)

@@ -277,6 +277,12 @@ class ResilientSink:
             self.error = str(exc)
             log.error("%s -- clips are kept in the manifest; run `pipeline db sync` when it is back", exc)
 
+    def absorb(self, rows: int, error: str | None) -> None:
+        """Count a batch a worker wrote with its own copy of this sink (the Ray runner)."""
+        self.rows += rows
+        if error is not None and self.error is None:
+            self.error = error
+
 
 def sync_manifests(store: Store, datasets_dir, dataset: str | None = None) -> dict[str, int]:
     """Upsert every manifest record under ``datasets_dir`` (idempotent); rows per dataset."""
@@ -325,6 +331,12 @@ class ValidationSink:
         except StoreUnavailable as exc:
             self.error = str(exc)
             log.error("%s -- results are kept in the validations log; run `pipeline db sync`", exc)
+
+    def absorb(self, rows: int, error: str | None) -> None:
+        """Count a batch a worker wrote with its own copy of this sink (the Ray runner)."""
+        self.rows += rows
+        if error is not None and self.error is None:
+            self.error = error
 
     def finish(self, report: Any) -> None:
         if self.error is not None or self.run_id is None:
