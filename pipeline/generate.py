@@ -27,7 +27,7 @@ from pipeline.records import AudioRecord, Chunk
 from pipeline.runner import Runner
 from pipeline.stage import ItemFailure, Resources, Stage
 from pipeline.tts.backend import SAMPLE_RATE
-from pipeline.tts.engine import TTSEngine, derive_seed
+from pipeline.tts.engine import SynthesisResult, TTSEngine, derive_seed
 from pipeline.tts.voices import ResolvedVoice, voice_slug
 
 log = logging.getLogger(__name__)
@@ -124,11 +124,27 @@ class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
         voices: dict[str, ResolvedVoice],
         dataset_dir: Path,
         resources: Resources | None = None,
+        synthesis_batch: int = 1,
     ) -> None:
+        if synthesis_batch < 1:
+            raise ValueError(f"synthesis_batch must be >= 1, got {synthesis_batch}")
         self.engine = engine
         self.voices = voices
         self.dataset_dir = Path(dataset_dir)
         self.resources = resources or Resources()
+        self.synthesis_batch = synthesis_batch
+
+    @property
+    def batches_synthesis(self) -> bool:
+        """True when chunks go through the model several at a time (torch backend only)."""
+        return self.synthesis_batch > 1 and self.engine.backend.supports_batching
+
+    def arrange(self, jobs: Sequence[SynthesisJob]) -> list[SynthesisJob]:
+        """Job order for the runner: by phoneme count when batching, so each batch holds
+        chunks of similar length (little padding); book order otherwise."""
+        if not self.batches_synthesis:
+            return list(jobs)
+        return sorted(jobs, key=lambda job: (len(job.chunk.phonemes), job.wav_path))
 
     def setup(self) -> None:
         # Chunks arrive already phonemized, so workers need no G2P (saves ~5 s and 300 MB each).
@@ -138,17 +154,46 @@ class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
         self.engine.teardown()
 
     def process_batch(self, items: Sequence[SynthesisJob]) -> list[AudioRecord | ItemFailure]:
-        results: list[AudioRecord | ItemFailure] = []
-        for job in items:
-            try:
-                results.append(self._synthesize(job))
-            except Exception as exc:  # one bad clip must not sink the batch
-                log.exception("clip %s failed", job.wav_path)
-                results.append(ItemFailure(job.id, f"{job.wav_path}: {type(exc).__name__}: {exc}"))
-        return results
+        if self.batches_synthesis and len(items) > 1:
+            return self._process_batched(items)
+        return [self._guarded(job, lambda job=job: self._finish(job, self._synthesize_one(job))) for job in items]
 
-    def _synthesize(self, job: SynthesisJob) -> AudioRecord:
-        result = self.engine.synthesize_phonemes(job.chunk.phonemes, self.voices[job.voice_recipe], job.speed, job.seed)
+    def _process_batched(self, items: Sequence[SynthesisJob]) -> list[AudioRecord | ItemFailure]:
+        """Padded forward passes over groups of similar length; a group that fails is retried one
+        chunk at a time so that only the bad chunk fails."""
+        from pipeline.tts.batched import plan_batches
+
+        results: list[AudioRecord | ItemFailure | None] = [None] * len(items)
+        lengths = [len(job.chunk.phonemes) for job in items]
+        for group in plan_batches(lengths, max_items=self.synthesis_batch):
+            jobs = [items[i] for i in group]
+            try:
+                synthesized = self.engine.synthesize_phonemes_batch(
+                    [(job.chunk.phonemes, self.voices[job.voice_recipe], job.speed, job.seed) for job in jobs]
+                )
+            except Exception:
+                log.exception("batched synthesis of %d chunks failed; retrying them one at a time", len(jobs))
+                synthesized = [None] * len(jobs)
+            for index, job, result in zip(group, jobs, synthesized, strict=True):
+                if result is None:
+                    results[index] = self._guarded(job, lambda job=job: self._finish(job, self._synthesize_one(job)))
+                else:
+                    results[index] = self._guarded(job, lambda job=job, result=result: self._finish(job, result))
+        return results  # type: ignore[return-value]
+
+    @staticmethod
+    def _guarded(job: SynthesisJob, work: Callable[[], AudioRecord]) -> AudioRecord | ItemFailure:
+        try:
+            return work()
+        except Exception as exc:  # one bad clip must not sink the batch
+            log.exception("clip %s failed", job.wav_path)
+            return ItemFailure(job.id, f"{job.wav_path}: {type(exc).__name__}: {exc}")
+
+    def _synthesize_one(self, job: SynthesisJob) -> SynthesisResult:
+        return self.engine.synthesize_phonemes(job.chunk.phonemes, self.voices[job.voice_recipe], job.speed, job.seed)
+
+    def _finish(self, job: SynthesisJob, result: SynthesisResult) -> AudioRecord:
+        """Check the audio, write the clip's files, and describe it."""
         if result.audio.size == 0 or not np.isfinite(result.audio).all():
             raise RuntimeError("model returned empty or non-finite audio")
         wav_bytes = encode_wav(result.audio)
@@ -240,7 +285,7 @@ def run_generation(
     With a runner that ``writes_in_workers`` (Ray), each worker writes its batch to the sinks
     itself (``WorkerGenerationWriter``) and the driver's sinks only absorb the counts."""
     report = GenerateReport(planned=len(jobs))
-    todo = pending_jobs(jobs, stage.dataset_dir, manifest)
+    todo = stage.arrange(pending_jobs(jobs, stage.dataset_dir, manifest))
     report.skipped = len(jobs) - len(todo)
     started = time.perf_counter()
     in_workers = bool(sinks) and getattr(runner, "writes_in_workers", False)

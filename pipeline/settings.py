@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     workers: int = Field(0, ge=0, description="Synthesis worker processes; 0 = one per CPU core.")
     threads_per_worker: int = Field(1, ge=1)
     batch_size: int = Field(2, ge=1, description="Chunks handed to a worker at a time.")
+    synthesis_batch: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Torch backend: chunks per padded forward pass (batched Kokoro, grouped by length); "
+        "1 = one at a time. The ONNX backend always runs one at a time.",
+    )
     runner: Literal["local", "ray"] = Field("local", description="local (this machine) | ray (Ray Data actors)")
     ray_address: str | None = Field(
         None,
@@ -86,6 +93,20 @@ class Settings(BaseSettings):
     mos_seed: int = 0
     mos_device: str = "auto"
     mos_threads: int = Field(0, ge=0)
+    # Production MOS judges load local weights only (none is downloaded); unset or absent = skipped, with the reason.
+    utmosv2_checkpoint: Path | None = Field(None, description="UTMOSv2 .pth (e.g. fold0_s42_best_model.pth)")
+    utmosv2_config: str = Field("fusion_stage3", description="utmosv2.config module the checkpoint belongs to")
+    utmosv2_repetitions: int = Field(1, ge=1, description="UTMOSv2 random crops averaged per clip (seeded: mos_seed)")
+    scoreq_models_dir: Path | None = Field(
+        None,
+        description="Folder with SCOREQ's adapt_nr_synthetic.onnx and adapt_nr_telephone.onnx (Zenodo 15739280); "
+        "unset: scoreq's own cache, ~/.cache/scoreq/onnx-models",
+    )
+    nisqa_checkpoint: Path | None = Field(
+        None,
+        description="NISQA .tar (nisqa.tar: mos, noi, dis, col, loud). NISQA's weights are CC BY-NC-SA 4.0: "
+        "NON-COMMERCIAL use only.",
+    )
 
     # --- store ----------------------------------------------------------------------------
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "PIPELINE_DATABASE_URL"))
@@ -102,17 +123,3 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
-    # Production MOS judges load local weights only (none is downloaded); unset or absent = skipped, with the reason.
-    utmosv2_checkpoint: Path | None = Field(None, description="UTMOSv2 .pth (e.g. fold0_s42_best_model.pth)")
-    utmosv2_config: str = Field("fusion_stage3", description="utmosv2.config module the checkpoint belongs to")
-    utmosv2_repetitions: int = Field(1, ge=1, description="UTMOSv2 random crops averaged per clip (seeded: mos_seed)")
-    scoreq_models_dir: Path | None = Field(
-        None,
-        description="Folder with SCOREQ's adapt_nr_synthetic.onnx and adapt_nr_telephone.onnx (Zenodo 15739280); "
-        "unset: scoreq's own cache, ~/.cache/scoreq/onnx-models",
-    )
-    nisqa_checkpoint: Path | None = Field(
-        None,
-        description="NISQA .tar (nisqa.tar: mos, noi, dis, col, loud). NISQA's weights are CC BY-NC-SA 4.0: "
-        "NON-COMMERCIAL use only.",
-    )

@@ -106,6 +106,10 @@ def generate(
     workers: Annotated[int | None, typer.Option(help="Worker processes (0 = one per core).")] = None,
     threads: Annotated[int | None, typer.Option(help="Threads per worker.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Chunks per worker batch.")] = None,
+    synthesis_batch: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Torch backend: chunks per padded forward pass (1 = one at a time)."),
+    ] = None,
     target_seconds: Annotated[float | None, typer.Option(help="Target chunk length in seconds.")] = None,
     headings: Annotated[str | None, typer.Option(help="own (own chunk) | drop.")] = None,
     runner: Annotated[str | None, typer.Option(help="local (default) | ray (Ray Data actors).")] = None,
@@ -127,6 +131,7 @@ def generate(
         workers=workers,
         threads_per_worker=threads,
         batch_size=batch_size,
+        synthesis_batch=synthesis_batch,
         target_seconds=target_seconds,
         headings=headings,
         work_dir=work_dir,
@@ -164,6 +169,10 @@ def generate(
     jobs = plan_jobs(
         chunks, resolved, dataset=dataset, speed=settings.speed, seed=settings.seed, fingerprint=fingerprint
     )
+    if settings.synthesis_batch > settings.batch_size:  # a worker batch must hold a whole padded batch
+        settings = settings.model_copy(update={"batch_size": settings.synthesis_batch})
+    if settings.synthesis_batch > 1 and settings.tts_backend != "torch":
+        console.print("[yellow]warning:[/] --synthesis-batch batches the torch backend only; ONNX runs one at a time")
     n_workers = settings.workers or os.cpu_count() or 1
     n_workers = max(1, min(n_workers, -(-len(jobs) // settings.batch_size)))
     stage = SynthesizeStage(
@@ -171,6 +180,7 @@ def generate(
         {r.canonical: r for _, r in resolved},
         dataset_dir,
         Resources(cpus=settings.threads_per_worker, gpus=settings.gpus_per_worker, batch_size=settings.batch_size),
+        synthesis_batch=settings.synthesis_batch,
     )
     manifest = Manifest.for_dataset(dataset_dir)
     est_by_id = {job.id: job.chunk.est_seconds for job in jobs}

@@ -69,70 +69,85 @@ class Intermediates:
 
 
 # -- masks and masked ops -----------------------------------------------------------------
+# Frame-side lengths are plain ``list[int]`` (one host read after the duration step), so full
+# rows take the stock kernels and only the padding of short rows is touched.
+Lengths = list[int]
+
+
 def length_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
-    """``[B, 1, width]`` float mask, 1 on each row's first ``lengths[b]`` steps."""
+    """``[B, 1, width]`` bool mask, True on each row's first ``lengths[b]`` steps."""
     steps = torch.arange(width, device=lengths.device)
     return (steps[None, :] < lengths[:, None]).unsqueeze(1)
 
 
-def masked_instance_norm(x: torch.Tensor, mask: torch.Tensor, norm: nn.InstanceNorm1d) -> torch.Tensor:
-    """``nn.InstanceNorm1d`` (no running stats) with mean and biased variance over valid steps."""
-    maskf = mask.to(x.dtype)
-    count = maskf.sum(-1, keepdim=True).clamp(min=1)
-    mean = (x * maskf).sum(-1, keepdim=True) / count
-    centred = (x - mean) * maskf
-    var = (centred * centred).sum(-1, keepdim=True) / count
-    out = centred * torch.rsqrt(var + norm.eps)
-    if norm.affine:
-        out = out * norm.weight[None, :, None] + norm.bias[None, :, None]
-    return out * maskf
+def zero_tail_(x: torch.Tensor, lengths: Lengths) -> torch.Tensor:
+    """In place: zero every row past its length along the last axis (convs and ``+ beta``
+    write into the padding; later statistics and convs must read zeros there)."""
+    for row, length in enumerate(lengths):
+        if length < x.shape[-1]:
+            x[row, ..., length:] = 0
+    return x
 
 
-def masked_adain(adain: nn.Module, x: torch.Tensor, s: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_instance_norm(x: torch.Tensor, lengths: Lengths, norm: nn.InstanceNorm1d) -> torch.Tensor:
+    """``nn.InstanceNorm1d`` (no running stats) with statistics over each row's valid steps;
+    the padding comes out zero."""
+    weight = norm.weight if norm.affine else None
+    bias = norm.bias if norm.affine else None
+    width = x.shape[-1]
+    if all(length == width for length in lengths):
+        return F.instance_norm(x, weight=weight, bias=bias, eps=norm.eps)
+    out = torch.zeros_like(x)
+    for row, length in enumerate(lengths):
+        if length < 2:  # zero variance: (x - mean) is 0, only the affine bias is left
+            out[row, :, :length] = 0 if bias is None else bias[:, None]
+            continue
+        out[row : row + 1, :, :length] = F.instance_norm(
+            x[row : row + 1, :, :length], weight=weight, bias=bias, eps=norm.eps
+        )
+    return out
+
+
+def masked_adain(adain: nn.Module, x: torch.Tensor, s: torch.Tensor, lengths: Lengths) -> torch.Tensor:
     """``AdaIN1d`` with masked statistics; ``+ beta`` is re-zeroed on the padding."""
     h = adain.fc(s).unsqueeze(-1)
     gamma, beta = torch.chunk(h, chunks=2, dim=1)
-    return ((1 + gamma) * masked_instance_norm(x, mask, adain.norm) + beta) * mask
+    return zero_tail_(torch.addcmul(beta, 1 + gamma, masked_instance_norm(x, lengths, adain.norm)), lengths)
 
 
-def _zero(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return x * mask
-
-
-def masked_adain_resblk1d(block: nn.Module, x: torch.Tensor, s: torch.Tensor, lengths: torch.Tensor):
+def masked_adain_resblk1d(block: nn.Module, x: torch.Tensor, s: torch.Tensor, lengths: Lengths):
     """``AdainResBlk1d`` (predictor F0/N and decoder trunk).  Returns (output, output lengths)."""
-    mask = length_mask(lengths, x.shape[-1])
     upsampling = block.upsample_type != "none"
-    out_lengths = lengths * 2 if upsampling else lengths
-    residual = block.actv(masked_adain(block.norm1, x, s, mask))
+    out_lengths = [2 * length for length in lengths] if upsampling else lengths
+    residual = block.actv(masked_adain(block.norm1, x, s, lengths))
     if upsampling:
-        residual = block.pool(residual)  # depthwise ConvTranspose: bias lands on the padding
-    out_mask = length_mask(out_lengths, residual.shape[-1])
-    residual = _zero(block.conv1(_zero(residual, out_mask)), out_mask)
-    residual = block.actv(masked_adain(block.norm2, residual, s, out_mask))
-    residual = _zero(block.conv2(residual), out_mask)
+        residual = zero_tail_(block.pool(residual), out_lengths)  # depthwise ConvTranspose adds bias
+    residual = zero_tail_(block.conv1(residual), out_lengths)
+    residual = block.actv(masked_adain(block.norm2, residual, s, out_lengths))
+    residual = zero_tail_(block.conv2(residual), out_lengths)
     shortcut = block._shortcut(x)  # nearest upsample + bias-free 1x1: padding stays 0
     return (residual + shortcut) * torch.rsqrt(torch.tensor(2.0, dtype=x.dtype)), out_lengths
 
 
-def masked_adain_resblock1(block: nn.Module, x: torch.Tensor, s: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_adain_resblock1(block: nn.Module, x: torch.Tensor, s: torch.Tensor, lengths: Lengths) -> torch.Tensor:
     """``AdaINResBlock1`` (generator), length-preserving."""
     for c1, c2, n1, n2, a1, a2 in zip(
         block.convs1, block.convs2, block.adain1, block.adain2, block.alpha1, block.alpha2, strict=True
     ):
-        xt = masked_adain(n1, x, s, mask)
+        xt = masked_adain(n1, x, s, lengths)
         xt = xt + (1 / a1) * (torch.sin(a1 * xt) ** 2)
-        xt = _zero(c1(xt), mask)
-        xt = masked_adain(n2, xt, s, mask)
+        xt = zero_tail_(c1(xt), lengths)
+        xt = masked_adain(n2, xt, s, lengths)
         xt = xt + (1 / a2) * (torch.sin(a2 * xt) ** 2)
-        xt = _zero(c2(xt), mask)
+        xt = zero_tail_(c2(xt), lengths)
         x = xt + x
     return x
 
 
-def packed_lstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def packed_lstm(lstm: nn.LSTM, x: torch.Tensor, lengths: torch.Tensor | Lengths) -> torch.Tensor:
     """Run a batch-first LSTM over ``x`` ``[B, T, C]`` packed by ``lengths``; padding is 0."""
-    packed = nn.utils.rnn.pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+    lengths = torch.as_tensor(lengths).cpu()
+    packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
     lstm.flatten_parameters()
     out, _ = lstm(packed)
     out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
@@ -148,12 +163,12 @@ def alignment(pred_dur: torch.Tensor, frames: int) -> torch.Tensor:
 
 
 # -- noise --------------------------------------------------------------------------------
-def draw_sine_noise(items: Sequence[BatchItem], samples: torch.Tensor, width: int, device, dtype) -> torch.Tensor:
+def draw_sine_noise(items: Sequence[BatchItem], samples: Lengths, width: int, device, dtype) -> torch.Tensor:
     """``[B, width, 9]`` standard normal noise; row ``b`` is what the stock model draws for
     item ``b`` alone after ``manual_seed(seed)`` (``rand(1, 9)`` for the initial phases, then
     ``randn_like`` of the ``[1, samples, 9]`` sines), zero past the row's samples."""
     noise = torch.zeros(len(items), width, HARMONICS, device=device, dtype=dtype)
-    for row, (item, n) in enumerate(zip(items, samples.tolist(), strict=True)):
+    for row, (item, n) in enumerate(zip(items, samples, strict=True)):
         generator = torch.Generator(device=device)
         if item.seed is None:
             generator.seed()
@@ -180,23 +195,22 @@ def _text_half(kmodel: Any, input_ids: torch.Tensor, input_lengths: torch.Tensor
     return d, t_en, pred_dur
 
 
-def _f0n(predictor: nn.Module, en: torch.Tensor, style: torch.Tensor, frame_lengths: torch.Tensor):
+def _f0n(predictor: nn.Module, en: torch.Tensor, style: torch.Tensor, frame_lengths: Lengths):
     shared = packed_lstm(predictor.shared, en.transpose(-1, -2), frame_lengths).transpose(-1, -2)
     outputs = []
     for blocks, proj in ((predictor.F0, predictor.F0_proj), (predictor.N, predictor.N_proj)):
         x, lengths = shared, frame_lengths
         for block in blocks:
             x, lengths = masked_adain_resblk1d(block, x, style, lengths)
-        outputs.append(_zero(proj(x), length_mask(lengths, x.shape[-1])).squeeze(1))
+        outputs.append(zero_tail_(proj(x), lengths).squeeze(1))
     return outputs[0], outputs[1]
 
 
-def _decoder_trunk(decoder: nn.Module, asr, f0_curve, n_curve, style, frame_lengths):
-    mask = length_mask(frame_lengths, asr.shape[-1])
-    f0 = _zero(decoder.F0_conv(f0_curve.unsqueeze(1)), mask)
-    n = _zero(decoder.N_conv(n_curve.unsqueeze(1)), mask)
+def _decoder_trunk(decoder: nn.Module, asr, f0_curve, n_curve, style, frame_lengths: Lengths):
+    f0 = zero_tail_(decoder.F0_conv(f0_curve.unsqueeze(1)), frame_lengths)
+    n = zero_tail_(decoder.N_conv(n_curve.unsqueeze(1)), frame_lengths)
     x, lengths = masked_adain_resblk1d(decoder.encode, torch.cat([asr, f0, n], dim=1), style, frame_lengths)
-    asr_res = _zero(decoder.asr_res(asr), mask)
+    asr_res = zero_tail_(decoder.asr_res(asr), frame_lengths)
     residual = True
     for block in decoder.decode:
         if residual:
@@ -207,18 +221,17 @@ def _decoder_trunk(decoder: nn.Module, asr, f0_curve, n_curve, style, frame_leng
     return x, lengths
 
 
-def _reflect_rows(signal: torch.Tensor, lengths: torch.Tensor, pad: int) -> torch.Tensor:
+def _reflect_rows(signal: torch.Tensor, lengths: Lengths, pad: int) -> torch.Tensor:
     """Each row reflect-padded by ``pad`` about its own ends (``torch.stft(center=True)``)."""
-    width = signal.shape[-1] + 2 * pad
-    pos = torch.arange(width, device=signal.device)[None, :] - pad
-    last = (lengths - 1)[:, None]
-    pos = torch.where(pos < 0, -pos, pos)
-    pos = torch.where(pos > last, 2 * last - pos, pos).clamp(0, signal.shape[-1] - 1)
-    rows = torch.gather(signal, 1, pos)
-    return rows * (torch.arange(width, device=signal.device)[None, :] < (lengths + 2 * pad)[:, None])
+    out = signal.new_zeros(signal.shape[0], signal.shape[-1] + 2 * pad)
+    for row, length in enumerate(lengths):
+        out[row : row + 1, : length + 2 * pad] = F.pad(signal[row : row + 1, None, :length], (pad, pad), "reflect")[
+            :, 0
+        ]
+    return out
 
 
-def _harmonic_source(generator: nn.Module, f0_curve, f0_lengths, noise):
+def _harmonic_source(generator: nn.Module, f0_curve, f0_lengths: Lengths, noise):
     """SineGen + merge, per row; returns the ``[B, n_fft + 2, frames]`` STFT input ``har``."""
     source = generator.m_source
     sine_gen = source.l_sin_gen
@@ -237,10 +250,9 @@ def _harmonic_source(generator: nn.Module, f0_curve, f0_lengths, noise):
     noise_amp = uv * sine_gen.noise_std + (1 - uv) * sine_gen.sine_amp / 3
     sines = sines * uv + noise_amp * noise
     har_source = source.l_tanh(source.l_linear(sines)).squeeze(-1)  # [B, samples]
-    samples = f0_lengths * sine_gen.upsample_scale
+    samples = [length * sine_gen.upsample_scale for length in f0_lengths]
     stft = generator.stft
-    pad = stft.filter_length // 2
-    padded = _reflect_rows(har_source, samples, pad)
+    padded = _reflect_rows(har_source, samples, stft.filter_length // 2)
     spectrum = torch.stft(
         padded,
         stft.filter_length,
@@ -250,56 +262,56 @@ def _harmonic_source(generator: nn.Module, f0_curve, f0_lengths, noise):
         center=False,
         return_complex=True,
     )
-    frame_lengths = samples // stft.hop_length + 1
-    frame_mask = length_mask(frame_lengths, spectrum.shape[-1])
+    frame_lengths = [n // stft.hop_length + 1 for n in samples]
     har = torch.cat([torch.abs(spectrum), torch.angle(spectrum)], dim=1)
-    return har * frame_mask, frame_lengths
+    return zero_tail_(har, frame_lengths), frame_lengths
 
 
-def _istft_rows(stft: nn.Module, magnitude, phase, frame_lengths) -> torch.Tensor:
+def _istft_rows(stft: nn.Module, magnitude, phase, frame_lengths: Lengths) -> torch.Tensor:
     """``torch.istft(center=True)`` per row: overlap-add envelope from each row's own frames."""
     n_fft, hop = stft.filter_length, stft.hop_length
     window = stft.window.to(device=magnitude.device, dtype=magnitude.dtype)
     frames = torch.fft.irfft(torch.polar(magnitude, phase), n=n_fft, dim=1) * window[None, :, None]
+    zero_tail_(frames, frame_lengths)
     count = frames.shape[-1]
     width = n_fft + hop * (count - 1)
-    frame_mask = length_mask(frame_lengths, count).to(frames.dtype)
     fold = dict(output_size=(1, width), kernel_size=(1, n_fft), stride=(1, hop))
-    ola = F.fold(frames * frame_mask, **fold).reshape(frames.shape[0], width)
-    envelope = F.fold((window * window)[None, :, None] * frame_mask, **fold).reshape(frames.shape[0], width)
+    ola = F.fold(frames, **fold).reshape(frames.shape[0], width)
+    envelopes = {}  # one overlap-add envelope per distinct frame count
+    for length in set(frame_lengths):
+        weights = zero_tail_((window * window)[None, :, None].expand(1, n_fft, count).clone(), [length])
+        envelopes[length] = F.fold(weights, **fold).reshape(width)
+    envelope = torch.stack([envelopes[length] for length in frame_lengths])
     audio = torch.where(envelope > 1e-11, ola / envelope.clamp(min=1e-11), torch.zeros_like(ola))
     return audio[:, n_fft // 2 :]
 
 
-def _generator(generator: nn.Module, x, style, f0_curve, lengths, noise) -> tuple[torch.Tensor, torch.Tensor]:
-    """The iSTFTNet generator on ``x`` at 2F frames; returns (audio ``[B, 600 Fmax]``, samples)."""
+def _generator(generator: nn.Module, x, style, f0_curve, lengths: Lengths, noise) -> torch.Tensor:
+    """The iSTFTNet generator on ``x`` at 2F frames; returns audio ``[B, 600 Fmax]``."""
     har, har_frames = _harmonic_source(generator, f0_curve, lengths, noise)
     for i in range(generator.num_upsamples):
         x = F.leaky_relu(x, negative_slope=0.1)
         last = i == generator.num_upsamples - 1
-        source_lengths = har_frames if last else lengths * generator.ups[i].stride[0]
-        source = generator.noise_convs[i](har)
-        source_mask = length_mask(source_lengths, source.shape[-1])
-        source = masked_adain_resblock1(generator.noise_res[i], _zero(source, source_mask), style, source_mask)
+        stride = generator.ups[i].stride[0]
+        source_lengths = har_frames if last else [length * stride for length in lengths]
+        source = zero_tail_(generator.noise_convs[i](har), source_lengths)
+        source = masked_adain_resblock1(generator.noise_res[i], source, style, source_lengths)
         x = generator.ups[i](x)
-        lengths = lengths * generator.ups[i].stride[0]
+        lengths = [length * stride for length in lengths]
         if last:
             x = generator.reflection_pad(x)  # left pad: safe per row
-            lengths = lengths + 1
-        mask = length_mask(lengths, x.shape[-1])
-        x = _zero(x, mask) + source
+            lengths = [length + 1 for length in lengths]
+        x = zero_tail_(x, lengths) + source
         xs = None
         for j in range(generator.num_kernels):
-            out = masked_adain_resblock1(generator.resblocks[i * generator.num_kernels + j], x, style, mask)
+            out = masked_adain_resblock1(generator.resblocks[i * generator.num_kernels + j], x, style, lengths)
             xs = out if xs is None else xs + out
         x = xs / generator.num_kernels
     x = generator.conv_post(F.leaky_relu(x))
-    mask = length_mask(lengths, x.shape[-1])
     half = generator.post_n_fft // 2 + 1
-    magnitude = torch.exp(x[:, :half, :]) * mask
+    magnitude = zero_tail_(torch.exp(x[:, :half, :]), lengths)
     phase = torch.sin(x[:, half:, :])
-    audio = _istft_rows(generator.stft, magnitude, phase, lengths)
-    return audio, (lengths - 1) * generator.stft.hop_length
+    return _istft_rows(generator.stft, magnitude, phase, lengths)
 
 
 # -- entry points -------------------------------------------------------------------------
@@ -333,30 +345,30 @@ def forward_batch(
     device, dtype = _model_dtype(kmodel)
     input_ids, input_lengths, ref_s, speed = _pad_inputs(items, device, dtype)
     d, t_en, pred_dur = _text_half(kmodel, input_ids, input_lengths, ref_s, speed)
-    frame_lengths = pred_dur.sum(dim=1)  # one host read below decides every later shape
-    frames = int(frame_lengths.max())
+    frame_lengths = pred_dur.sum(dim=1).tolist()  # the one host read: every later shape follows
+    frames = max(frame_lengths)
     aln = alignment(pred_dur, frames).to(dtype)
     style = ref_s[:, 128:]
     en = d.transpose(-1, -2) @ aln
     f0_curve, n_curve = _f0n(kmodel.predictor, en, style, frame_lengths)
     asr = t_en @ aln
     x, lengths = _decoder_trunk(kmodel.decoder, asr, f0_curve, n_curve, ref_s[:, :128], frame_lengths)
-    samples = frame_lengths * SAMPLES_PER_FRAME
+    samples = [SAMPLES_PER_FRAME * length for length in frame_lengths]
     width = frames * SAMPLES_PER_FRAME
     if noise:
         sine_noise = draw_sine_noise(items, samples, width, device, dtype)
     else:
         sine_noise = torch.zeros(len(items), width, HARMONICS, device=device, dtype=dtype)
-    audio, _ = _generator(kmodel.decoder.generator, x, ref_s[:, :128], f0_curve, lengths, sine_noise)
+    audio = _generator(kmodel.decoder.generator, x, ref_s[:, :128], f0_curve, lengths, sine_noise)
     outputs = [
         BatchOutput(
-            audio=audio[row, : int(samples[row])].float(),
-            pred_dur=pred_dur[row, : int(input_lengths[row])].clone(),
-            frames=int(frame_lengths[row]),
+            audio=audio[row, : samples[row]].float(),
+            pred_dur=pred_dur[row, : len(items[row].input_ids)].clone(),
+            frames=frame_lengths[row],
         )
         for row in range(len(items))
     ]
-    return outputs, Intermediates(pred_dur, frame_lengths, f0_curve, n_curve)
+    return outputs, Intermediates(pred_dur, torch.tensor(frame_lengths), f0_curve, n_curve)
 
 
 def synthesize_batch(kmodel: Any, items: Sequence[BatchItem]) -> list[BatchOutput]:
