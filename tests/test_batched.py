@@ -298,3 +298,28 @@ def test_synthesize_stage_batches_chunks_and_writes_the_same_clips(tmp_path, g2p
     # flips phase (BATCHING.md); the rest agree to PCM16 rounding.
     assert max(errors) < 0.05, errors
     assert np.median(errors) < 1e-3, errors
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_batched_rows_match_solo_rows_on_cuda(real_kmodel, af_heart_pack, g2p):
+    """The same equivalence on a GPU (TF32 off, fp32): exact durations, audio within the floor."""
+    previous = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    kmodel = real_kmodel.to("cuda")
+    try:
+        items = []
+        for index, text in enumerate(SENTENCES):
+            phonemes = g2p.phonemize(text).phonemes
+            ids = [0, *(kmodel.vocab[c] for c in phonemes if c in kmodel.vocab), 0]
+            items.append(BatchItem(ids, torch.from_numpy(style_for(af_heart_pack, phonemes)), 1.0, 1000 + index))
+        outputs, _ = forward_batch(kmodel, items)
+        for row, item in enumerate(items):
+            (solo,), _ = forward_batch(kmodel, [item])
+            (other,), _ = forward_batch(kmodel, [BatchItem(item.input_ids, item.ref_s, 1.0, item.seed + 77)])
+            assert torch.equal(outputs[row].pred_dur, solo.pred_dur)
+            floor = log_spectral_distance(other.audio.cpu(), solo.audio.cpu())
+            assert log_spectral_distance(outputs[row].audio.cpu(), solo.audio.cpu()) < 0.5 * floor
+    finally:
+        real_kmodel.to("cpu")
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = previous
