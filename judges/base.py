@@ -9,9 +9,9 @@ returning one result per item in the same order. A file that fails yields a resu
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +110,35 @@ class MOSJudge(ABC):
 
     def error_result(self, item: AudioItem, error: str) -> Scores:
         return Scores(item.key, self.info.name, {}, 0.0, error)
+
+
+def resolve_torch_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; anything else unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def score_clip(
+    judge: MOSJudge, name: str, item: AudioItem, sample_rate: int, value_key: str, score_array: Callable[[Any], float]
+) -> Scores:
+    """Load ``item`` as mono float audio at ``sample_rate`` and score it with ``score_array`` into
+    one value; an unreadable file or a failing model is a per-item error, never a crash."""
+    import logging
+    import time
+
+    from judges.audio import AudioError, load_audio
+
+    started = time.perf_counter()
+    try:
+        audio = load_audio(item.audio_path, sample_rate)
+    except AudioError as exc:
+        return judge.error_result(item, str(exc))
+    try:
+        value = score_array(audio)
+    except Exception as exc:  # one bad clip must not end the run
+        logging.getLogger(type(judge).__module__).exception("%s failed on %s", name, item.audio_path)
+        return judge.error_result(item, f"{type(exc).__name__}: {exc}")
+    return Scores(item.key, name, {value_key: value}, (time.perf_counter() - started) * 1000)

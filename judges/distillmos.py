@@ -29,15 +29,14 @@ import io
 import logging
 import math
 import sys
-import time
 import types
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from judges.audio import AudioError, load_audio
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores
+from judges.audio import AudioError
+from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, resolve_torch_device, score_clip
 
 log = logging.getLogger(__name__)
 
@@ -129,9 +128,7 @@ class DistillMOSJudge(MOSJudge):
         import torch
 
         model_class = _model_class()
-        device = self.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_torch_device(self.device)
         if self.threads:
             torch.set_num_threads(self.threads)
         with contextlib.redirect_stdout(io.StringIO()) as printed:  # it prints where the weights came from
@@ -166,17 +163,7 @@ class DistillMOSJudge(MOSJudge):
         return mos
 
     def _score(self, item: AudioItem) -> Scores:
-        started = time.perf_counter()
-        try:
-            audio = load_audio(item.audio_path, DISTILLMOS_SAMPLE_RATE)
-        except AudioError as exc:
-            return self.error_result(item, str(exc))
-        try:
-            mos = self.score_array(audio)
-        except Exception as exc:  # one bad clip must not end the run
-            log.exception("distillmos failed on %s", item.audio_path)
-            return self.error_result(item, f"{type(exc).__name__}: {exc}")
-        return Scores(item.key, self.name, {VALUE_KEY: mos}, (time.perf_counter() - started) * 1000)
+        return score_clip(self, self.name, item, DISTILLMOS_SAMPLE_RATE, VALUE_KEY, self.score_array)
 
 
 def _torch_version() -> str:

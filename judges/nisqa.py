@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from judges.audio import AudioError, load_audio, read_audio
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores
+from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, resolve_torch_device
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +132,7 @@ class NISQAJudge(MOSJudge):
         import torch
         from nisqa.NISQA_model import nisqaModel
 
-        device = self.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_torch_device(self.device)
         if self.threads:
             torch.set_num_threads(self.threads)
         args = {

@@ -37,12 +37,10 @@ import importlib.util
 import io
 import logging
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from judges.audio import AudioError, load_audio
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores
+from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, resolve_torch_device, score_clip
 
 log = logging.getLogger(__name__)
 
@@ -130,9 +128,7 @@ class UTMOSv2Judge(MOSJudge):
         import torch
         import utmosv2
 
-        device = self.device
-        if device == "auto":
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = resolve_torch_device(self.device)
         if self.threads:
             torch.set_num_threads(self.threads)
         with contextlib.redirect_stdout(io.StringIO()) as printed:  # "Loaded checkpoint from ..."
@@ -179,14 +175,4 @@ class UTMOSv2Judge(MOSJudge):
         return mos
 
     def _score(self, item: AudioItem) -> Scores:
-        started = time.perf_counter()
-        try:
-            audio = load_audio(item.audio_path, UTMOSV2_SAMPLE_RATE)
-        except AudioError as exc:
-            return self.error_result(item, str(exc))
-        try:
-            mos = self.score_array(audio)
-        except Exception as exc:  # one bad clip must not end the run
-            log.exception("utmosv2 failed on %s", item.audio_path)
-            return self.error_result(item, f"{type(exc).__name__}: {exc}")
-        return Scores(item.key, self.name, {VALUE_KEY: mos}, (time.perf_counter() - started) * 1000)
+        return score_clip(self, self.name, item, UTMOSV2_SAMPLE_RATE, VALUE_KEY, self.score_array)
