@@ -336,13 +336,15 @@ def run_validation(
     runner: Any = None,
     worker_sink: Any = None,
     gpus: float = 0.0,
+    asr_runner: Any = None,
 ) -> ValidateReport:
     """Validate ``clips``; ``on_result`` gets each finished clip (the store and results log).
 
     ``runner`` (the Ray runner; None = in this process): every step is a stage mapped by the
     runner, stage by stage as in ``batch`` mode; ``worker_sink`` (a ``ValidationSink``) is then
     written from the workers after the quality step, and only absorbs the counts here. ``gpus``:
-    what each ASR stage declares to the runner."""
+    what each ASR stage declares to the runner. ``asr_runner`` (batch mode, no ``runner``): maps only
+    the transcription stages, e.g. a ``LocalRunner`` with one single-threaded engine per core."""
     report = ValidateReport()
     started = time.perf_counter()
     first = primary if engines != "secondary" else secondary
@@ -361,12 +363,13 @@ def run_validation(
     if runner is not None and mode != "batch":
         raise ValueError("a runner maps one stage at a time over all clips: use mode='batch'")
     if mode == "batch":
+        asr = runner or asr_runner
         tick = (lambda: on_progress("first")) if on_progress else None
-        first_tx = _map(TranscribeStage(first, gpus), clips, tick, runner)
+        first_tx = _map(TranscribeStage(first, gpus), clips, tick, asr)
         decisions = {c.file_hash: decide_escalation(c, first_tx[c.file_hash], engines, thresholds) for c in clips}
         todo = [c for c in clips if second is not None and decisions[c.file_hash][0]]
         tick2 = (lambda: on_progress("second")) if on_progress else None
-        second_tx = _map(TranscribeStage(second, gpus), todo, tick2, runner) if todo else {}
+        second_tx = _map(TranscribeStage(second, gpus), todo, tick2, asr) if todo else {}
         combined: list[ClipResult] = []
         for clip in clips:
             escalated, reason = decisions[clip.file_hash]

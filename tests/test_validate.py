@@ -96,6 +96,41 @@ def test_batch_and_stream_modes_give_identical_rows(clip_dir, judges, engines):
         assert strip_timing(batch[name]) == strip_timing(stream[name]), name
 
 
+def test_asr_worker_processes_give_identical_rows(clip_dir, judges):
+    """Transcription stages mapped over two spawned worker processes (one engine copy each)
+    give the same rows as the in-process run."""
+    from pipeline.runner import LocalRunner
+
+    def rows(report):
+        out = {}
+        for result in report.results:
+            groups = result.rows()
+            for group in groups.values():
+                for key in [k for k in group if k.endswith("_ms")]:
+                    group.pop(key)
+            out[Path(result.clip.path).stem] = (groups, result.word_rows())
+        return out
+
+    clips, _ = discover(clip_dir, "t", clip_dir / ".cache")
+    kwargs = dict(primary=judges[0], secondary=judges[1], engines="both", mode="batch", thresholds=Thresholds())
+    in_process = run_validation(clips, **kwargs)
+    with_workers = run_validation(clips, asr_runner=LocalRunner(2), **kwargs)
+    assert len(with_workers.results) == len(clips)
+    assert rows(with_workers) == rows(in_process)
+
+
+def test_local_asr_workers_only_for_whisper_on_cpu_in_batch_mode():
+    from pipeline.commands.validate import local_asr_workers
+
+    cpu = Settings(asr_device="cpu", workers=2)
+    assert local_asr_workers(cpu, "batch", 36, ["whisper", "whisper-tiny"]) == 2
+    assert local_asr_workers(cpu, "batch", 5, ["whisper"]) == 1  # too few clips to pay for spawning
+    assert local_asr_workers(cpu, "stream", 36, ["whisper"]) == 1
+    assert local_asr_workers(cpu, "batch", 36, ["whisper", "parakeet"]) == 1  # multi-GB engines stay single
+    assert local_asr_workers(Settings(asr_device="cuda", workers=2), "batch", 36, ["whisper"]) == 1
+    assert local_asr_workers(Settings(asr_device="cpu", workers=2, runner="ray"), "batch", 36, ["whisper"]) == 1
+
+
 def test_cascade_escalates_only_what_crosses_the_thresholds(clip_dir, judges):
     results, _ = validate(clip_dir, judges, "cascade")
     for result in results.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 from typing import Annotated
@@ -20,8 +21,32 @@ from pipeline.commands.common import (
     setup_logging,
     start_run_or_warn,
 )
+from pipeline.runner import LocalRunner
 
 ENGINE_MODES = ("primary", "secondary", "both", "cascade")
+
+
+# Whisper engines are small and scale poorly over threads: with enough clips, one
+# single-threaded engine per core in worker processes beats one engine with every thread
+# (measured: BENCHMARKS.md, validate local vs Ray). Production engines (multi-GB) and GPUs keep
+# one in-process copy.
+PARALLEL_ASR_ENGINES = ("whisper", "whisper-tiny")
+MIN_CLIPS_PER_ASR_WORKER = 4  # below this, spawning workers costs more than it saves
+
+
+def local_asr_workers(settings, mode: str, n_clips: int, engines: list[str]) -> int:
+    """Worker processes for the transcription stages of a local batch-mode run (1 = in process)."""
+    if settings.runner == "ray" or mode != "batch" or settings.asr_device not in ("auto", "cpu"):
+        return 1
+    if not engines or any(name not in PARALLEL_ASR_ENGINES for name in engines):
+        return 1
+    if settings.asr_device == "auto":
+        import ctranslate2
+
+        if ctranslate2.get_cuda_device_count() > 0:
+            return 1
+    workers = settings.workers or os.cpu_count() or 1
+    return max(1, min(workers, n_clips // MIN_CLIPS_PER_ASR_WORKER))
 
 
 def validate_dataset(
@@ -72,6 +97,9 @@ def validate_dataset(
     except ValueError as exc:
         fail(str(exc))
     needed = {"primary": engines != "secondary", "secondary": engines != "primary"}
+    asr_workers = local_asr_workers(settings, mode, len(clips), [c.name for r, c in choices.items() if needed[r]])
+    if asr_workers > 1 and settings.asr_threads == 0:  # one single-threaded engine per core
+        settings = settings.model_copy(update={"asr_threads": max(1, (os.cpu_count() or 1) // asr_workers)})
     judges = {}
     for role, choice in choices.items():
         if needed[role]:
@@ -132,6 +160,7 @@ def validate_dataset(
                 on_progress=on_progress,
                 mos=mos,
                 runner=pool if ray else None,
+                asr_runner=LocalRunner(asr_workers) if asr_workers > 1 else None,
                 worker_sink=sink if ray else None,
                 gpus=settings.gpus_per_worker,
             )
