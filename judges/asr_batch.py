@@ -133,15 +133,6 @@ def model_fingerprint(path: str | Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def package_version(distribution: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return f"{distribution} {version(distribution)}"
-    except PackageNotFoundError:
-        return f"{distribution} (not installed)"
-
-
 def release_torch_memory(device: str | None) -> None:
     """After dropping a model: collect it, and return cached CUDA memory to the driver."""
     import gc

@@ -112,13 +112,14 @@ class MOSJudge(ABC):
         return Scores(item.key, self.info.name, {}, 0.0, error)
 
 
-def resolve_torch_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; anything else unchanged."""
-    if device != "auto":
-        return device
-    import torch
+def package_version(distribution: str) -> str:
+    """``"<distribution> <version>"``, or ``"<distribution> (not installed)"``, for judge versions."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        return f"{distribution} {version(distribution)}"
+    except PackageNotFoundError:
+        return f"{distribution} (not installed)"
 
 
 def score_clip(

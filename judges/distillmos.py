@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from judges.audio import AudioError
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, resolve_torch_device, score_clip
+from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version, score_clip
 
 log = logging.getLogger(__name__)
 
@@ -103,17 +103,12 @@ class DistillMOSJudge(MOSJudge):
 
     @property
     def info(self) -> JudgeInfo:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            lib = f"distillmos {version('distillmos')}"
-        except PackageNotFoundError:
-            lib = "distillmos (not installed)"
+        lib = package_version("distillmos")
         return JudgeInfo(
             name=self.name,
             kind="mos",
             model="DistillMOS v7 (distill_mos_v7.pt)",
-            version=f"{lib}, torch {_torch_version()}",
+            version=f"{lib}, {package_version('torch')}",
             sample_rate=DISTILLMOS_SAMPLE_RATE,
             device=self._device_used,
             batch_size=self.batch_size,
@@ -127,8 +122,10 @@ class DistillMOSJudge(MOSJudge):
             raise RuntimeError(reason)
         import torch
 
+        from pipeline.tts.torch_backend import resolve_device
+
         model_class = _model_class()
-        device = resolve_torch_device(self.device)
+        device = resolve_device(self.device)
         if self.threads:
             torch.set_num_threads(self.threads)
         with contextlib.redirect_stdout(io.StringIO()) as printed:  # it prints where the weights came from
@@ -164,12 +161,3 @@ class DistillMOSJudge(MOSJudge):
 
     def _score(self, item: AudioItem) -> Scores:
         return score_clip(self, self.name, item, DISTILLMOS_SAMPLE_RATE, VALUE_KEY, self.score_array)
-
-
-def _torch_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("torch")
-    except Exception:
-        return "?"

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from judges.audio import AudioError, load_audio
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores
+from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,7 @@ class DNSMOSJudge(MOSJudge):
 
     @property
     def info(self) -> JudgeInfo:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            lib = f"speechmos {version('speechmos')}"
-        except PackageNotFoundError:
-            lib = "speechmos (not installed)"
+        lib = package_version("speechmos")
         model = "pDNSMOS sig_bak_ovr.onnx" if self.personalized else "DNSMOS sig_bak_ovr.onnx"
         return JudgeInfo(
             name=self.name,

@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from judges.audio import AudioError, load_audio, read_audio
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, resolve_torch_device
+from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version
 
 log = logging.getLogger(__name__)
 
@@ -99,19 +99,14 @@ class NISQAJudge(MOSJudge):
 
     @property
     def info(self) -> JudgeInfo:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            lib = f"nisqa {version('nisqa')}"
-        except PackageNotFoundError:
-            lib = "nisqa (not installed)"
+        lib = package_version("nisqa")
         args = self._nisqa.args if self._nisqa is not None else {}
         arch = args.get("model", "?")
         return JudgeInfo(
             name=self.name,
             kind="mos",
             model=f"{self.checkpoint} ({arch}; {LICENSE_NOTE})",
-            version=f"{lib}, torch {_torch_version()}",
+            version=f"{lib}, {package_version('torch')}",
             sample_rate=int(args.get("ms_sr") or 0),  # 0: each clip at its own rate
             device=self._device_used,
             batch_size=self.batch_size,
@@ -132,7 +127,9 @@ class NISQAJudge(MOSJudge):
         import torch
         from nisqa.NISQA_model import nisqaModel
 
-        device = resolve_torch_device(self.device)
+        from pipeline.tts.torch_backend import resolve_device
+
+        device = resolve_device(self.device)
         if self.threads:
             torch.set_num_threads(self.threads)
         args = {
@@ -275,12 +272,3 @@ def _quiet(fn, *args):
     if printed.getvalue().strip():
         log.debug("%s", printed.getvalue().strip())
     return result
-
-
-def _torch_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("torch")
-    except Exception:
-        return "?"

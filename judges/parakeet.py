@@ -35,10 +35,9 @@ from judges.asr_batch import (
     clean_span,
     judge_in_batches,
     model_fingerprint,
-    package_version,
     release_torch_memory,
 )
-from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word
+from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word, package_version
 
 log = logging.getLogger(__name__)
 

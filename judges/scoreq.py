@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from judges.audio import AudioError, load_audio
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores
+from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version
 
 log = logging.getLogger(__name__)
 
@@ -146,16 +146,7 @@ class SCOREQJudge(MOSJudge):
 
     @property
     def info(self) -> JudgeInfo:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            lib = f"scoreq {version('scoreq')}"
-        except PackageNotFoundError:
-            lib = "scoreq (not installed)"
-        try:
-            ort = f"onnxruntime {version('onnxruntime')}"
-        except PackageNotFoundError:
-            ort = "onnxruntime ?"
+        lib, ort = package_version("scoreq"), package_version("onnxruntime")
         files = ", ".join(name for _, name in DOMAINS.values())
         return JudgeInfo(
             name=self.name,

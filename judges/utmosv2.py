@@ -40,7 +40,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, resolve_torch_device, score_clip
+from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version, score_clip
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,7 @@ class UTMOSv2Judge(MOSJudge):
 
     @property
     def info(self) -> JudgeInfo:
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            lib = f"hyperion-utmosv2 {version('hyperion-utmosv2')}"
-        except PackageNotFoundError:
-            lib = "hyperion-utmosv2 (not installed)"
+        lib = package_version("hyperion-utmosv2")
         return JudgeInfo(
             name=self.name,
             kind="mos",
@@ -128,7 +123,9 @@ class UTMOSv2Judge(MOSJudge):
         import torch
         import utmosv2
 
-        device = resolve_torch_device(self.device)
+        from pipeline.tts.torch_backend import resolve_device
+
+        device = resolve_device(self.device)
         if self.threads:
             torch.set_num_threads(self.threads)
         with contextlib.redirect_stdout(io.StringIO()) as printed:  # "Loaded checkpoint from ..."
