@@ -31,15 +31,27 @@ from typing import Any, Literal
 
 import numpy as np
 import soundfile as sf
-from fastapi import Depends, FastAPI, Request, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.service_guard import RequestGuard, authorized, install_log_redaction
+from pipeline.service_jobs import (
+    ClientGone,
+    JobCancelled,
+    JobGate,
+    Outcome,
+    Ticket,
+    run_in_thread_exclusively,
+    run_unless_gone,
+    wait_disconnect,
+)
 from pipeline.settings import Settings, get_settings
 from pipeline.tts.backend import SAMPLE_RATE
 from pipeline.tts.engine import TTSEngine, build_engine
+from pipeline.tts.voice_cache import DEFAULT_MAX_BYTES, VoiceCache
 from pipeline.tts.voices import VoiceError
 
 log = logging.getLogger(__name__)
@@ -68,6 +80,7 @@ class ServiceConfig:
     api_key: str | None = None
     prime_stream: bool = False  # send PRIME_BYTES of silence first, so players start buffering
     prime_bytes: int = 4800  # 0.1 s of PCM16 24 kHz mono (rounded down to whole samples)
+    voice_cache_mb: float = 64.0  # blend packs kept (LRU); built-in voices are always kept
 
     @classmethod
     def from_env(cls) -> ServiceConfig:
@@ -81,6 +94,7 @@ class ServiceConfig:
             api_key=os.environ.get("API_KEY") or None,
             prime_stream=os.environ.get("PRIME_STREAM", "").lower() in ("1", "true", "yes", "on"),
             prime_bytes=max(0, _env_int("PRIME_BYTES", 4800)) // 2 * 2,
+            voice_cache_mb=max(0.0, _env_float("VOICE_CACHE_MB", 64.0)),
         )
 
 
@@ -104,72 +118,45 @@ def busy_error() -> ServiceError:
     )
 
 
-# --- backpressure ---------------------------------------------------------------------------
-
-
-@dataclass
-class JobGate:
-    """At most ``max_running`` jobs run; at most ``max_waiting`` more wait; beyond that: 503."""
-
-    max_running: int
-    max_waiting: int
-    admitted: int = 0
-    running: int = 0
-    _sem: asyncio.Semaphore | None = field(default=None, repr=False)
-
-    @property
-    def waiting(self) -> int:
-        return self.admitted - self.running
-
-    def admit(self) -> Ticket:
-        if self.admitted >= self.max_running + self.max_waiting:
-            raise busy_error()
-        self.admitted += 1
-        return Ticket(self)
-
-
-class Ticket:
-    """One admitted job. ``close()`` is idempotent and must run however the request ends."""
-
-    def __init__(self, gate: JobGate) -> None:
-        self.gate = gate
-        self.closed = False
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        gate = self.gate
-        if gate._sem is None:
-            gate._sem = asyncio.Semaphore(gate.max_running)
-        async with gate._sem:
-            gate.running += 1
-            try:
-                yield
-            finally:
-                gate.running -= 1
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.gate.admitted -= 1
+# --- streaming responses -------------------------------------------------------------------
 
 
 class TicketStreamingResponse(StreamingResponse):
-    """Runs its job under the gate and releases the ticket when the response ends, also when the
-    client went away (even before the body generator started). The generator is closed here
-    explicitly: one cancelled while suspended would otherwise linger until garbage collection."""
+    """Waits for a running slot and streams its job; a client that leaves (while queued or while
+    streaming) cancels the job and frees the slot. The ticket is finished and the generator
+    closed however the response ends (closing explicitly: a generator cancelled while suspended
+    would otherwise linger until garbage collection)."""
 
-    def __init__(self, content: AsyncGenerator[bytes, None], ticket: Ticket, **kwargs: Any) -> None:
+    def __init__(self, content: AsyncGenerator[bytes, None], ticket: Ticket, job: JobState, **kwargs: Any) -> None:
         super().__init__(content, **kwargs)
         self.ticket = ticket
+        self.job = job
         self.generator = content
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        outcome: Outcome = "failed"
         try:
-            async with self.ticket.running():
-                await super().__call__(scope, receive, send)
+            await run_unless_gone(lambda: wait_disconnect(receive), self._run(scope, receive, send), self.job.cancel)
+            outcome = "completed" if self.job.finished else "cancelled"
+        except ClientGone:
+            outcome = "cancelled"
         finally:
-            self.ticket.close()
+            self.job.cancel.set()
+            self.ticket.finish(outcome)
             await close_quietly(self.generator)
+
+    async def _run(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.ticket.start()
+        await super().__call__(scope, receive, send)
+
+
+@dataclass
+class JobState:
+    """Shared by a request and its synthesis thread: ``cancel`` stops the thread at its next
+    piece; ``finished`` says the audio was produced to the end."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    finished: bool = False
 
 
 async def close_quietly(generator: AsyncGenerator[bytes, None]) -> None:
@@ -250,15 +237,19 @@ def ffmpeg_available() -> bool:
 
 
 class EngineHost:
-    """The one engine instance; calls run in a worker thread, one at a time (not thread-safe)."""
+    """The one engine instance; synthesis runs in a worker thread, one call at a time (the
+    engine is not thread-safe), a piece (<= 510 phonemes) at a time so a cancelled call stops
+    early. Checking a voice needs no lock and never waits for a synthesis."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, voice_cache_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.settings = settings
+        self.voice_cache_bytes = voice_cache_bytes
         self.engine: TTSEngine | None = None
-        self.lock = threading.Lock()
+        self.lock: asyncio.Lock | None = None  # created in the server's event loop
 
     def load(self) -> None:
         engine = build_engine(self.settings)
+        engine.voice_cache = VoiceCache(self.voice_cache_bytes)
         engine.setup()
         self.engine = engine
 
@@ -267,30 +258,31 @@ class EngineHost:
             raise ServiceError(503, "the TTS engine is still loading", "not_ready", {"Retry-After": "5"})
         return self.engine
 
-    def _resolve(self, voice: str) -> str:
-        engine = self._require()
-        with self.lock:
-            try:
-                return engine.resolve_voice(voice).canonical
-            except VoiceError as exc:
-                raise ServiceError(400, str(exc), "invalid_voice") from exc
+    def check_voice(self, voice: str) -> str:
+        """The canonical recipe, or a 400; loads no pack and caches nothing."""
+        try:
+            return self._require().check_voice(voice)
+        except VoiceError as exc:
+            raise ServiceError(400, str(exc), "invalid_voice") from exc
 
-    async def check_voice(self, voice: str) -> None:
-        await asyncio.to_thread(self._resolve, voice)
-
-    def _synthesize(self, text: str, voice: str, speed: float) -> np.ndarray:
+    def _synthesize(self, text: str, voice: str, speed: float, cancel: threading.Event) -> np.ndarray:
         engine = self._require()
-        with self.lock:
-            try:
-                parts = [r.audio for r in engine.iter_text(text, voice, speed, self.settings.seed)]
-            except VoiceError as exc:
-                raise ServiceError(400, str(exc), "invalid_voice") from exc
-            except ValueError as exc:
-                raise ServiceError(400, str(exc), "invalid_input") from exc
+        parts = []
+        try:
+            for result in engine.iter_text(text, voice, speed, self.settings.seed):
+                parts.append(result.audio)
+                if cancel.is_set():
+                    raise JobCancelled()
+        except VoiceError as exc:
+            raise ServiceError(400, str(exc), "invalid_voice") from exc
+        except ValueError as exc:
+            raise ServiceError(400, str(exc), "invalid_input") from exc
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
-    async def synthesize(self, text: str, voice: str, speed: float) -> np.ndarray:
-        return await asyncio.to_thread(self._synthesize, text, voice, speed)
+    async def synthesize(self, text: str, voice: str, speed: float, cancel: threading.Event) -> np.ndarray:
+        if self.lock is None:
+            self.lock = asyncio.Lock()
+        return await run_in_thread_exclusively(self.lock, cancel, self._synthesize, text, voice, speed, cancel)
 
 
 # --- request bodies -------------------------------------------------------------------------
@@ -323,19 +315,55 @@ class WsSegment(BaseModel):
     speed: float = Field(1.0, ge=0.25, le=4.0)
 
 
+class WsInbox:
+    """Reads a WebSocket's frames in the background, so a disconnect is seen at once (it sets
+    ``gone``) even while a segment is queued or synthesizing; frames wait in order in between."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self.gone = asyncio.Event()
+        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task = asyncio.ensure_future(self._read(websocket))
+
+    async def _read(self, websocket: WebSocket) -> None:
+        try:
+            while True:
+                message = await websocket.receive()
+                await self._queue.put(message)
+                if message["type"] == "websocket.disconnect":
+                    break
+        except Exception:  # the socket broke: treat as gone
+            await self._queue.put({"type": "websocket.disconnect"})
+        finally:
+            self.gone.set()
+
+    async def next(self) -> dict[str, Any]:
+        return await self._queue.get()
+
+    def close(self) -> None:
+        self._task.cancel()
+
+
+def voice_cache_status(host: EngineHost) -> dict[str, int] | None:
+    if host.engine is None:
+        return None
+    cache = host.engine.voice_cache
+    return {"entries": len(cache), "bytes": cache.bytes, "max_bytes": cache.max_bytes, "evictions": cache.evictions}
+
+
 # --- the app --------------------------------------------------------------------------------
 
 
 def create_app(config: ServiceConfig | None = None, settings: Settings | None = None) -> FastAPI:
     """Build the app; the engine loads once, in the lifespan, before the first request."""
     config = config or ServiceConfig.from_env()
-    host = EngineHost(settings or get_settings())
-    gate = JobGate(config.max_concurrent_jobs, config.queue_maxsize)
+    host = EngineHost(settings or get_settings(), int(config.voice_cache_mb * 2**20))
+    gate = JobGate(config.max_concurrent_jobs, config.queue_maxsize, busy_error)
     # A body far larger than the longest allowed input is refused before it is parsed.
     max_body = config.max_input_chars * 4 + 64 * 1024
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        install_log_redaction()  # uvicorn has configured its loggers by now
         await asyncio.to_thread(host.load)
         log.info("TTS engine ready: %s", host.engine.info if host.engine else None)
         try:
@@ -345,6 +373,8 @@ def create_app(config: ServiceConfig | None = None, settings: Settings | None = 
                 host.engine.teardown()
 
     app = FastAPI(title="pipeline serve", lifespan=lifespan)
+    # Authentication and the body limit run before any route reads the body.
+    app.add_middleware(RequestGuard, api_key=config.api_key, max_body=max_body, max_input_chars=config.max_input_chars)
     app.state.host = host
     app.state.gate = gate
     app.state.config = config
@@ -361,31 +391,17 @@ def create_app(config: ServiceConfig | None = None, settings: Settings | None = 
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "code": str(exc.status_code)}}
+        code = "too_large" if exc.status_code == 413 else str(exc.status_code)
+        body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "code": code}}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next: Any) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > max_body:
-            err = ServiceError(
-                413, f"request body too large (input is limited to {config.max_input_chars} chars)", "too_large"
-            )
-            return JSONResponse(err.payload(), status_code=413)
-        return await call_next(request)
-
-    def authorized(header: str | None) -> bool:
-        return config.api_key is None or header == f"Bearer {config.api_key}"
-
-    async def require_key(request: Request) -> None:
-        if not authorized(request.headers.get("authorization")):
-            raise ServiceError(401, "missing or invalid API key (Authorization: Bearer <key>)", "unauthorized")
 
     def check_input(text: str) -> str:
         if len(text) > config.max_input_chars:
             raise ServiceError(413, f"input has {len(text)} chars; the limit is {config.max_input_chars}", "too_large")
         if not text.strip():
             raise ServiceError(400, "input is empty", "empty_input")
+        if not any(char.isalnum() for char in text):  # punctuation alone would synthesize noise
+            raise ServiceError(400, "nothing to say: the input has no speakable words", "empty_input")
         return text
 
     def segments(text: str) -> list[str]:
@@ -402,7 +418,7 @@ def create_app(config: ServiceConfig | None = None, settings: Settings | None = 
         info = host.engine.info
         return JSONResponse({"ready": True, "device": info.device, "backend": info.name, "model": info.model})
 
-    @app.get("/api/status", dependencies=[Depends(require_key)])
+    @app.get("/api/status")
     async def status() -> dict[str, Any]:
         info = host.engine.info if host.engine else None
         return {
@@ -415,16 +431,18 @@ def create_app(config: ServiceConfig | None = None, settings: Settings | None = 
             "queue_depth": gate.waiting,
             "max_concurrent_jobs": gate.max_running,
             "queue_maxsize": gate.max_waiting,
+            **gate.counters,
+            "voice_cache": voice_cache_status(host),
             "gpu_memory": gpu_memory(),
         }
 
-    @app.get("/v1/audio/voices", dependencies=[Depends(require_key)])
+    @app.get("/v1/audio/voices")
     async def voices() -> dict[str, Any]:
         store = host._require().voices
         return {"voices": store.builtin_names(), "aliases": store.aliases(), "blends": store.blends()}
 
-    @app.post("/v1/audio/speech", dependencies=[Depends(require_key)])
-    async def speech(body: SpeechRequest) -> Response:
+    @app.post("/v1/audio/speech")
+    async def speech(body: SpeechRequest, request: Request) -> Response:
         text = check_input(body.input)
         fmt = body.response_format
         if fmt in FFMPEG_FORMATS and not ffmpeg_available():
@@ -433,95 +451,125 @@ def create_app(config: ServiceConfig | None = None, settings: Settings | None = 
                 f"response_format {fmt!r} needs ffmpeg, which is not installed; use wav, flac or pcm",
                 "unsupported_format",
             )
-        await host.check_voice(body.voice)
+        host.check_voice(body.voice)
         ticket = gate.admit()
+        job = JobState()
+
+        async def run() -> np.ndarray:
+            await ticket.start()
+            return await host.synthesize(text, body.voice, body.speed, job.cancel)
+
+        outcome: Outcome = "failed"
         try:
-            async with ticket.running():
-                audio = await host.synthesize(text, body.voice, body.speed)
+            audio = await run_unless_gone(lambda: wait_disconnect(request.receive), run(), job.cancel)
+            outcome = "completed"
+        except ClientGone:
+            outcome = "cancelled"
+            return Response(status_code=499)  # nobody reads it: the client has left
         finally:
-            ticket.close()
+            ticket.finish(outcome)
         if len(audio) == 0:
             raise ServiceError(400, "nothing to say: the input has no speakable words", "empty_input")
         data = await asyncio.to_thread(encode_audio, audio, fmt)
         media = MEDIA_TYPES.get(fmt) or FFMPEG_FORMATS[fmt][1]
         return Response(data, media_type=media)
 
-    async def pcm_stream(text: str, voice: str, speed: float) -> AsyncGenerator[bytes, None]:
+    async def pcm_stream(text: str, voice: str, speed: float, job: JobState) -> AsyncGenerator[bytes, None]:
         if config.prime_stream and config.prime_bytes:
             yield bytes(config.prime_bytes)
         for segment in segments(text):
             try:
-                audio = await host.synthesize(segment, voice, speed)
+                audio = await host.synthesize(segment, voice, speed, job.cancel)
             except ServiceError as exc:  # headers are sent: skip the piece, keep going
                 log.warning("stream segment skipped: %s", exc.message)
                 continue
             for piece in chunk_bytes(to_pcm16(audio), config.stream_chunk_seconds):
                 yield piece
+        job.finished = True
 
-    @app.post("/v1/audio/speech/stream", dependencies=[Depends(require_key)])
+    @app.post("/v1/audio/speech/stream")
     async def speech_stream(body: StreamRequest) -> Response:
         text = check_input(body.input)
-        await host.check_voice(body.voice)
+        host.check_voice(body.voice)
         ticket = gate.admit()
+        job = JobState()
         headers = {"X-Sample-Rate": str(SAMPLE_RATE), "X-Channels": "1", "X-Sample-Format": "s16le"}
         return TicketStreamingResponse(
-            pcm_stream(text, body.voice, body.speed), ticket, media_type="audio/pcm", headers=headers
+            pcm_stream(text, body.voice, body.speed, job), ticket, job, media_type="audio/pcm", headers=headers
         )
 
     @app.websocket("/v1/audio/speech/stream/ws")
     async def speech_ws(websocket: WebSocket) -> None:
-        header = websocket.headers.get("authorization")
         query_key = websocket.query_params.get("api_key")
         await websocket.accept()
-        if not (authorized(header) or (query_key is not None and authorized(f"Bearer {query_key}"))):
+        if not (
+            authorized(config.api_key, websocket.headers.get("authorization"))
+            or (query_key is not None and authorized(config.api_key, f"Bearer {query_key}"))
+        ):
             await websocket.send_json(
                 {"type": "error", "code": "unauthorized", "message": "missing or invalid API key"}
             )
             await websocket.close(code=1008)
             return
+        inbox = WsInbox(websocket)
+        try:
+            await ws_session(websocket, inbox)
+        except (WebSocketDisconnect, ClientGone):
+            return
+        finally:
+            inbox.close()
 
+    async def ws_session(websocket: WebSocket, inbox: WsInbox) -> None:
         async def error(message: str, code: str, segment_id: str | None = None, **extra: Any) -> None:
             frame = {"type": "error", "code": code, "message": message, "segment_id": segment_id, **extra}
             await websocket.send_json(frame)
 
-        try:
-            while True:
-                message = await websocket.receive()
-                if message["type"] == "websocket.disconnect":
-                    return
-                raw = message.get("text")
-                try:
-                    if raw is None:
-                        raise ValueError("expected a JSON text frame, got binary")
-                    data = json.loads(raw)
-                    if not isinstance(data, dict):
-                        raise ValueError("a frame must be a JSON object")
-                    request = WsSegment.model_validate(data)
-                except (ValueError, ValidationError) as exc:
-                    await error(f"invalid frame: {exc}", "invalid_frame")
-                    continue
-                if not request.continue_:
-                    await websocket.close(code=1000)
-                    return
-                sid = request.segment_id
-                try:
-                    text = check_input(request.input)
-                    await host.check_voice(request.voice)
-                    ticket = gate.admit()
-                except ServiceError as exc:
-                    extra = {"retry_after": RETRY_AFTER_S} if exc.status == 503 else {}
-                    await error(exc.message, exc.code, sid, **extra)
-                    continue
-                stream = pcm_stream(text, request.voice, request.speed)
-                try:
-                    async with ticket.running():
-                        async for piece in stream:
-                            await websocket.send_bytes(piece)
-                finally:
-                    ticket.close()
-                    await close_quietly(stream)
-                await websocket.send_json({"type": "end", "segment_id": sid})
-        except WebSocketDisconnect:
-            return
+        while True:
+            message = await inbox.next()
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            try:
+                if raw is None:
+                    raise ValueError("expected a JSON text frame, got binary")
+                data = json.loads(raw)
+                if not isinstance(data, dict):
+                    raise ValueError("a frame must be a JSON object")
+                request = WsSegment.model_validate(data)
+            except (ValueError, ValidationError) as exc:
+                await error(f"invalid frame: {exc}", "invalid_frame")
+                continue
+            if not request.continue_:
+                await websocket.close(code=1000)
+                return
+            sid = request.segment_id
+            try:
+                text = check_input(request.input)
+                host.check_voice(request.voice)
+                ticket = gate.admit()
+            except ServiceError as exc:
+                extra = {"retry_after": RETRY_AFTER_S} if exc.status == 503 else {}
+                await error(exc.message, exc.code, sid, **extra)
+                continue
+            job = JobState()
+            stream = pcm_stream(text, request.voice, request.speed, job)
+
+            async def send_segment(ticket: Ticket = ticket, stream: AsyncGenerator[bytes, None] = stream) -> None:
+                await ticket.start()
+                async for piece in stream:
+                    await websocket.send_bytes(piece)
+
+            outcome: Outcome = "failed"
+            try:
+                await run_unless_gone(inbox.gone.wait, send_segment(), job.cancel)
+                outcome = "completed" if job.finished else "cancelled"
+            except (ClientGone, WebSocketDisconnect):
+                outcome = "cancelled"
+                raise
+            finally:
+                job.cancel.set()
+                ticket.finish(outcome)
+                await close_quietly(stream)
+            await websocket.send_json({"type": "end", "segment_id": sid})
 
     return app

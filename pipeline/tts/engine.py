@@ -22,7 +22,8 @@ from pipeline.assets import EMBEDDED_TORCH_MODEL, AssetPaths, assemble_torch_che
 from pipeline.settings import Settings
 from pipeline.tts.backend import SAMPLE_RATE, BackendInfo, KokoroBackend, SynthesisRequest
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
-from pipeline.tts.voices import ResolvedVoice, VoiceStore
+from pipeline.tts.voice_cache import DEFAULT_MAX_BYTES, VoiceCache
+from pipeline.tts.voices import ResolvedVoice, VoiceStore, canonical_recipe
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,11 +92,17 @@ class TTSEngine:
     """Text or phonemes + voice spec -> audio. Stateless per call; safe to share across requests
     from one thread at a time (the service serialises calls per engine)."""
 
-    def __init__(self, backend: KokoroBackend, voices: VoiceStore, g2p: G2P | None = None) -> None:
+    def __init__(
+        self,
+        backend: KokoroBackend,
+        voices: VoiceStore,
+        g2p: G2P | None = None,
+        voice_cache_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.backend = backend
         self.voices = voices
         self.g2p = g2p or G2P()
-        self._voice_cache: dict[str, ResolvedVoice] = {}
+        self.voice_cache = VoiceCache(voice_cache_bytes)
 
     def setup(self, with_g2p: bool = True) -> None:
         if with_g2p:
@@ -109,10 +116,20 @@ class TTSEngine:
     def info(self) -> BackendInfo:
         return self.backend.info
 
+    def check_voice(self, spec: str) -> str:
+        """The canonical recipe of ``spec``, or :class:`VoiceError`; loads and caches nothing, so
+        it is cheap, safe from any thread, and never waits for a synthesis."""
+        return canonical_recipe(self.voices.components(spec))
+
     def resolve_voice(self, spec: str) -> ResolvedVoice:
-        if spec not in self._voice_cache:
-            self._voice_cache[spec] = self.voices.resolve(spec)
-        return self._voice_cache[spec]
+        """``spec`` with its style pack. Packs are cached by canonical recipe in a bounded LRU
+        (built-in packs pinned); a spec that does not resolve leaves nothing behind."""
+        components = self.voices.components(spec)
+        canonical = canonical_recipe(components)
+        pack = self.voice_cache.get(canonical)
+        if pack is None:
+            pack = self.voice_cache.put(canonical, self.voices.mix(components), pinned=len(components) == 1)
+        return ResolvedVoice(spec=spec, canonical=canonical, components=components, pack=pack)
 
     def synthesize_phonemes(
         self, phonemes: str, voice: str | ResolvedVoice, speed: float = 1.0, seed: int | None = None

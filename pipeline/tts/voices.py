@@ -332,15 +332,20 @@ class VoiceStore:
 
     def _resolve(self, spec: str, blends: dict[str, str]) -> ResolvedVoice:
         components = self._components(spec, blends)
-        if len(components) == 1:
-            pack = self.load_pack(components[0][0])
-        else:
-            mixed = np.zeros(PACK_SHAPE, dtype=np.float64)
-            for name, weight in components:
-                mixed += weight * self.load_pack(name).astype(np.float64)
-            pack = mixed.astype(np.float32)
-            pack.setflags(write=False)
+        pack = self.mix(components)
         return ResolvedVoice(spec=spec, canonical=canonical_recipe(components), components=components, pack=pack)
+
+    def mix(self, components: tuple[tuple[str, float], ...]) -> np.ndarray:
+        """The style pack of normalised components: the built-in pack itself (cached, shared)
+        for one component, else a new read-only weighted mean."""
+        if len(components) == 1:
+            return self.load_pack(components[0][0])
+        mixed = np.zeros(PACK_SHAPE, dtype=np.float64)
+        for name, weight in components:
+            mixed += weight * self.load_pack(name).astype(np.float64)
+        pack = mixed.astype(np.float32)
+        pack.setflags(write=False)
+        return pack
 
     # --- named blends -----------------------------------------------------------------------
     def check_blend_name(self, name: str) -> None:
