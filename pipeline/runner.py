@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
 
+from pipeline.lifecycle import guard_worker, stop_children
 from pipeline.stage import ItemFailure, Stage
 
 _WORKER_STAGE: Stage | None = None
@@ -30,6 +31,7 @@ class Runner(Protocol):
 
 def _init_worker(stage: Stage) -> None:
     global _WORKER_STAGE
+    guard_worker()  # die with the parent, never finish batches nobody will record
     stage.setup()
     _WORKER_STAGE = stage
 
@@ -67,22 +69,25 @@ class LocalRunner:
         context = mp.get_context("spawn")
         pending: dict[Future, Sequence[Any]] = {}
         batch_iter = iter(batches)
-        with ProcessPoolExecutor(
+        pool = ProcessPoolExecutor(
             max_workers=self.workers, mp_context=context, initializer=_init_worker, initargs=(stage,)
-        ) as pool:
-            try:
-                for batch in batch_iter:
-                    pending[pool.submit(_run_batch, batch)] = batch
-                    if len(pending) >= 2 * self.workers:
-                        break
-                while pending:
-                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        batch = pending.pop(future)
-                        yield batch, future.result()
-                        next_batch = next(batch_iter, None)
-                        if next_batch is not None:
-                            pending[pool.submit(_run_batch, next_batch)] = next_batch
-            finally:
-                for future in pending:
-                    future.cancel()
+        )
+        finished = False
+        try:
+            for batch in batch_iter:
+                pending[pool.submit(_run_batch, batch)] = batch
+                if len(pending) >= 2 * self.workers:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    batch = pending.pop(future)
+                    yield batch, future.result()
+                    next_batch = next(batch_iter, None)
+                    if next_batch is not None:
+                        pending[pool.submit(_run_batch, next_batch)] = next_batch
+            finished = True
+        finally:
+            if not finished:  # stopped, failed or abandoned: workers must not finish their batches
+                stop_children()
+            pool.shutdown(wait=finished, cancel_futures=True)

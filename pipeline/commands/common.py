@@ -46,12 +46,15 @@ def start_run_or_warn(settings: Settings, command: str, args: dict, dataset: str
     """(store, run_id) for a command that writes rows, or (None, None) with a warning naming where
     the results are kept instead when the database is unreachable."""
     import pipeline
+    from pipeline.lifecycle import mark_stale_runs, process_identity
     from pipeline.store.connection import StoreUnavailable
     from pipeline.store.store import Store
 
     try:
         store = Store.from_settings(settings)
-        return store, store.start_run(command, args, {"pipeline": pipeline.__version__}, dataset)
+        mark_stale_runs(store)
+        versions = {"pipeline": pipeline.__version__}
+        return store, store.start_run(command, args, versions, dataset, owner=process_identity())
     except StoreUnavailable as exc:
         console.print(f"[yellow]warning:[/] {exc}; results are kept in {kept_in}, run `pipeline db sync` later")
         return None, None

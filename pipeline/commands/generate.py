@@ -22,6 +22,7 @@ from pipeline.commands.common import (
     setup_logging,
     start_run_or_warn,
 )
+from pipeline.lifecycle import guarded_run
 from pipeline.records import AudioRecord, Chunk
 from pipeline.stage import Resources
 
@@ -185,27 +186,15 @@ def generate(
     manifest = Manifest.for_dataset(dataset_dir)
     est_by_id = {job.id: job.chunk.est_seconds for job in jobs}
     sink, run_id = _open_sink(settings, dataset, book, chapters, limit) if db else (None, None)
-    with open_runner(settings, n_workers) as pool:
+    with guarded_run(sink.store if sink else None, run_id), open_runner(settings, n_workers) as pool:
         try:
             report = _run_with_progress(
                 stage, jobs, manifest, pool, settings.batch_size, est_by_id, [sink] if sink else []
             )
         except runner_errors() as exc:
             fail(str(exc))
-    if sink is not None and run_id is not None and sink.error is None:
-        sink.store.finish_run(
-            run_id,
-            status="failed" if report.failures else "ok",
-            counts={
-                "planned": report.planned,
-                "skipped": report.skipped,
-                "written": len(report.written),
-                "failed": len(report.failures),
-                "rows": sink.rows,
-            },
-            audio_s=report.audio_s,
-            wall_s=report.wall_s,
-        )
+    if sink is not None and run_id is not None:
+        _finish_run(sink, run_id, report)
 
     if combine:
         for spec, _ in resolved:
@@ -223,6 +212,32 @@ def generate(
         for failure in report.failures[:10]:
             console.print(f"[red]failed:[/] {failure.error}")
         raise typer.Exit(1)
+    if sink is not None and sink.error is not None:
+        fail(f"database writes failed ({sink.error}); every clip is in the manifest: run `pipeline db sync`", code=1)
+
+
+def _finish_run(sink, run_id: int, report) -> None:
+    from pipeline.store.connection import StoreUnavailable
+
+    counts = {
+        "planned": report.planned,
+        "skipped": report.skipped,
+        "written": len(report.written),
+        "failed": len(report.failures),
+        "rows": sink.rows,
+    }
+    error = f"database writes failed: {sink.error}" if sink.error else None
+    try:
+        sink.store.finish_run(
+            run_id,
+            status="failed" if report.failures or error else "ok",
+            counts=counts,
+            audio_s=report.audio_s,
+            wall_s=report.wall_s,
+            error=error,
+        )
+    except StoreUnavailable as exc:
+        console.print(f"[yellow]warning:[/] could not close run {run_id}: {exc}")
 
 
 def _open_sink(settings, dataset: str, book: Path, chapters: str | None, limit: int | None):

@@ -21,6 +21,7 @@ from pipeline.commands.common import (
     setup_logging,
     start_run_or_warn,
 )
+from pipeline.lifecycle import guarded_run
 from pipeline.runner import LocalRunner
 
 ENGINE_MODES = ("primary", "secondary", "both", "cascade")
@@ -138,7 +139,12 @@ def validate_dataset(
         TextColumn("{task.fields[stage]}"),
         TimeElapsedColumn(),
     )
-    with open_runner(settings, 1) as pool, Progress(*columns, console=console) as progress:
+    run_store, run_id = (sink.store, sink.run_id) if sink is not None else (None, None)
+    with (
+        guarded_run(run_store, run_id),
+        open_runner(settings, 1) as pool,
+        Progress(*columns, console=console) as progress,
+    ):
         task = progress.add_task("validate", total=len(clips), stage="primary")
 
         def on_progress(stage: str) -> None:
@@ -169,6 +175,12 @@ def validate_dataset(
     if sink is not None:
         sink.finish(report)
     print_summary(report, sink)
+    if sink is not None and sink.error is not None:
+        fail(
+            f"database writes failed ({sink.error}); every result is in {results_log.path}:"
+            " run `pipeline db sync` when the database is back",
+            code=1,
+        )
 
 
 def _open_store(settings, dataset, engines, mode, choices):
@@ -213,7 +225,9 @@ def print_summary(report, sink) -> None:
     if sink is None:
         table.add_row("database", "not written: run `pipeline db sync` later")
     else:
-        table.add_row("database", f"{sink.rows} rows" + (f", then failed: {sink.error}" if sink.error else ""))
+        table.add_row(
+            "database", f"{sink.rows} rows" + (f", then [red]DB writes failed[/]: {sink.error}" if sink.error else "")
+        )
     out.print(table)
     worst = sorted(judged, key=lambda r: r.verdicts.summary.adjusted_wer, reverse=True)[:5]
     if worst and worst[0].verdicts.summary.adjusted_wer > 0:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,17 +104,32 @@ class Store:
     def from_settings(cls, settings: Settings) -> Store:
         return cls(resolve_url(settings.database_url, settings.work_dir))
 
+    @contextmanager
+    def session(self, doing: str) -> Iterator[psycopg.Connection]:
+        """One connection and transaction for a read or write; a connection lost on the way (terminated,
+        server restarted, network gone) becomes :class:`StoreUnavailable`, never a raw psycopg
+        error, so every caller can fall back to its local log."""
+        try:
+            with self.connect() as conn:
+                yield conn
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise StoreUnavailable(f"database went away while {doing}: {str(exc).strip()}") from exc
+
     def connect(self) -> psycopg.Connection:
         conn = connect(self.url)
         if not self._migrated:
-            applied = migrate(conn)
+            try:
+                applied = migrate(conn)
+            except psycopg.OperationalError as exc:
+                conn.close()
+                raise StoreUnavailable(f"database went away while migrating: {str(exc).strip()}") from exc
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
             self._migrated = True
         return conn
 
     def migrate(self) -> list[str]:
-        with connect(self.url) as conn:
+        with self.session("migrating") as conn:
             applied = migrate(conn)
         self._migrated = True
         return applied
@@ -142,14 +158,11 @@ class Store:
         )
         use_bulk = len(ordered) >= BULK_THRESHOLD if bulk is None else bulk
         started = time.perf_counter()
-        try:
-            with self.connect() as conn:
-                if use_bulk:
-                    self._bulk(conn, columns, identity, owned, merged, ordered)
-                else:
-                    self._row_by_row(conn, columns, identity, owned, merged, ordered)
-        except psycopg.OperationalError as exc:
-            raise StoreUnavailable(f"database went away while writing {group} rows: {exc}") from exc
+        with self.session(f"writing {group} rows") as conn:
+            if use_bulk:
+                self._bulk(conn, columns, identity, owned, merged, ordered)
+            else:
+                self._row_by_row(conn, columns, identity, owned, merged, ordered)
         return UpsertResult(len(ordered), time.perf_counter() - started, use_bulk)
 
     @staticmethod
@@ -208,7 +221,7 @@ class Store:
     def replace_words(self, files: Iterable[tuple[str, str]], words: Sequence[dict[str, Any]]) -> int:
         """Replace the word rows of the given (file_hash, dataset) files in one transaction."""
         files = sorted(set(files))
-        with self.connect() as conn, conn.cursor() as cur:
+        with self.session("writing audio_words rows") as conn, conn.cursor() as cur:
             cur.executemany("DELETE FROM audio_words WHERE file_hash = %s AND dataset = %s", files)
             with cur.copy(
                 sql.SQL("COPY audio_words ({}) FROM STDIN").format(
@@ -221,13 +234,21 @@ class Store:
 
     # --- runs ------------------------------------------------------------------------------------
 
-    def start_run(self, command: str, args: dict, versions: dict, dataset: str | None = None) -> int:
-        with self.connect() as conn:
+    def start_run(
+        self, command: str, args: dict, versions: dict, dataset: str | None = None, owner: str | None = None
+    ) -> int:
+        with self.session("writing the runs row") as conn:
             row = conn.execute(
-                "INSERT INTO runs (command, args, versions, dataset) VALUES (%s, %s, %s, %s) RETURNING run_id",
-                (command, Jsonb(args), Jsonb(versions), dataset),
+                "INSERT INTO runs (command, args, versions, dataset, owner) VALUES (%s, %s, %s, %s, %s)"
+                " RETURNING run_id",
+                (command, Jsonb(args), Jsonb(versions), dataset, owner),
             ).fetchone()
         return int(row[0])
+
+    def running_runs(self) -> list[tuple[int, str | None]]:
+        """(run_id, owner) of every run still marked ``running``."""
+        with self.session("reading runs") as conn:
+            return [(int(r[0]), r[1]) for r in conn.execute("SELECT run_id, owner FROM runs WHERE status = 'running'")]
 
     def finish_run(
         self,
@@ -240,7 +261,7 @@ class Store:
         error: str | None = None,
     ) -> None:
         x_real_time = audio_s / wall_s if audio_s and wall_s else None
-        with self.connect() as conn:
+        with self.session("writing the runs row") as conn:
             conn.execute(
                 "UPDATE runs SET status = %s, finished_at = now(), counts = %s, audio_s = %s, wall_s = %s,"
                 " x_real_time = %s, error = %s WHERE run_id = %s",
@@ -255,7 +276,7 @@ class Store:
         if dataset is not None:
             query += sql.SQL(" WHERE dataset = %s")
             params = (dataset,)
-        with self.connect() as conn:
+        with self.session(f"counting {table} rows") as conn:
             return int(conn.execute(query, params).fetchone()[0])
 
 
@@ -339,21 +360,27 @@ class ValidationSink:
             self.error = error
 
     def finish(self, report: Any) -> None:
-        if self.error is not None or self.run_id is None:
+        """Close the run's row: ``ok``, or ``failed`` with the database error when writes
+        failed (best effort: the database may still be gone)."""
+        if self.run_id is None:
             return
         judged = [r for r in report.results if r.verdicts is not None]
-        self.store.finish_run(
-            self.run_id,
-            status="ok",
-            counts={
-                "files": len(report.results),
-                "judged": len(judged),
-                "rows": self.rows,
-                "kept": sum(1 for r in judged if r.verdicts.summary.keep),
-            },
-            audio_s=report.audio_s,
-            wall_s=report.wall_s,
-        )
+        try:
+            self.store.finish_run(
+                self.run_id,
+                status="ok" if self.error is None else "failed",
+                counts={
+                    "files": len(report.results),
+                    "judged": len(judged),
+                    "rows": self.rows,
+                    "kept": sum(1 for r in judged if r.verdicts.summary.keep),
+                },
+                audio_s=report.audio_s,
+                wall_s=report.wall_s,
+                error=None if self.error is None else f"database writes failed: {self.error}",
+            )
+        except StoreUnavailable as exc:
+            log.error("could not close run %s: %s", self.run_id, exc)
 
 
 def sync_validations(store: Store, validations_dir, dataset: str | None = None) -> dict[str, int]:

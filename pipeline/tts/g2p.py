@@ -57,6 +57,10 @@ class G2P:
                 "misaki's espeak-ng fallback could not be enabled (is espeakng-loader installed?); "
                 "refusing to run, because unknown words would be dropped silently"
             )
+        # phonemizer's get_logger() (run as the fallback backend is built, in every process, the
+        # workers too) resets its logger to WARNING; the fallback phonemizes one word at a time,
+        # so its "words count mismatch" warnings (dozens per chapter) say nothing: keep errors only.
+        logging.getLogger("phonemizer").setLevel(logging.ERROR)
         self._pipeline = pipeline
 
     @property
