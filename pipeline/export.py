@@ -130,6 +130,19 @@ def _describe_empty(cur: psycopg.Cursor, dataset: str, where: str | None) -> str
     )
 
 
+def _reader_filter(cur: psycopg.Cursor) -> sql.Composable:
+    """The ``AND ...`` that applies a user's filter through ``pipeline_filter()`` (migration
+    004): evaluated as the least-privilege role ``pipeline_reader``, which can only SELECT the
+    project's tables and views, so superuser functions and writes are refused."""
+    cur.execute("SELECT to_regprocedure('pipeline_filter(text, text)') IS NOT NULL")
+    if not cur.fetchone()[0]:
+        raise ExportError(
+            "--where needs the pipeline_reader role (migration 004), which this database user could not"
+            " create (no CREATEROLE); ask an administrator to run `pipeline db migrate` as a superuser"
+        )
+    return sql.SQL(" AND (file_hash, dataset) IN (SELECT file_hash, dataset FROM pipeline_filter(%s, %s))")
+
+
 def select_rows(
     store,
     *,
@@ -140,10 +153,10 @@ def select_rows(
 ) -> tuple[list[dict[str, Any]], list[str], dict[str, str]]:
     """The rows an export would write: (rows, output columns, column -> Postgres type).
 
-    ``where`` is user-supplied SQL. It runs inside a READ ONLY transaction with a statement
-    timeout, as one statement (psycopg's extended protocol refuses a second one), wrapped as
-    ``... WHERE dataset = %s AND (<where>)``; rows of another dataset are refused in case the
-    filter closed the parenthesis itself.
+    ``where`` is user-supplied SQL. It runs as the role ``pipeline_reader`` (SELECT on the
+    project's tables and views, nothing else: see ``_reader_filter``) inside a READ ONLY
+    transaction with a statement timeout, wrapped as ``... WHERE dataset = $1 AND (<where>)``;
+    rows of another dataset are refused in case the filter closed the parenthesis itself.
     """
     where = where.strip() if where else None
     label = f"the filter {where!r}" if where else f"the selection of dataset {dataset!r}"
@@ -156,16 +169,15 @@ def select_rows(
             available = _table_columns(cur)
             output = _output_columns(columns, available)
             selected = list(dict.fromkeys(["dataset", "path", *output]))
-            filter_sql = sql.SQL("")
+            filter_sql, params = sql.SQL(""), [dataset]
             if where:
-                # The filter's own "%" must reach the server as is, not as a placeholder.
-                filter_sql = sql.SQL(" AND (\n{}\n)").format(sql.SQL(where.replace("%", "%%")))
+                filter_sql, params = _reader_filter(cur), [dataset, where, dataset]
             query = sql.SQL(
                 "SELECT {cols} FROM audio_quality WHERE dataset = %s{filter}\n"
                 "ORDER BY book NULLS LAST, voice NULLS LAST, chapter_index NULLS LAST, chunk_index NULLS LAST,"
                 " path, file_hash"
             ).format(cols=sql.SQL(", ").join(map(sql.Identifier, selected)), filter=filter_sql)
-            cur.execute(query, (dataset,))
+            cur.execute(query, params)
             names = [d.name for d in cur.description]
             rows = [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
             if not rows:

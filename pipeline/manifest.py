@@ -12,6 +12,7 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Iterator
+from dataclasses import MISSING, fields
 from pathlib import Path
 
 from pipeline.records import AudioRecord
@@ -19,6 +20,10 @@ from pipeline.records import AudioRecord
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.jsonl"
+
+
+class ManifestError(ValueError):
+    """A manifest line that is JSON but not a clip record; the message names file and line."""
 
 
 class Manifest:
@@ -44,10 +49,45 @@ class Manifest:
 
     def latest_by_path(self) -> dict[str, dict]:
         """The newest record for each wav path."""
-        return {row["wav_path"]: row for row in self.iter_lines() if "wav_path" in row}
+        return {row["wav_path"]: row for row in self.iter_lines() if isinstance(row, dict) and "wav_path" in row}
 
     def records(self) -> list[AudioRecord]:
-        return [AudioRecord(**row) for row in self.latest_by_path().values()]
+        """The newest record per wav path; a line with missing or unknown fields raises
+        :class:`ManifestError` naming the file and line."""
+        latest: dict[str, tuple[int, dict]] = {}
+        for number, row in self._numbered_rows():
+            latest[row.get("wav_path", f"<line {number}>")] = (number, row)
+        return [self._record(number, row) for number, row in latest.values()]
+
+    def _numbered_rows(self) -> Iterator[tuple[int, dict]]:
+        if not self.path.exists():
+            return
+        with self.path.open(encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a torn write: iter_lines warns about it
+                if not isinstance(row, dict):
+                    raise ManifestError(f"{self.path}:{number}: expected a JSON object, got {type(row).__name__}")
+                yield number, row
+
+    def _record(self, number: int, row: dict) -> AudioRecord:
+        known = {f.name for f in fields(AudioRecord)}
+        required = {f.name for f in fields(AudioRecord) if f.default is MISSING and f.default_factory is MISSING}
+        missing, unknown = sorted(required - row.keys()), sorted(row.keys() - known)
+        if missing or unknown:
+            problems = ([f"missing field(s) {', '.join(missing)}"] if missing else []) + (
+                [f"unknown field(s) {', '.join(unknown)}"] if unknown else []
+            )
+            raise ManifestError(f"{self.path}:{number}: {'; '.join(problems)}; fix or delete that line")
+        try:
+            return AudioRecord(**row)
+        except (TypeError, ValueError) as exc:
+            raise ManifestError(f"{self.path}:{number}: {exc}; fix or delete that line") from exc
 
     def append(self, records: Iterable[AudioRecord]) -> None:
         lines = "".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in records)

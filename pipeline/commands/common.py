@@ -30,6 +30,16 @@ def settings_with(**overrides: Any) -> Settings:
         fail(f"invalid setting: {exc}")
 
 
+def safe_dataset(name: str) -> str:
+    """``--dataset`` as given, or a one-line error when it is not a safe folder name."""
+    from pipeline.names import check_dataset_name
+
+    try:
+        return check_dataset_name(name)
+    except ValueError as exc:
+        fail(str(exc))
+
+
 def setup_logging(verbose: bool = False) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,

@@ -49,7 +49,7 @@ def sync(
     try:
         generated = sync_manifests(store, settings.datasets_dir, dataset)
         validated = sync_validations(store, settings.work_dir / "validations", dataset)
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, ValueError) as exc:  # ValueError: a bad manifest line, named
         fail(str(exc))
     if not generated and not validated:
         out.print(f"nothing to sync under {settings.work_dir}")

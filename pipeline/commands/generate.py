@@ -18,6 +18,7 @@ from pipeline.commands.common import (
     open_runner,
     out,
     runner_errors,
+    safe_dataset,
     settings_with,
     setup_logging,
     start_run_or_warn,
@@ -124,6 +125,7 @@ def generate(
 ) -> None:
     """Chunk a book and synthesize every chunk with Kokoro-82M into <work>/datasets/<dataset>/."""
     setup_logging(verbose)
+    dataset = safe_dataset(dataset)
     settings = settings_with(
         voices=voice or None,
         speed=speed,

@@ -17,11 +17,13 @@ from pipeline.commands.common import (
     open_runner,
     out,
     runner_errors,
+    safe_dataset,
     settings_with,
     setup_logging,
     start_run_or_warn,
 )
 from pipeline.lifecycle import guarded_run
+from pipeline.names import dataset_name_from
 from pipeline.runner import LocalRunner
 
 ENGINE_MODES = ("primary", "secondary", "both", "cascade")
@@ -279,7 +281,11 @@ def validate(
         runner=runner,
         ray_address=ray_address,
     )
-    name = dataset or (source.parent.name if source.is_file() else source.resolve().name)
+    name = (
+        safe_dataset(dataset)
+        if dataset
+        else dataset_name_from(source.parent.name if source.is_file() else source.resolve().name)
+    )
     validate_dataset(
         source,
         settings,
