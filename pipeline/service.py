@@ -169,6 +169,7 @@ async def close_quietly(generator: AsyncGenerator[bytes, None]) -> None:
 # --- text segmentation and audio ------------------------------------------------------------
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
+TEXT_BLOCK_CHARS = 300  # ~20 s of speech, one Kokoro piece: a cancel is seen within one piece
 
 
 def split_segments(text: str, first_max_words: int, boundaries: str) -> list[str]:
@@ -188,6 +189,18 @@ def split_segments(text: str, first_max_words: int, boundaries: str) -> list[str
     rest = " ".join(words[cut:])
     segments += [part for part in _SENTENCE_END.split(rest) if part.strip()]
     return segments
+
+
+def text_blocks(text: str, max_chars: int = TEXT_BLOCK_CHARS) -> list[str]:
+    """``text`` cut at sentence ends into blocks of about ``max_chars`` (a longer sentence stays
+    whole), so a long input is phonemized and synthesized a block at a time."""
+    blocks: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        if blocks and len(blocks[-1]) + len(sentence) < max_chars:
+            blocks[-1] += " " + sentence
+        elif sentence.strip():
+            blocks.append(sentence)
+    return blocks
 
 
 def to_pcm16(audio: np.ndarray) -> bytes:
@@ -269,10 +282,11 @@ class EngineHost:
         engine = self._require()
         parts = []
         try:
-            for result in engine.iter_text(text, voice, speed, self.settings.seed):
-                parts.append(result.audio)
-                if cancel.is_set():
-                    raise JobCancelled()
+            for block in text_blocks(text):  # phonemized block by block: a cancel is seen early
+                for result in engine.iter_text(block, voice, speed, self.settings.seed):
+                    if cancel.is_set():
+                        raise JobCancelled()
+                    parts.append(result.audio)
         except VoiceError as exc:
             raise ServiceError(400, str(exc), "invalid_voice") from exc
         except ValueError as exc:
