@@ -287,6 +287,14 @@ def run_generation(
     report = GenerateReport(planned=len(jobs))
     todo = stage.arrange(pending_jobs(jobs, stage.dataset_dir, manifest))
     report.skipped = len(jobs) - len(todo)
+    if sinks and report.skipped:
+        # Clips finished earlier are upserted again (idempotent): a run killed between its
+        # manifest append and its database write must not leave them out of the store.
+        pending = {job.wav_path for job in todo}
+        planned = {job.wav_path for job in jobs}
+        done = [r for r in manifest.records() if r.wav_path in planned and r.wav_path not in pending]
+        for sink in sinks:
+            sink.write_generation(done)
     started = time.perf_counter()
     in_workers = bool(sinks) and getattr(runner, "writes_in_workers", False)
     extra = {}

@@ -30,6 +30,15 @@ class VoiceCache:
         self._lock = threading.Lock()
         self.evictions = 0
 
+    def __getstate__(self) -> dict:  # engines travel to worker processes: the lock does not
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     @property
     def bytes(self) -> int:
         """Bytes held by unpinned (blend) packs."""
