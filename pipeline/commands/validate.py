@@ -283,7 +283,7 @@ def validate(
     )
     name = (
         safe_dataset(dataset)
-        if dataset
+        if dataset is not None
         else dataset_name_from(source.parent.name if source.is_file() else source.resolve().name)
     )
     validate_dataset(

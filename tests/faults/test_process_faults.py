@@ -22,10 +22,18 @@ import pytest
 import soundfile as sf
 from helpers.processes import REPO_ROOT, alive, base_env, children_of, cli, wait_until
 
-BOOK = REPO_ROOT / "data" / "books" / "alice.txt"
-GENERATE = ("--chapters", "1", "--limit", "6", "--target-seconds", "2", "--workers", "2", "--batch-size", "1")
+GENERATE = ("--chapters", "1", "--limit", "6", "--target-seconds", "4", "--workers", "2", "--batch-size", "1")
 VALIDATE = ("--engines", "primary", "--primary", "whisper-tiny", "--mos-mode", "none")
 RUN_TIMEOUT_S = 240
+BOOK_TEXT = (
+    "A Small Test Book\n\nCHAPTER I.\nThe Beginning\n\n"
+    "The cat sat quietly on the warm mat near the old red barn, and watched the rain.\n\n"
+    "Alice was beginning to get very tired of sitting by her sister on the bank.\n\n"
+    "Once or twice she had peeped into the book her sister was reading.\n\n"
+    "It had no pictures or conversations in it, and she wondered what use it was.\n\n"
+    "So she was considering in her own mind whether the pleasure would be worth the trouble.\n\n"
+    "Suddenly a white rabbit with pink eyes ran close by her, looking at its watch.\n"
+)
 SENTENCES = (
     "The cat sat quietly on the warm mat.",
     "Alice was beginning to get very tired.",
@@ -105,7 +113,9 @@ def manifest_lines(dataset_dir: Path) -> int:
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
 def test_generate_stopped_mid_run_leaves_no_orphans_and_reruns_complete(migrated, tmp_path, signum):
     dataset = f"gen-{signal.Signals(signum).name.lower()}"
-    args = ("generate", "--book", str(BOOK), *GENERATE, "--dataset", dataset)
+    book = tmp_path / "book.txt"
+    book.write_text(BOOK_TEXT, encoding="utf-8")
+    args = ("generate", "--book", str(book), *GENERATE, "--dataset", dataset)
     dataset_dir = tmp_path / "datasets" / dataset
     process = start(args, tmp_path, migrated)
     tree = stop_mid_run(
