@@ -73,9 +73,10 @@ def _watch_parent(parent_pid: int, interval_s: float) -> None:
         time.sleep(interval_s)
 
 
-def guard_worker(parent_pid: int | None = None, interval_s: float = WATCHDOG_INTERVAL_S) -> None:
-    """Make this (worker) process die with its parent; call first in a worker initializer."""
-    parent_pid = parent_pid or os.getppid()
+def guard_worker(parent_pid: int, interval_s: float = WATCHDOG_INTERVAL_S) -> None:
+    """Make this (worker) process die with its parent; call first in a worker initializer.
+    ``parent_pid`` comes from the parent itself (``os.getpid()`` there): read here with
+    ``os.getppid()`` it would already be init's pid if the parent died while this started."""
     set_parent_death_signal()
     if os.getppid() != parent_pid:  # the parent died before the prctl took effect
         os._exit(1)

@@ -9,6 +9,7 @@ Workers are spawned (not forked) so they never inherit the driver's torch/OpenMP
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, Protocol
@@ -29,9 +30,9 @@ class Runner(Protocol):
     ) -> Iterator[tuple[Sequence[Any], list[Any | ItemFailure]]]: ...
 
 
-def _init_worker(stage: Stage) -> None:
+def _init_worker(stage: Stage, parent_pid: int) -> None:
     global _WORKER_STAGE
-    guard_worker()  # die with the parent, never finish batches nobody will record
+    guard_worker(parent_pid)  # die with the parent, never finish batches nobody will record
     stage.setup()
     _WORKER_STAGE = stage
 
@@ -70,7 +71,7 @@ class LocalRunner:
         pending: dict[Future, Sequence[Any]] = {}
         batch_iter = iter(batches)
         pool = ProcessPoolExecutor(
-            max_workers=self.workers, mp_context=context, initializer=_init_worker, initargs=(stage,)
+            max_workers=self.workers, mp_context=context, initializer=_init_worker, initargs=(stage, os.getpid())
         )
         finished = False
         try:

@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import soundfile as sf
-from helpers.processes import REPO_ROOT, alive, base_env, children_of, cli, wait_until
+from helpers.processes import REPO_ROOT, alive, base_env, children_of, cli, wait_until, workers_of
 
 GENERATE = ("--chapters", "1", "--limit", "6", "--target-seconds", "4", "--workers", "2", "--batch-size", "1")
 VALIDATE = ("--engines", "primary", "--primary", "whisper-tiny", "--mos-mode", "none")
@@ -34,6 +34,7 @@ BOOK_TEXT = (
     "So she was considering in her own mind whether the pleasure would be worth the trouble.\n\n"
     "Suddenly a white rabbit with pink eyes ran close by her, looking at its watch.\n"
 )
+LEVELS = 3
 SENTENCES = (
     "The cat sat quietly on the warm mat.",
     "Alice was beginning to get very tired.",
@@ -44,6 +45,7 @@ SENTENCES = (
     "The rabbit took a watch out of its pocket.",
     "Down, down, down. Would the fall never come to an end?",
 )
+N_CLIPS = len(SENTENCES) * LEVELS
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,8 @@ def migrated(database_url: str) -> str:
 
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Eight short wav+txt clips of real Kokoro speech (enough for two ASR worker processes)."""
+    """24 short wav+txt clips of real Kokoro speech (8 sentences at three levels, so every file
+    differs): enough for two ASR worker processes and a run that lasts a while."""
     from pipeline.settings import Settings
     from pipeline.tts.engine import build_engine
 
@@ -64,8 +67,10 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = build_engine(Settings())
     engine.setup()
     for index, text in enumerate(SENTENCES):
-        sf.write(folder / f"c{index}.wav", engine.synthesize_text(text, "af_heart").audio, 24_000, subtype="PCM_16")
-        (folder / f"c{index}.txt").write_text(text, encoding="utf-8")
+        audio = engine.synthesize_text(text, "af_heart").audio
+        for level in range(LEVELS):
+            sf.write(folder / f"c{index}_{level}.wav", audio * (1 - 0.2 * level), 24_000, subtype="PCM_16")
+            (folder / f"c{index}_{level}.txt").write_text(text, encoding="utf-8")
     return folder
 
 
@@ -96,7 +101,11 @@ def stop_mid_run(process: subprocess.Popen, started: callable, signum: int) -> s
     tree = children_of(process.pid) | {process.pid}
     process.send_signal(signum)
     process.wait(60)
-    wait_until(lambda: not any(alive(pid) for pid in tree), 20, "every process of the tree to exit")
+    try:
+        wait_until(lambda: not any(alive(pid) for pid in tree), 20, "every process of the tree to exit")
+    except AssertionError:
+        left = {pid: Path(f"/proc/{pid}/cmdline").read_bytes()[:200] for pid in tree if alive(pid)}
+        raise AssertionError(f"orphans left: {left}") from None
     return tree
 
 
@@ -118,9 +127,7 @@ def test_generate_stopped_mid_run_leaves_no_orphans_and_reruns_complete(migrated
     args = ("generate", "--book", str(book), *GENERATE, "--dataset", dataset)
     dataset_dir = tmp_path / "datasets" / dataset
     process = start(args, tmp_path, migrated)
-    tree = stop_mid_run(
-        process, lambda: manifest_lines(dataset_dir) >= 1 and len(children_of(process.pid)) >= 2, signum
-    )
+    tree = stop_mid_run(process, lambda: manifest_lines(dataset_dir) >= 1 and len(workers_of(process.pid)) == 2, signum)
     assert len(tree) >= 3, "the run had worker processes"
     if signum == signal.SIGTERM:
         assert process.returncode == 128 + signal.SIGTERM
@@ -145,8 +152,7 @@ def test_validate_stopped_mid_run_leaves_no_orphans_and_reruns_complete(migrated
     dataset = f"val-{signal.Signals(signum).name.lower()}"
     args = ("validate", str(clips), "--dataset", dataset, *VALIDATE)
     process = start(args, tmp_path, migrated)
-    log = tmp_path / "validations" / f"{dataset}.jsonl"
-    tree = stop_mid_run(process, lambda: len(children_of(process.pid)) >= 2 and log.exists(), signum)
+    tree = stop_mid_run(process, lambda: len(workers_of(process.pid)) == 2, signum)
     assert len(tree) >= 3, "the run had ASR worker processes"
     if signum == signal.SIGTERM:
         assert process.returncode == 128 + signal.SIGTERM
@@ -157,7 +163,7 @@ def test_validate_stopped_mid_run_leaves_no_orphans_and_reruns_complete(migrated
         validated = conn.execute(
             "SELECT count(*) FROM audio_quality WHERE dataset = %s AND n_words IS NOT NULL", (dataset,)
         ).fetchone()[0]
-    assert validated == len(SENTENCES)
+    assert validated == N_CLIPS
     assert [status for status, _ in runs(migrated, "validate")][-2:] == ["failed", "ok"]
 
 
@@ -197,7 +203,7 @@ def test_validate_keeps_every_result_when_connections_drop(migrated, clips, tmp_
     assert "database writes failed" in output and "DB writes failed" in output
 
     entries = [json.loads(line) for line in (tmp_path / "validations" / f"{dataset}.jsonl").read_text().splitlines()]
-    assert len(entries) == len(SENTENCES), "every clip reached the local log"
+    assert len(entries) == N_CLIPS, "every clip reached the local log"
     synced = subprocess.run(
         cli("db", "sync", "--dataset", dataset),
         cwd=REPO_ROOT,
@@ -212,5 +218,5 @@ def test_validate_keeps_every_result_when_connections_drop(migrated, clips, tmp_
             "SELECT count(*) FROM audio_quality WHERE dataset = %s AND n_words IS NOT NULL", (dataset,)
         ).fetchone()[0]
         words = conn.execute("SELECT count(*) FROM audio_words WHERE dataset = %s", (dataset,)).fetchone()[0]
-    assert validated == len(SENTENCES)
+    assert validated == N_CLIPS
     assert words == sum(len(entry["words"]) for entry in entries)

@@ -66,6 +66,18 @@ def children_of(pid: int) -> set[int]:
     return found
 
 
+def workers_of(pid: int) -> set[int]:
+    """The multiprocessing workers (``spawn_main``) among ``pid``'s descendants."""
+    found = set()
+    for child in children_of(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.add(child)
+        except OSError:
+            continue
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
