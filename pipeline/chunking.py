@@ -31,10 +31,9 @@ from typing import Literal
 
 from pipeline.ingest import Book, Chapter
 from pipeline.records import Chunk
+from pipeline.tts.backend import PHONEMES_PER_SECOND as DEFAULT_PHONEMES_PER_SECOND
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
 
-# Kokoro-82M at speed 1.0 speaks ~17 phoneme characters per second (measured on Alice, chapter 1).
-DEFAULT_PHONEMES_PER_SECOND = 17.0
 log = logging.getLogger(__name__)
 
 # A chunk may run past the target by this factor when that lands closer to the target than

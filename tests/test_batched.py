@@ -246,9 +246,9 @@ def test_synthesize_stage_batches_chunks_and_writes_the_same_clips(tmp_path, g2p
     from helpers.kokoro_checkpoint import random_kokoro_checkpoint
 
     from pipeline.chunking import chunk_book
-    from pipeline.generate import SynthesizeStage, plan_jobs
     from pipeline.ingest import read_book
     from pipeline.settings import get_settings
+    from pipeline.stages.synthesize import SynthesizeStage, plan_jobs
     from pipeline.tts.engine import TTSEngine, build_voice_store
     from pipeline.tts.torch_backend import KokoroTorchBackend
 

@@ -35,8 +35,10 @@ from judges import scoreq as scoreq_module
 from judges import utmosv2 as utmosv2_module
 from judges.base import AudioItem
 from judges.mos import PRIMARY_SCORE, build_mos_judges, composite
-from pipeline.quality import mos_row, score_clips
+from pipeline.jobs.validate import score_with_judges
+from pipeline.runner import LocalRunner
 from pipeline.settings import Settings
+from pipeline.stages.quality import mos_row
 
 HAS_NISQA = importlib.util.find_spec("nisqa") is not None
 HAS_SCOREQ = scoreq_module.scoreq_dir() is not None
@@ -416,7 +418,7 @@ def test_build_and_run_configured_production_judges(nisqa_checkpoint, scoreq_mod
     assert all(j.info.device == "unloaded" for j in judges)
     if importlib.util.find_spec("utmosv2") is None:
         assert skipped == {"utmosv2": utmosv2_module.NOT_INSTALLED}
-    scores = score_clips(judges, items(clips, "speech", "empty"), load=True)
+    scores = score_with_judges(LocalRunner(1), judges, items(clips, "speech", "empty"))
     assert all(j.info.device == "unloaded" for j in judges)  # torn down after
     row = mos_row(scores["speech"], seed=settings.mos_seed)
     assert row["mos_judges"] == ["scoreq", "nisqa"]
