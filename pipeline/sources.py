@@ -15,18 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.manifest import MANIFEST_NAME, Manifest
+from pipeline.records import ClipSource
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ClipSource:
-    file_hash: str
-    dataset: str
-    audio_path: str  # absolute
-    path: str  # as stored in the row: relative to the dataset root where there is one
-    text: str | None
-    problem: str | None = None  # set when the clip cannot be validated against a label
 
 
 @dataclass(frozen=True, slots=True)

@@ -198,9 +198,10 @@ def test_forward_batch_rejects_empty_input(random_kmodel):
 def real_kmodel():
     from kokoro import KModel
 
-    from pipeline.assets import assemble_torch_checkpoint, ensure_assets
+    from pipeline.assets import ensure_assets
     from pipeline.settings import get_settings
     from pipeline.tts.backend import kokoro_config
+    from pipeline.tts.onnx_to_torch import assemble_torch_checkpoint
 
     checkpoint = assemble_torch_checkpoint(ensure_assets(get_settings().cache_dir))
     torch.set_num_threads(2)

@@ -196,8 +196,7 @@ def _run_pickled(blobs: list[tuple[bytes, bytes]]) -> list:
 def test_stages_pickle_before_setup_and_run_in_a_spawned_process(generated, g2p, short_book, tmp_path, store):
     from judges.registry import build_asr
     from pipeline.jobs.generate import WorkerGenerationWriter
-    from pipeline.records import AudioRecord
-    from pipeline.sources import ClipSource
+    from pipeline.records import AudioRecord, ClipSource
     from pipeline.stages.quality import MOSPlan, QualityItem, QualityStage
     from pipeline.stages.transcribe import TranscribeStage
     from pipeline.stages.verdicts import combine

@@ -28,10 +28,9 @@ from pipeline.jobs.errors import JobError
 from pipeline.jobs.generate import DatabaseOutcome
 from pipeline.jobs.plumbing import open_runner, runner_errors, start_run_or_warn
 from pipeline.jobs.reporting import LogReporter, Reporter
-from pipeline.records import ClipResult
+from pipeline.records import ClipResult, ClipSource
 from pipeline.runner import LocalRunner
 from pipeline.settings import Settings
-from pipeline.sources import ClipSource
 from pipeline.stages.base import ItemFailure, Stage
 from pipeline.stages.quality import MOSPlan, QualityItem, QualityStage, ScoreStage, mos_item, wants_mos
 from pipeline.stages.transcribe import TranscribeStage

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from judges.base import ASRJudge, AudioItem, Transcript
-from pipeline.sources import ClipSource
+from pipeline.records import ClipSource
 from pipeline.stages.base import ItemFailure, Resources, Stage
 
 

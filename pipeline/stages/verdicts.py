@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from judges.base import Transcript
 from pipeline.choices import EngineMode
-from pipeline.records import ClipResult
-from pipeline.sources import ClipSource
+from pipeline.records import ClipResult, ClipSource
 from verdicts import Hypothesis, Thresholds, judge_words, should_escalate
 
 

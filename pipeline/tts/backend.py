@@ -18,8 +18,6 @@ from importlib import resources
 import numpy as np
 
 SAMPLE_RATE = 24_000
-# Kokoro-82M at speed 1.0 speaks ~17 phoneme characters per second (measured on Alice, chapter 1).
-PHONEMES_PER_SECOND = 17.0
 STYLE_DIM = 256
 
 

@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.assets import ONNX_SHA256, AssetError, AssetPaths, assemble_onnx
+
 log = logging.getLogger(__name__)
 
 # Bump when the conversion changes: the cached checkpoint is rebuilt when this differs.
@@ -502,3 +504,14 @@ def _file_lock(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def assemble_torch_checkpoint(paths: AssetPaths) -> Path:
+    """The torch checkpoint rebuilt from the assembled int8 ONNX: converted once (3-15 s on two
+    CPU cores), then found by its sidecar, which records the source ONNX's sha256 and the
+    converter version (a stat and a small JSON read; no hashing)."""
+    onnx_model = assemble_onnx(paths)
+    try:
+        return ensure_checkpoint(onnx_model, paths.torch_checkpoint, ONNX_SHA256)
+    except (ConversionError, ImportError) as exc:
+        raise AssetError(f"could not rebuild the Kokoro torch checkpoint from {onnx_model.name}: {exc}") from exc
