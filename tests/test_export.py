@@ -199,7 +199,11 @@ def test_hf_export_of_kept_clips_round_trips(store, corpus, tmp_path):
     assert ds.features["keep"] == datasets.Value("bool")
     assert ds.features["chunk_index"] == datasets.Value("int32")
 
-    raw = ds.cast_column("audio", datasets.Audio(decode=False))  # decoding needs torchcodec; bytes do not
+    for row in ds:  # decoded, as users read it (datasets 3.x decodes with soundfile)
+        clip = corpus.clips[row["file_hash"]]
+        assert row["audio"]["sampling_rate"] == SR
+        np.testing.assert_allclose(row["audio"]["array"] * 32768, clip.samples, atol=1)
+    raw = ds.cast_column("audio", datasets.Audio(decode=False))
     for row in raw:
         clip = corpus.clips[row["file_hash"]]
         assert row["text"] == clip.text
@@ -210,6 +214,7 @@ def test_hf_export_of_kept_clips_round_trips(store, corpus, tmp_path):
         assert rate == SR
         assert np.abs(samples.astype(np.int32) - clip.samples.astype(np.int32)).max() <= 1
         assert row["duration_s"] == pytest.approx(clip.samples.size / SR, abs=1e-4)
+    assert {"README.md", "export.json", "data"} <= {p.name for p in out_dir.iterdir()}
     # Nothing but the finished export is left next to it.
     assert [p.name for p in tmp_path.iterdir()] == ["hf"]
 

@@ -136,6 +136,11 @@ def build_facts(
                 "primary": _engines(rows, "primary"),
                 "secondary": _engines(rows, "secondary"),
                 "versions": _versions(rows),
+                "runs": [
+                    {k: run[k] for k in ("run_id", "args", "versions", "finished_at")}
+                    for run in selection.runs
+                    if run["command"] == "validate"
+                ],
             },
             "verdicts": {v: sum(r.get(f"n_{v}") or 0 for r in rows) for v in VERDICT_NAMES},
             "words": sum(r.get("n_words") or 0 for r in rows),
@@ -246,7 +251,11 @@ def render_card(facts: dict[str, Any]) -> str:
         for engine in validator[role]:
             lines.append(f"- {role} recognizer: {engine['engine']} `{engine['model']}` ({engine['clips']} clips)")
     for key, values in validator["versions"].items():
-        lines.append(f"- version `{key}`: {', '.join(values)}")
+        lines.append(f"- clip versions `{key}`: {', '.join(values)}")
+    for run in validator["runs"]:
+        args = ", ".join(f"{k}={v}" for k, v in sorted(run["args"].items()))
+        versions = ", ".join(f"{k} {v}" for k, v in sorted(run["versions"].items())) or "not recorded"
+        lines.append(f"- validate run {run['run_id']} ({run['finished_at']}): {args}; versions: {versions}")
     words = f"{facts['words']} label words and {facts['insertions']} insertions"
     lines += ["", f"Verdicts over the exported clips' {words}:", ""]
     lines += _table(["verdict", "words"], [[v, n] for v, n in facts["verdicts"].items()])

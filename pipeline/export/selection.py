@@ -38,6 +38,10 @@ FACT_COLUMNS = (
 OVERVIEW_COLUMNS = ("file_hash", "keep", "tier", "validate_error", "n_tts_failure", "n_ambiguous", "duration_s")
 ORDER = "book NULLS LAST, voice NULLS LAST, chapter_index NULLS LAST, chunk_index NULLS LAST, path, file_hash"
 DEFAULT_TIMEOUT_S = 60.0
+RUNS_QUERY = (
+    "SELECT run_id, command, args, versions, finished_at FROM runs"
+    " WHERE dataset = %s AND status = 'ok' AND command IN ('generate', 'validate') ORDER BY run_id"
+)
 
 
 class ExportError(ValueError):
@@ -59,6 +63,7 @@ class Selection:
     columns: list[str]  # the metadata columns written next to the audio, in order
     types: dict[str, str]  # output column -> Postgres type (udt_name)
     overview: list[dict[str, Any]]  # OVERVIEW_COLUMNS of every clip of the dataset
+    runs: list[dict[str, Any]]  # the dataset's finished generate/validate runs (args, versions), oldest first
 
 
 def selection_rules(where: str | None) -> tuple[SelectionRule, ...]:
@@ -154,6 +159,7 @@ def select_clips(
             if not rows:
                 raise ExportError(_describe_empty(cur, dataset, rules[0].sql if rules else None))
             overview = _fetch(cur, _query([c for c in OVERVIEW_COLUMNS if c in available], ()), (dataset,))
+            runs = _fetch(cur, RUNS_QUERY, (dataset,))
         except psycopg.errors.QueryCanceled as exc:
             raise ExportError(f"{label} ran longer than the {timeout_s:g} s statement timeout") from exc
         except psycopg.OperationalError as exc:
@@ -165,4 +171,4 @@ def select_clips(
     strays = {row["dataset"] for row in rows} - {dataset}
     if strays:
         raise ExportError(f"{label} selected rows of other datasets ({', '.join(sorted(strays))})")
-    return Selection(dataset, rules, rows, output, {c: available[c] for c in output}, overview)
+    return Selection(dataset, rules, rows, output, {c: available[c] for c in output}, overview, runs)
