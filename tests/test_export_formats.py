@@ -155,6 +155,9 @@ def test_split_by_chapter_and_voice(store, alice, tmp_path):
     report = export(store, alice, tmp_path / "v", where=None, fmt="jsonl",
                     split_plan=SplitPlan.parse("0.9,0.05,0.05", split_by="voice"))  # fmt: skip
     assert report.splits == {"train": len(rows)} and report.empty_splits == ("validation", "test")
+    facts = json.loads((tmp_path / "v" / "export.json").read_text())
+    assert facts["splits"]["empty"] == ["validation", "test"]
+    assert "No clips fell in: validation, test" in (tmp_path / "v" / "README.md").read_text()
     lines = (tmp_path / "v" / "metadata.jsonl").read_text().splitlines()
     assert {json.loads(line)["split"] for line in lines} == {"train"}
 

@@ -87,6 +87,7 @@ def build_facts(
     command: str,
     split_plan: str | None,
     splits: Sequence[str],
+    empty_splits: Sequence[str] = (),
     sample_rate: int | None,
     licence: str,
 ) -> dict[str, Any]:
@@ -111,6 +112,7 @@ def build_facts(
             "splits": {
                 "plan": split_plan,
                 "names": list(splits),
+                "empty": list(empty_splits),
                 **{"clips": {s: sum(c.split == s for c in exported) for s in splits}},
                 "seconds": {s: sum(c.seconds for c in exported if c.split == s) for s in splits},
             },
@@ -222,6 +224,8 @@ def render_card(facts: dict[str, Any]) -> str:
     lines += _table(["voice", "recipe", *[f"{s} (clips / hours)" for s in splits], "clips", "hours"], voice_rows)
     if facts["splits"]["plan"]:
         lines += ["", f"Splits: {facts['splits']['plan']}."]
+        if facts["splits"]["empty"]:
+            lines[-1] += f" No clips fell in: {', '.join(facts['splits']['empty'])} (too few sentence groups)."
     lines += ["", "## Sources and licences", ""]
     for book in facts["books"]:
         title = book.get("title") or "untitled"
@@ -247,6 +251,8 @@ def render_card(facts: dict[str, Any]) -> str:
     lines.append("- Human review: none recorded. Heal (re-synthesis of failed chunks): none recorded.")
     validator = facts["validator"]
     lines += ["", "## Validation", ""]
+    if not any(validator[role] for role in ("primary", "secondary")):
+        lines.append("- no recognizer recorded for these clips")
     for role in ("primary", "secondary"):
         for engine in validator[role]:
             lines.append(f"- {role} recognizer: {engine['engine']} `{engine['model']}` ({engine['clips']} clips)")

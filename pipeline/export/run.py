@@ -183,6 +183,7 @@ def export_dataset(
             command=command,
             split_plan=split_plan.describe() if split_plan else None,
             splits=filled,
+            empty_splits=[s for s in split_names if s not in filled],
             sample_rate=sample_rate,
             licence=licence,
         )
