@@ -174,9 +174,7 @@ def test_repeated_sentence_never_crosses_splits():
             assignment = assign_splits(rows, SplitPlan.parse("0.6,0.2,0.2", split_by=split_by, seed=seed))
             assert assignment["h24"] == assignment["h25"]
             if split_by == "chapter":  # the shared sentence glues chapters 1 and 7 together
-                assert {assignment[r["file_hash"]] for r in rows if r["chapter_index"] in (1, 7)} == {
-                    assignment["h24"]
-                }
+                assert {assignment[r["file_hash"]] for r in rows if r["chapter_index"] in (1, 7)} == {assignment["h24"]}
     with pytest.raises(ExportError, match="add up"):
         SplitPlan.parse("0.9,0.2")
     with pytest.raises(ExportError, match="split-by"):
@@ -203,6 +201,24 @@ def test_nemo_manifest(store, alice, tmp_path):
         info = sf.info(audio)
         assert line["duration"] == pytest.approx(info.frames / info.samplerate, abs=1e-6)
         assert line["duration"] == pytest.approx(row["duration_s"], abs=1e-3)
+
+
+def test_nemo_combined_offsets_address_each_clip(store, alice, tmp_path):
+    kept = {r["file_hash"]: r for r in db_rows(store, "keep")}
+    export(store, alice, tmp_path / "nemo", fmt="nemo", combine=True)
+    manifest = tmp_path / "nemo" / "manifest_train.json"
+    lines = [json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == len(kept)
+    assert len({line["audio_filepath"] for line in lines}) == len({r["voice"] for r in kept.values()})
+    for line in lines:
+        assert line["audio_filepath"].startswith("audio/combined/train/")
+        start = round(line["offset"] * 24_000)
+        frames = round(line["duration"] * 24_000)
+        piece, _ = sf.read(manifest.parent / line["audio_filepath"], start=start, frames=frames, dtype="float32")
+        expected, _ = wav_of(alice, kept[line["file_hash"]])
+        np.testing.assert_array_equal(piece, expected)
+    with pytest.raises(ExportError, match="--combine"):
+        export(store, alice, tmp_path / "x", fmt="hf", combine=True)
 
 
 def test_lhotse_manifests_load_back(store, alice, tmp_path):

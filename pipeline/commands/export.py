@@ -84,6 +84,9 @@ def export(
     split_by: Annotated[str, typer.Option(help="Keep together: sentence | chapter | voice.")] = "sentence",
     seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = 0,
     sample_rate: Annotated[int | None, typer.Option(help="ljspeech: resample to this rate (default 22050).")] = None,
+    combine: Annotated[
+        bool, typer.Option(help="nemo: one wav per split, book and voice; lines carry offsets.")
+    ] = False,
     licence: Annotated[str, typer.Option("--license", help="License id for the card (default: other).")] = "other",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing export at --out.")] = False,
     skip_missing: Annotated[bool, typer.Option(help="Exit 0 even when selected wavs are missing.")] = False,
@@ -121,6 +124,7 @@ def export(
                 timeout_s=timeout,
                 split_plan=plan,
                 sample_rate=sample_rate,
+                combine=combine,
                 licence=licence,
                 progress=progress,
             )

@@ -87,6 +87,7 @@ def export_command(
     columns: Sequence[str] | None,
     split_plan: SplitPlan | None,
     sample_rate: int | None,
+    combine: bool,
     licence: str,
 ) -> str:
     """The ``pipeline export`` command line that reproduces an export (for its card)."""
@@ -98,6 +99,7 @@ def export_command(
         ratios = ",".join(f"{r:g}" for r in split_plan.ratios)
         args += ["--splits", ratios, "--split-by", split_plan.split_by, "--seed", str(split_plan.seed)]
     args += ["--sample-rate", str(sample_rate)] if sample_rate else []
+    args += ["--combine"] if combine else []
     args += ["--license", licence] if licence != "other" else []
     return shlex.join(args)
 
@@ -116,6 +118,7 @@ def export_dataset(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     split_plan: SplitPlan | None = None,
     sample_rate: int | None = None,
+    combine: bool = False,
     licence: str = "other",
     progress: Callable[[int, int], None] | None = None,
 ) -> ExportReport:
@@ -135,6 +138,8 @@ def export_dataset(
     if sample_rate is not None and (not writer_type.resamples or sample_rate < 8000):
         where_ok = ", ".join(n for n, w in WRITERS.items() if w.resamples)
         raise ExportError(f"--sample-rate {sample_rate}: only for --format {where_ok}, and at least 8000 Hz")
+    if combine and not writer_type.combines:
+        raise ExportError(f"--combine: only for --format {', '.join(n for n, w in WRITERS.items() if w.combines)}")
     out_dir = Path(out_dir)
     _check_target(out_dir, overwrite)
     selection = select_clips(store, dataset=dataset, where=where, columns=columns, timeout_s=timeout_s)
@@ -154,7 +159,7 @@ def export_dataset(
     stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
         (stage / "out").mkdir()
-        options = WriterOptions(selection.columns, selection.types, split_plan is not None, sample_rate)
+        options = WriterOptions(selection.columns, selection.types, split_plan is not None, sample_rate, combine)
         writer = writer_type(stage / "out", stage, options)
         for split in split_names:
             rows = [row for row in selection.rows if assignment[row["file_hash"]] == split]
@@ -173,6 +178,7 @@ def export_dataset(
             columns=columns,
             split_plan=split_plan,
             sample_rate=sample_rate,
+            combine=combine,
             licence=licence,
         )
         facts = build_facts(

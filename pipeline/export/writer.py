@@ -24,6 +24,7 @@ class WriterOptions:
     types: dict[str, str]  # column -> Postgres type
     split_requested: bool  # --splits given (else the single split "train")
     sample_rate: int | None  # resample to this rate (formats that take --sample-rate)
+    combine: bool = False  # one long wav per split, book and voice, clips addressed by offset (nemo)
 
 
 class Writer:
@@ -31,6 +32,7 @@ class Writer:
 
     name = ""
     resamples = False  # honours --sample-rate
+    combines = False  # honours --combine
 
     def __init__(self, out: Path, stage: Path, options: WriterOptions) -> None:
         self.out = out  # the export folder being built
