@@ -115,6 +115,8 @@ def test_hf_export_decodes_with_load_from_disk(store, alice, tmp_path):
     first = hub[0]["audio"]
     assert first["sampling_rate"] == 24_000 and hub[0]["file_hash"] == ds[0]["file_hash"]
     np.testing.assert_allclose(first["array"], expected, atol=1e-6)
+    as_on_the_hub = datasets.load_dataset(str(tmp_path / "hf"), split="train")  # through the card's configs
+    assert as_on_the_hub["file_hash"] == ds["file_hash"]
 
 
 def test_splits_are_sentence_disjoint_and_seeded(store, alice, tmp_path):
