@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipeline.commands import options as opt
 from pipeline.commands.common import console, fail, out, settings_with, setup_logging
 from pipeline.commands.db import open_store
 
@@ -94,8 +95,8 @@ def export(
         bool, typer.Option("--verify-hash/--no-verify-hash", help="Skip wavs whose sha256 differs from file_hash.")
     ] = True,
     timeout: Annotated[float, typer.Option(min=1.0, help="Statement timeout for the filter, seconds.")] = 60.0,
-    work_dir: Annotated[Path | None, typer.Option(help="Work dir (default ./work).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose")] = False,
+    work_dir: opt.WorkDir = None,
+    verbose: opt.Verbose = False,
 ) -> None:
     """Export the clips that match --where (all by default) with their audio, splits and a dataset card."""
     setup_logging(verbose)

@@ -22,6 +22,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.commands import options as opt
 from pipeline.commands.common import console, fail, out, settings_with, setup_logging
 from pipeline.queries import QueryResult, UnknownQuery, format_value, get_query, list_queries, run_query, run_sql
 from pipeline.report import ReportData, collect_report, render_html, write_atomic
@@ -92,7 +93,7 @@ def query(
     name: Annotated[str | None, typer.Argument(help="A shipped query (see --list).", show_default=False)] = None,
     fmt: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.table,
     list_all: Annotated[bool, typer.Option("--list", help="List the shipped queries and exit.")] = False,
-    dataset: Annotated[str | None, typer.Option(help="Only rows of this dataset.")] = None,
+    dataset: opt.DatasetFilter = None,
 ) -> None:
     """Run a named SQL query from sql/queries (pass_rate, worst_files, tiers, ...)."""
     setup_logging()
@@ -158,12 +159,12 @@ def print_summary(data: ReportData, top: int) -> None:
 
 
 def report(
-    dataset: Annotated[str | None, typer.Option(help="Only this dataset (default: all).")] = None,
+    dataset: opt.DatasetFilter = None,
     html_path: Annotated[
         Path | None, typer.Option("--html", help="HTML report path (default <work>/reports/report.html).")
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Worst files shown per dataset in the terminal.")] = 10,
-    work_dir: Annotated[Path | None, typer.Option(help="Work directory (default ./work).")] = None,
+    work_dir: opt.WorkDir = None,
 ) -> None:
     """Summarize the store in the terminal and write an HTML report with plots."""
     setup_logging()
