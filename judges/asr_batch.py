@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from judges.audio import AudioError, load_audio
-from judges.base import ASRJudge, AudioItem, Transcript, Word
+from judges.base import ASRJudge, AudioItem, Transcript
+from verdicts.records import Word
 
 log = logging.getLogger(__name__)
 

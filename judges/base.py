@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from verdicts.records import Word
+
 
 @dataclass(frozen=True, slots=True)
 class JudgeInfo:
@@ -32,14 +34,6 @@ class AudioItem:
     key: str
     audio_path: str
     text: str | None = None  # the label, for judges that need it
-
-
-@dataclass(frozen=True, slots=True)
-class Word:
-    text: str
-    start: float | None  # seconds
-    end: float | None
-    confidence: float | None  # 0..1
 
 
 @dataclass(frozen=True, slots=True)

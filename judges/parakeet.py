@@ -37,7 +37,8 @@ from judges.asr_batch import (
     model_fingerprint,
     release_torch_memory,
 )
-from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word, package_version
+from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, package_version
+from verdicts.records import Word
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from judges.audio import AudioError, load_audio
-from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word
+from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript
+from verdicts.records import Word
 
 log = logging.getLogger(__name__)
 

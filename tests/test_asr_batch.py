@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from judges.asr_batch import Decoded, clean_confidence, clean_span, judge_in_batches, model_fingerprint
-from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word
+from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript
+from verdicts.records import Word
 
 RATE = 16_000
 
