@@ -132,14 +132,3 @@ def model_fingerprint(path: str | Path) -> str:
             elif size > FINGERPRINT_SPAN:
                 digest.update(fh.read())
     return digest.hexdigest()[:16]
-
-
-def release_torch_memory(device: str | None) -> None:
-    """After dropping a model: collect it, and return cached CUDA memory to the driver."""
-    import gc
-
-    gc.collect()
-    if device and device.startswith("cuda"):
-        import torch
-
-        torch.cuda.empty_cache()

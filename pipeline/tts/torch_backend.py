@@ -22,7 +22,6 @@ import logging
 import math
 import numbers
 import os
-import re
 import threading
 from collections.abc import Sequence
 from importlib import metadata
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.devices import parse_device, resolve_device
 from pipeline.tts.backend import (
     SAMPLE_RATE,
     STYLE_DIM,
@@ -80,39 +80,6 @@ def _looks_like_path(model: str) -> bool:
     return model.count("/") != 1
 
 
-_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-def _parse_device(device: str) -> str:
-    """Check the device string without importing torch (``__init__`` stays cheap)."""
-    device = str(device).strip().lower()
-    if not _DEVICE_RE.match(device):
-        raise ValueError(f"invalid torch device {device!r} (use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps')")
-    return device
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available else ``cpu``; an unavailable device is an error."""
-    import torch
-
-    device = _parse_device(device)
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    kind = torch.device(device)
-    if kind.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(
-                f"device {device!r} was asked for but CUDA is not available "
-                f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); "
-                "use device='auto' or 'cpu', or install a CUDA build of torch"
-            )
-        if kind.index is not None and kind.index >= torch.cuda.device_count():
-            raise RuntimeError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) visible")
-    elif kind.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"device {device!r} was asked for but MPS is not available")
-    return device
-
-
 def _check_speed(speed: float) -> None:
     if not (isinstance(speed, numbers.Real) and not isinstance(speed, bool) and math.isfinite(speed) and speed > 0):
         raise ValueError(f"speed must be a positive number, got {speed!r}")
@@ -144,7 +111,7 @@ class KokoroTorchBackend(KokoroBackend):
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.model = str(model)
-        self.device = _parse_device(device)
+        self.device = parse_device(device)
         self.threads = threads
         self._model: Any = None  # kokoro.KModel once set up
         self._resolved_device: str | None = None
