@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 
 from judges.audio import AudioError, load_audio
-from pipeline.devices import parse_device
+from pipeline.devices import parse_device, resolve_device
 from verdicts.records import Word
 
 UNLOADED = "unloaded"  # JudgeInfo.device before setup() and after teardown()
@@ -125,6 +125,10 @@ class Judge(ABC, Generic[ResultT]):
     def _load(self) -> tuple[Any, str]:
         """Load the model; return it and the device it runs on ("cpu", "cuda", ...)."""
 
+    def unavailable_reason(self) -> str | None:
+        """Why this judge cannot load here (package or weights absent), or None when it can."""
+        return None
+
     @abstractmethod
     def _judge(self, items: Sequence[AudioItem]) -> list[ResultT]:
         """One result per item, in order (the model is loaded)."""
@@ -157,9 +161,24 @@ class Judge(ABC, Generic[ResultT]):
             raise RuntimeError(f"{type(self).__name__}.setup() must be called first")
 
     def setup(self) -> None:
-        """Load the model (once, on the worker); a second call does nothing."""
-        if self._model is None:
-            self._model, self._device_used = self._load()
+        """Load the model (once, on the worker); a second call does nothing. A judge that
+        cannot load here raises RuntimeError with ``unavailable_reason()``."""
+        if self._model is not None:
+            return
+        reason = self.unavailable_reason()
+        if reason is not None:
+            raise RuntimeError(reason)
+        self._model, self._device_used = self._load()
+
+    def _torch_device(self) -> str:
+        """For torch judges, in ``_load``: ``device`` resolved (``pipeline.devices``), and
+        ``threads`` (when > 0) set as torch's intra-op thread count."""
+        import torch
+
+        device = resolve_device(self.device)
+        if self.threads > 0:
+            torch.set_num_threads(self.threads)
+        return device
 
     def judge_batch(self, items: Sequence[AudioItem]) -> list[ResultT]:
         self._check_loaded()

@@ -36,7 +36,6 @@ import numpy as np
 from judges.audio import AudioError
 from judges.base import MOSJudge
 from judges.packages import package_dir, package_version, torchaudio_placeholder
-from pipeline.devices import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +87,12 @@ class DistillMOSJudge(MOSJudge):
     def version(self) -> str:
         return f"{package_version('distillmos')}, {package_version('torch')}"
 
-    def _load(self) -> tuple[Any, str]:
-        reason = missing_reason()
-        if reason is not None:
-            raise RuntimeError(reason)
-        import torch
+    def unavailable_reason(self) -> str | None:
+        return missing_reason()
 
+    def _load(self) -> tuple[Any, str]:
         model_class = _model_class()
-        device = resolve_device(self.device)
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        device = self._torch_device()
         with contextlib.redirect_stdout(io.StringIO()) as printed:  # it prints where the weights came from
             model = model_class(load_weights=True, segmenting_in_forward=True)
         log.info("%s", printed.getvalue().strip())

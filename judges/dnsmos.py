@@ -85,10 +85,10 @@ class DNSMOSJudge(MOSJudge):
     def version(self) -> str:
         return f"{package_version('speechmos')}, onnxruntime {_ort_version()}"
 
+    def unavailable_reason(self) -> str | None:
+        return missing_reason(self.personalized)
+
     def _load(self) -> tuple[Any, str]:
-        reason = missing_reason(self.personalized)
-        if reason is not None:
-            raise RuntimeError(reason)
         import onnxruntime as ort
         from speechmos.dnsmos import DNSMOS
 

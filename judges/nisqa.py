@@ -55,7 +55,6 @@ import numpy as np
 from judges.audio import AudioError, load_audio, read_audio
 from judges.base import AudioItem, MOSJudge, Scores
 from judges.packages import package_version
-from pipeline.devices import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -117,17 +116,15 @@ class NISQAJudge(MOSJudge):
         self._check_loaded()
         return DIM_KEYS if self._args["dim"] else DIM_KEYS[:1]
 
+    def unavailable_reason(self) -> str | None:
+        return missing_reason(self.checkpoint)
+
     def _load(self) -> tuple[Any, str]:
         """The library's ``nisqaModel`` (holding ``.model`` and ``.args``)."""
-        reason = missing_reason(self.checkpoint)
-        if reason is not None:
-            raise RuntimeError(reason)
         import torch
         from nisqa.NISQA_model import nisqaModel
 
-        device = resolve_device(self.device)
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        device = self._torch_device()
         args = {
             "mode": "predict_file",
             "pretrained_model": str(Path(self.checkpoint).resolve()),

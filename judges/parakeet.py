@@ -22,6 +22,7 @@ the class comes from the checkpoint. Only a hybrid model offers both decoders.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +33,6 @@ import numpy as np
 from judges.asr_batch import Decoded, clean_confidence, clean_span, judge_in_batches, model_fingerprint
 from judges.base import ASRJudge, AudioItem, Transcript
 from judges.packages import package_version
-from pipeline.devices import resolve_device
 from verdicts.records import Word
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,6 @@ class ParakeetJudge(ASRJudge):
         self.confidence_method = confidence_method
         self.confidence_aggregation = confidence_aggregation
         self.sample_rate = PARAKEET_SAMPLE_RATE  # the checkpoint's own, once loaded
-        self._version: str | None = None
 
     # --- interface ------------------------------------------------------------------------
 
@@ -82,20 +81,14 @@ class ParakeetJudge(ASRJudge):
     def model_name(self) -> str:
         return self.model
 
-    @property
-    def version(self) -> str:
-        if self._version is None:
-            path = Path(self.model)
-            model_id = f"{path.name} fp:{model_fingerprint(path)}" if path.is_file() else self.model
-            self._version = f"{package_version('nemo_toolkit')}; {model_id}; decoder {self.decoder}"
-        return self._version
+    @functools.cached_property
+    def version(self) -> str:  # the fingerprint reads the model file: once
+        path = Path(self.model)
+        model_id = f"{path.name} fp:{model_fingerprint(path)}" if path.is_file() else self.model
+        return f"{package_version('nemo_toolkit')}; {model_id}; decoder {self.decoder}"
 
     def _load(self) -> tuple[Any, str]:
-        import torch
-
-        device = resolve_device(self.device)
-        if self.threads > 0:
-            torch.set_num_threads(self.threads)
+        device = self._torch_device()
         _quiet_nemo()
         asr = self._restore(device)
         asr.eval()

@@ -20,6 +20,7 @@ also makes the model answer with the bare transcript.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,7 +31,6 @@ import numpy as np
 from judges.asr_batch import Decoded, clean_span, judge_in_batches, model_fingerprint
 from judges.base import ASRJudge, AudioItem, Transcript
 from judges.packages import package_version
-from pipeline.devices import resolve_device
 from verdicts.records import Word
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,6 @@ class QwenASRJudge(ASRJudge):
         self.language = language
         self.dtype = dtype
         self._language: str | None = None  # canonical name, checked in setup()
-        self._version: str | None = None
 
     # --- interface ------------------------------------------------------------------------
 
@@ -85,27 +84,23 @@ class QwenASRJudge(ASRJudge):
     def model_name(self) -> str:
         return self.model
 
-    @property
-    def version(self) -> str:
-        if self._version is None:
-            parts = [package_version("qwen-asr"), package_version("transformers"), _describe(self.model)]
-            if self.aligner:
-                parts.append(f"aligner {_describe(self.aligner)}")
-            self._version = "; ".join(parts)
-        return self._version
+    @functools.cached_property
+    def version(self) -> str:  # the fingerprints read the model files: once
+        parts = [package_version("qwen-asr"), package_version("transformers"), _describe(self.model)]
+        if self.aligner:
+            parts.append(f"aligner {_describe(self.aligner)}")
+        return "; ".join(parts)
 
     def _load(self) -> tuple[Any, str]:
         import torch
         from qwen_asr import Qwen3ASRModel
         from qwen_asr.inference.utils import normalize_language_name, validate_language
 
-        device = resolve_device(self.device)
+        device = self._torch_device()
         language = None
         if self.language:
             language = normalize_language_name(self.language)
             validate_language(language)
-        if self.threads > 0:
-            torch.set_num_threads(self.threads)
         dtype_name = self.dtype if self.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
         load_kwargs = {"dtype": getattr(torch, dtype_name), "device_map": device}
         _check_source(self.model, "model", DEFAULT_MODEL)

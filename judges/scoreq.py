@@ -134,11 +134,11 @@ class SCOREQJudge(MOSJudge):
     def version(self) -> str:
         return f"{package_version('scoreq')}, {package_version('onnxruntime')}"
 
+    def unavailable_reason(self) -> str | None:
+        return missing_reason(self.models_dir)
+
     def _load(self) -> tuple[Any, str]:
         """column -> a loaded ``scoreq.Scoreq``, one per domain."""
-        reason = missing_reason(self.models_dir)
-        if reason is not None:
-            raise RuntimeError(reason)
         module = _scoreq_module()
         folder = self.folder
         models = {}

@@ -42,7 +42,6 @@ from typing import Any
 
 from judges.base import MOSJudge
 from judges.packages import package_version
-from pipeline.devices import resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +107,13 @@ class UTMOSv2Judge(MOSJudge):
     def version(self) -> str:
         return f"{package_version('hyperion-utmosv2')}, seed {self.seed}, {self.num_repetitions} repetition(s)"
 
+    def unavailable_reason(self) -> str | None:
+        return missing_reason(self.checkpoint)
+
     def _load(self) -> tuple[Any, str]:
-        reason = missing_reason(self.checkpoint)
-        if reason is not None:
-            raise RuntimeError(reason)
-        import torch
         import utmosv2
 
-        device = resolve_device(self.device)
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        device = self._torch_device()
         with contextlib.redirect_stdout(io.StringIO()) as printed:  # "Loaded checkpoint from ..."
             model = utmosv2.create_model(
                 pretrained=True, config=self.config, checkpoint_path=self.checkpoint, device=device
