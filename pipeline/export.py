@@ -40,12 +40,12 @@ import soundfile as sf
 from psycopg import sql
 
 from pipeline.store.connection import StoreUnavailable
+from pipeline.tts.backend import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
 ExportFormat = Literal["hf", "jsonl"]
 FORMATS: tuple[str, ...] = ("hf", "jsonl")
-SAMPLE_RATE = 24_000
 DEFAULT_COLUMNS = ("voice", "duration_s", "tier", "keep", "adjusted_wer", "composite_mos", "book", "chunk_index")
 ALWAYS_COLUMNS = ("text", "file_hash")  # every export carries these, next to the audio
 DEFAULT_TIMEOUT_S = 60.0

@@ -22,8 +22,10 @@ from pipeline.commands.common import (
     setup_logging,
     start_run_or_warn,
 )
+from pipeline.files import atomic_path
 from pipeline.records import AudioRecord, Chunk
 from pipeline.stage import Resources
+from pipeline.tts.backend import SAMPLE_RATE
 
 CHUNK_GAP_S = 0.35  # silence between chunks in the combined book wav
 
@@ -79,16 +81,15 @@ def chunk_for_generation(book_path: Path, settings, chapters: set[int] | None, l
 
 def combine_book(records: list[AudioRecord], dataset_dir: Path, target: Path) -> float:
     """Concatenate a voice's clips in book order with a short gap; returns seconds written."""
-    gap = np.zeros(int(CHUNK_GAP_S * 24_000), dtype=np.int16)
+    gap = np.zeros(int(CHUNK_GAP_S * SAMPLE_RATE), dtype=np.int16)
     pieces = []
     for record in sorted(records, key=lambda r: r.chunk_index):
         audio, _ = sf.read(dataset_dir / record.wav_path, dtype="int16")
         pieces.extend([audio, gap])
     data = np.concatenate(pieces) if pieces else gap
-    tmp = target.with_name(f".{target.name}.tmp")
-    sf.write(tmp, data, 24_000, subtype="PCM_16", format="WAV")
-    os.replace(tmp, target)
-    return len(data) / 24_000
+    with atomic_path(target) as tmp:
+        sf.write(tmp, data, SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    return len(data) / SAMPLE_RATE
 
 
 def generate(

@@ -16,7 +16,6 @@ import datetime as dt
 import html
 import io
 import json
-import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -27,6 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipeline.commands.common import console, fail, out, settings_with, setup_logging
+from pipeline.files import write_text_atomic
 from pipeline.queries import QueryResult, UnknownQuery, get_query, list_queries, run_query, run_sql
 
 EMPTY_HINT = "the database holds no clips yet: `pipeline generate` and `pipeline validate` fill it"
@@ -387,13 +387,6 @@ def render_html(data: ReportData) -> str:
     return "\n".join(parts)
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def report(
     dataset: Annotated[str | None, typer.Option(help="Only this dataset (default: all).")] = None,
     html_path: Annotated[
@@ -429,5 +422,5 @@ def report(
     target = html_path or settings.work_dir / "reports" / "report.html"
     with console.status("plotting ..."):
         document = render_html(data)
-    write_atomic(target, document)
+    write_text_atomic(target, document)
     out.print(f"HTML report: {target}")

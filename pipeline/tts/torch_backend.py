@@ -16,7 +16,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.devices import parse_device, resolve_device
+from pipeline.files import sha256_file
 from pipeline.tts.backend import (
     SAMPLE_RATE,
     STYLE_DIM,
@@ -53,14 +53,6 @@ MAX_PHONEMES = 510  # Kokoro's context is 512 tokens, two of which are the 0 bou
 SAMPLES_PER_FRAME = 600  # one predicted duration frame = 25 ms at 24 kHz
 KMODEL_MODULES = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
 MODEL_ENV_VAR = "PIPELINE_KOKORO_TORCH_MODEL"
-
-
-def checkpoint_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _kokoro_version() -> str:
@@ -239,7 +231,7 @@ class KokoroTorchBackend(KokoroBackend):
             torch.cuda.set_per_process_memory_fraction(float(fraction), torch.device(device))
         checkpoint = self._checkpoint_path()
         if self._checkpoint_hash is None:
-            self._checkpoint_hash = checkpoint_sha256(checkpoint)
+            self._checkpoint_hash = sha256_file(checkpoint)
         repo_id = DEFAULT_REPO_ID if self.is_local else self.model
         try:
             kmodel = KModel(repo_id=repo_id, config=self._config(), model=str(checkpoint))
@@ -364,7 +356,7 @@ class KokoroTorchBackend(KokoroBackend):
                     f"KokoroTorchBackend.info for hub model {self.model!r} needs setup() first "
                     "(the checkpoint hash is part of the version)"
                 )
-            self._checkpoint_hash = checkpoint_sha256(self._checkpoint_path())
+            self._checkpoint_hash = sha256_file(self._checkpoint_path())
         model = str(self._checkpoint) if self.is_local and self._checkpoint else self.model
         return BackendInfo(
             name="kokoro-torch",
