@@ -91,8 +91,8 @@ class DistillMOSJudge(MOSJudge):
         return missing_reason()
 
     def _load(self) -> tuple[Any, str]:
+        device = self._torch_device()  # imports torch before distillmos does, under the placeholder
         model_class = _model_class()
-        device = self._torch_device()
         with contextlib.redirect_stdout(io.StringIO()) as printed:  # it prints where the weights came from
             model = model_class(load_weights=True, segmenting_in_forward=True)
         log.info("%s", printed.getvalue().strip())

@@ -47,6 +47,10 @@ class _TorchaudioPlaceholder(types.ModuleType):
         self._asked_by = asked_by
 
     def __getattr__(self, attr: str):
+        if attr.startswith("__") and attr.endswith("__"):
+            # Probes such as inspect's hasattr(module, "__file__") over sys.modules (torch does
+            # that while importing) must see a plain missing attribute.
+            raise AttributeError(attr)
         raise ImportError(f"torchaudio is not installed (torchaudio.{attr} was asked for by {self._asked_by})")
 
 

@@ -228,6 +228,24 @@ def test_distillmos_info_and_no_torchaudio(distillmos_judge):
         fresh.judge_batch([AudioItem("k", "x.wav")])
 
 
+@needs_distillmos
+def test_distillmos_imports_with_the_placeholder_in_a_fresh_process():
+    """torch imported for the first time while the torchaudio placeholder stands in (torch's own
+    import probes every module's ``__file__``), and the placeholder gone afterwards."""
+    import subprocess
+
+    code = (
+        "import importlib.util, sys\n"
+        "from judges.distillmos import _model_class\n"
+        "assert 'torch' not in sys.modules\n"
+        "_model_class()\n"
+        "print(importlib.util.find_spec('torchaudio') is None and 'torchaudio' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
+
+
 # --- building judges: skipped with a reason, never a crash --------------------------------------
 
 
