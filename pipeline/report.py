@@ -7,9 +7,7 @@ import base64
 import datetime as dt
 import html
 import io
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from pipeline.queries import QueryResult, format_value, get_query, run_query, run_sql
 
@@ -225,10 +223,3 @@ def render_html(data: ReportData) -> str:
         parts.append(html_table(r[name]))
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

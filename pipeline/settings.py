@@ -108,6 +108,7 @@ class Settings(BaseSettings):
     mos_seed: int = 0
     mos_device: str = "auto"
     mos_threads: int = Field(0, ge=0)
+    dnsmos_personalized: bool = Field(False, description="DNSMOS judge uses pDNSMOS (penalizes interfering talkers)")
     # Production MOS judges load local weights only (none is downloaded); unset or absent = skipped, with the reason.
     utmosv2_checkpoint: Path | None = Field(None, description="UTMOSv2 .pth (e.g. fold0_s42_best_model.pth)")
     utmosv2_config: str = Field("fusion_stage3", description="utmosv2.config module the checkpoint belongs to")

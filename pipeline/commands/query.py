@@ -24,8 +24,9 @@ from rich.table import Table
 
 from pipeline.commands import options as opt
 from pipeline.commands.common import console, fail, out, settings_with, setup_logging
+from pipeline.files import write_text_atomic
 from pipeline.queries import QueryResult, UnknownQuery, format_value, get_query, list_queries, run_query, run_sql
-from pipeline.report import ReportData, collect_report, render_html, write_atomic
+from pipeline.report import ReportData, collect_report, render_html
 
 EMPTY_HINT = "the database holds no clips yet: `pipeline generate` and `pipeline validate` fill it"
 
@@ -193,5 +194,5 @@ def report(
     target = html_path or settings.work_dir / "reports" / "report.html"
     with console.status("plotting ..."):
         document = render_html(data)
-    write_atomic(target, document)
+    write_text_atomic(target, document)
     out.print(f"HTML report: {target}")

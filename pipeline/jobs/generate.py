@@ -26,6 +26,7 @@ import soundfile as sf
 
 from pipeline.choices import RunnerKind, TTSBackendName
 from pipeline.chunking import ChunkSummary
+from pipeline.files import atomic_path
 from pipeline.ingest import Book
 from pipeline.jobs.errors import JobError
 from pipeline.jobs.plumbing import open_runner, runner_errors, start_run_or_warn
@@ -230,9 +231,8 @@ def combine_book(records: list[AudioRecord], dataset_dir: Path, target: Path) ->
         audio, _ = sf.read(dataset_dir / record.wav_path, dtype="int16")
         pieces.extend([audio, gap])
     data = np.concatenate(pieces) if pieces else gap
-    tmp = target.with_name(f".{target.name}.tmp")
-    sf.write(tmp, data, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        sf.write(tmp, data, SAMPLE_RATE, subtype="PCM_16", format="WAV")
     return len(data) / SAMPLE_RATE
 
 

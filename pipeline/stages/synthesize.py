@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from pipeline.files import write_bytes_atomic
 from pipeline.manifest import Manifest
 from pipeline.records import AudioRecord, Chunk
 from pipeline.stages.base import ItemFailure, Resources, Stage
@@ -96,13 +96,6 @@ def encode_wav(audio: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(audio, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format="WAV")
     return buffer.getvalue()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
@@ -189,8 +182,8 @@ class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
         if result.audio.size == 0 or not np.isfinite(result.audio).all():
             raise RuntimeError("model returned empty or non-finite audio")
         wav_bytes = encode_wav(result.audio)
-        write_atomically(self.dataset_dir / job.txt_path, (job.chunk.text + "\n").encode("utf-8"))
-        write_atomically(self.dataset_dir / job.wav_path, wav_bytes)
+        write_bytes_atomic(self.dataset_dir / job.txt_path, (job.chunk.text + "\n").encode("utf-8"))
+        write_bytes_atomic(self.dataset_dir / job.wav_path, wav_bytes)
         info = self.engine.info
         duration = result.duration_s
         return AudioRecord(

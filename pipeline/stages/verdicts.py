@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from judges.base import Transcript
 from pipeline.choices import EngineMode
+from pipeline.lexicon import g2p_lexicon
 from pipeline.records import ClipResult, ClipSource
 from verdicts import Hypothesis, Thresholds, judge_words, should_escalate
 
@@ -20,7 +21,7 @@ def hypothesis(transcript: Transcript | None) -> Hypothesis | None:
     return Hypothesis(
         engine=transcript.engine,
         text=transcript.text,
-        words=[(w.text, w.start, w.end, w.confidence) for w in transcript.words],
+        words=transcript.words,
     )
 
 
@@ -41,7 +42,7 @@ def combine(
         return ClipResult(clip, primary, secondary, escalated, reason, None, clip.problem or "no label")
     if main is None:
         return ClipResult(clip, primary, secondary, escalated, reason, None, "; ".join(errors) or "no transcript")
-    verdicts = judge_words(clip.text, main, other, thresholds)
+    verdicts = judge_words(clip.text, main, other, thresholds, lexicon=g2p_lexicon())
     return ClipResult(clip, primary, secondary, escalated, reason, verdicts, "; ".join(errors) or None)
 
 
@@ -56,7 +57,7 @@ def decide_escalation(
         return True, f"primary failed: {primary.error}"
     if clip.text is None:
         return False, None
-    solo = judge_words(clip.text, hypothesis(primary), None, thresholds)
+    solo = judge_words(clip.text, hypothesis(primary), None, thresholds, lexicon=g2p_lexicon())
     confidences = primary.confidences
     conf_mean = sum(confidences) / len(confidences) if confidences else None
     return should_escalate(solo.summary.primary_wer, conf_mean, thresholds)

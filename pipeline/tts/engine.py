@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.assets import EMBEDDED_TORCH_MODEL, AssetPaths, ensure_assets, sha256_file
+from pipeline.assets import EMBEDDED_TORCH_MODEL, AssetPaths, ensure_assets
+from pipeline.files import sha256_file
 from pipeline.settings import Settings
 from pipeline.tts.backend import SAMPLE_RATE, BackendInfo, KokoroBackend, SynthesisRequest
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
