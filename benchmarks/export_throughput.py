@@ -33,6 +33,7 @@ from psycopg.conninfo import make_conninfo
 from pipeline.export import SplitPlan, export_dataset
 from pipeline.settings import Settings
 from pipeline.store.store import Store
+from pipeline.tts.backend import SAMPLE_RATE as SR
 from pipeline.tts.engine import build_engine
 
 SENTENCES = (
@@ -42,7 +43,6 @@ SENTENCES = (
     "Curiouser and curiouser! cried Alice.",
 )
 VOICES = ("af_heart", "am_michael", "af_bella", "bm_george")
-SR = 24_000
 
 
 def synthesize() -> list[np.ndarray]:

@@ -20,7 +20,7 @@ from typing import Any
 from pipeline.export.audio import Clip
 from pipeline.export.values import hf_feature, hf_value
 from pipeline.export.writer import Writer
-from pipeline.tts.backend import SAMPLE_RATE  # noqa: E402
+from pipeline.tts.backend import SAMPLE_RATE
 
 BATCH_BYTES = 64 << 20  # flush an Arrow record batch at about this much audio
 SHARD_BYTES = 500 << 20  # push_to_hub's default max_shard_size
