@@ -23,10 +23,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from judges.base import MOSJudge
+from pipeline.choices import MosMode
 from pipeline.settings import Settings
 
 MOS_JUDGES = ("dnsmos", "distillmos", "utmosv2", "scoreq", "nisqa")
-MOS_MODES = ("all", "sample", "flagged_only", "passed_only", "none")
+MOS_MODES = tuple(m.value for m in MosMode)
 DEFAULT_MOS_SAMPLE_RATE = 0.1
 
 # The one score per judge that enters the composite (store column names).
@@ -182,13 +183,13 @@ def select_for_mos(
     if mode not in MOS_MODES:
         raise ValueError(f"unknown --mos-mode {mode!r}; choose from {', '.join(MOS_MODES)}")
     rows = [r if isinstance(r, MOSCandidate) else MOSCandidate(*r) for r in results]
-    if mode == "none":
+    if mode == MosMode.none:
         return set()
-    if mode == "all":
+    if mode == MosMode.all:
         return {r.key for r in rows}
-    if mode == "flagged_only":
+    if mode == MosMode.flagged_only:
         return {r.key for r in rows if (r.n_tts_failure or 0) > 0 or (r.n_ambiguous or 0) > 0}
-    if mode == "passed_only":
+    if mode == MosMode.passed_only:
         return {r.key for r in rows if r.keep is True}
     # sample
     if not 0.0 <= sample_rate <= 1.0:  # NaN fails too

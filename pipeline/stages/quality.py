@@ -95,7 +95,7 @@ def with_quality(result: ClipResult, scores: list[Scores] | None, mos: MOSPlan, 
 
 
 def wants_mos(result: ClipResult, mos: MOSPlan, sampled: set[str] | frozenset[str]) -> bool:
-    if result.verdicts is None and mos.mode in ("flagged_only", "passed_only"):
+    if result.verdicts is None and mos.mode in (MosMode.flagged_only, MosMode.passed_only):
         return False
     counts = result.verdicts.summary.counts if result.verdicts is not None else {}
     keep = result.verdicts.summary.keep if result.verdicts is not None else None
