@@ -51,10 +51,11 @@ def assets(
     torch checkpoint rebuilt from the ONNX) and verify them."""
     setup_logging()
     from pipeline.assets import AssetError, ensure_assets, verify_assets
+    from pipeline.tts.onnx_to_torch import assemble_torch_checkpoint
 
     settings = settings_with(cache_dir=cache_dir)
     try:
-        ensure_assets(settings.cache_dir, torch_checkpoint=True)
+        assemble_torch_checkpoint(ensure_assets(settings.cache_dir))
         paths = verify_assets(settings.cache_dir)
     except AssetError as exc:
         fail(str(exc))

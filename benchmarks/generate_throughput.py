@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.chunking import chunk_book
-from pipeline.generate import SynthesizeStage, plan_jobs, run_generation
 from pipeline.ingest import read_book
+from pipeline.jobs.generate import run_generation
 from pipeline.manifest import Manifest
 from pipeline.runner import LocalRunner
 from pipeline.settings import Settings
-from pipeline.stage import Resources
+from pipeline.stages.base import Resources
+from pipeline.stages.synthesize import SynthesizeStage, plan_jobs
 from pipeline.tts.backend import SAMPLE_RATE, phonemes_to_ids, style_for
 from pipeline.tts.engine import build_engine, engine_fingerprint
 from pipeline.tts.g2p import G2P

@@ -14,11 +14,11 @@ them). Two parts, both over the same clips in the same process:
 1. **Per judge** (the embedded judges, DNSMOS and DistillMOS, built by ``build_mos_judges`` as
    validate builds them): load time (``setup()``, first load in the process, imports included),
    one warm-up clip (not counted), then every clip through the judge's own ``judge_batch`` (via
-   ``pipeline.quality.score_clips``); milliseconds of wall time per audio second.
+   ``pipeline.jobs.validate.score_with_judges``); milliseconds of wall time per audio second.
 2. **Per mode** (``all``, ``sample`` at ``--sample-rate``/``--seed``, ``none``): the MOS step of a
    local batch validate run, with the project's own functions: ``MOSPlan.sampled`` +
-   ``pipeline.validate.wants_mos`` (``select_for_mos``) choose the clips, ``score_clips(...,
-   load=True)`` loads, runs and tears down each judge in turn (load included, as in a real run);
+   ``pipeline.stages.quality.wants_mos`` (``select_for_mos``) choose the clips, ``score_with_judges``
+   maps each judge as a stage in turn (set up, run, torn down) (load included, as in a real run);
    then ``with_quality`` adds the signal metrics (every clip, in every mode) and the MOS columns.
    Clips carry no ASR verdicts here, which ``all``/``sample``/``none`` do not look at.
 
@@ -41,10 +41,12 @@ from pathlib import Path
 import soundfile as sf
 
 from judges.mos import build_mos_judges
-from pipeline.quality import MOSPlan, score_clips
+from pipeline.jobs.validate import score_with_judges
+from pipeline.records import ClipResult
+from pipeline.runner import LocalRunner
 from pipeline.settings import Settings
 from pipeline.sources import ClipSource, discover
-from pipeline.validate import ClipResult, mos_item, wants_mos, with_quality
+from pipeline.stages.quality import MOSPlan, mos_item, wants_mos, with_quality
 from verdicts import Thresholds
 
 MODES = ("all", "sample", "none")
@@ -95,7 +97,7 @@ def judge_cost(names: list[str], settings: Settings, clips: list[ClipSource], au
             judge.judge_batch([shortest])
             warm_s = time.perf_counter() - started
             started = time.perf_counter()
-            scores = score_clips([judge], items, load=False)
+            scores = {item.key: [s] for item, s in zip(items, judge.judge_batch(items), strict=True)}
             wall_s = time.perf_counter() - started
         finally:
             judge.teardown()
@@ -117,7 +119,7 @@ def mos_step(mode: str, names: list[str], settings: Settings, clips: list[ClipSo
     started = time.perf_counter()
     sampled = plan.sampled([c.file_hash for c in clips])
     chosen = [mos_item(r) for r in combined if wants_mos(r, plan, sampled)]
-    scores = score_clips(plan.judges, chosen, load=True)
+    scores = score_with_judges(LocalRunner(1), plan.judges, chosen)
     mos_s = time.perf_counter() - started
     finished = [with_quality(r, scores.get(r.clip.file_hash), plan, thresholds) for r in combined]
     quality_s = time.perf_counter() - started

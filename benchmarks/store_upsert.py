@@ -19,6 +19,7 @@ from psycopg.conninfo import make_conninfo
 from pipeline.settings import Settings
 from pipeline.store.connection import resolve_url
 from pipeline.store.store import Store
+from pipeline.tts.backend import SAMPLE_RATE
 
 
 def rows_for(n: int, dataset: str) -> list[dict]:
@@ -38,7 +39,7 @@ def rows_for(n: int, dataset: str) -> list[dict]:
             "gen_rtf": 0.3,
             "gen_device": "cpu",
             "duration_s": 18.5,
-            "sample_rate": 24000,
+            "sample_rate": SAMPLE_RATE,
             "versions": {"tts": "kokoro-onnx+6e742170d309"},
         }
         for i in range(n)

@@ -19,10 +19,10 @@ import platform
 from pathlib import Path
 
 from judges.registry import build_asr
+from pipeline.jobs.validate import run_validation
 from pipeline.runner import LocalRunner
 from pipeline.settings import Settings
 from pipeline.sources import discover
-from pipeline.validate import run_validation
 from verdicts import Thresholds
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from judges.audio import AudioError, load_audio
-from judges.base import ASRJudge, AudioItem, Transcript, Word
+from judges.base import ASRJudge, AudioItem, Transcript
+from verdicts.records import Word
 
 log = logging.getLogger(__name__)
 
@@ -131,14 +132,3 @@ def model_fingerprint(path: str | Path) -> str:
             elif size > FINGERPRINT_SPAN:
                 digest.update(fh.read())
     return digest.hexdigest()[:16]
-
-
-def release_torch_memory(device: str | None) -> None:
-    """After dropping a model: collect it, and return cached CUDA memory to the driver."""
-    import gc
-
-    gc.collect()
-    if device and device.startswith("cuda"):
-        import torch
-
-        torch.cuda.empty_cache()

@@ -15,10 +15,9 @@ second on 1.6-8 s Kokoro clips, ~95 ms on 17 s clips (one 7.68 s window per seco
 Importing torchaudio is avoided on purpose: ``distillmos/__init__.py`` imports ``sqa.py``,
 which has ``import torchaudio`` at module top, but torchaudio is used only by its command-line
 file reader, and it is not installed here (pip would pull torchaudio 2.11.0, built for
-another torch than this project's 2.13). So, only when torchaudio is not importable, ``_model_class`` puts a
-placeholder module under ``sys.modules["torchaudio"]`` for the duration of that one import and
-removes it right after; any use of the placeholder raises ImportError. Audio is read with
-``judges.audio.load_audio`` (soundfile + soxr) instead.
+another torch than this project's 2.13). So ``_model_class`` imports it under
+``judges.packages.torchaudio_placeholder``. Audio is read with ``judges.audio.load_audio``
+(soundfile + soxr) instead.
 """
 
 from __future__ import annotations
@@ -29,14 +28,14 @@ import io
 import logging
 import math
 import sys
-import types
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from judges.audio import AudioError
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version, score_clip
+from judges.base import MOSJudge
+from judges.packages import package_dir, package_version, torchaudio_placeholder
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +46,7 @@ VALUE_KEY = "mos_distillmos"
 
 def distillmos_dir() -> Path | None:
     """Where ``distillmos`` is installed, found without importing it."""
-    spec = importlib.util.find_spec("distillmos")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+    return package_dir("distillmos")
 
 
 def missing_reason() -> str | None:
@@ -65,89 +61,47 @@ def missing_reason() -> str | None:
     return None
 
 
-class _TorchaudioPlaceholder(types.ModuleType):
-    def __getattr__(self, attr: str):
-        raise ImportError(f"torchaudio is not installed (torchaudio.{attr} was asked for by distillmos)")
-
-
 def _model_class() -> type:
     """``distillmos.sqa.ConvTransformerSQAModel``, imported without needing torchaudio."""
     loaded = sys.modules.get("distillmos.sqa")
     if loaded is not None:
         return loaded.ConvTransformerSQAModel
-    placeholder = None
-    if "torchaudio" not in sys.modules and importlib.util.find_spec("torchaudio") is None:
-        placeholder = _TorchaudioPlaceholder("torchaudio")
-        sys.modules["torchaudio"] = placeholder
-    try:
+    with torchaudio_placeholder("distillmos"):
         from distillmos.sqa import ConvTransformerSQAModel
-    finally:
-        if placeholder is not None and sys.modules.get("torchaudio") is placeholder:
-            del sys.modules["torchaudio"]
     return ConvTransformerSQAModel
 
 
 class DistillMOSJudge(MOSJudge):
+    sample_rate = DISTILLMOS_SAMPLE_RATE
+    model_name = "DistillMOS v7 (distill_mos_v7.pt)"
+
     def __init__(
         self, *, name: str = "distillmos", device: str = "auto", threads: int = 0, batch_size: int = 8
     ) -> None:
         """``device``: auto | cpu | cuda | cuda:N; ``threads``: torch intra-op threads, set in
         ``setup`` (process-wide; 0 = leave torch's setting alone); ``batch_size``: items a
         scheduler should hand over at a time (clips run one by one, see the module doc)."""
-        self.name = name
-        self.device = device
-        self.threads = threads
-        self.batch_size = batch_size
-        self._model = None
-        self._device_used = "unloaded"
+        super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
 
     @property
-    def info(self) -> JudgeInfo:
-        lib = package_version("distillmos")
-        return JudgeInfo(
-            name=self.name,
-            kind="mos",
-            model="DistillMOS v7 (distill_mos_v7.pt)",
-            version=f"{lib}, {package_version('torch')}",
-            sample_rate=DISTILLMOS_SAMPLE_RATE,
-            device=self._device_used,
-            batch_size=self.batch_size,
-        )
+    def version(self) -> str:
+        return f"{package_version('distillmos')}, {package_version('torch')}"
 
-    def setup(self) -> None:
-        if self._model is not None:
-            return
-        reason = missing_reason()
-        if reason is not None:
-            raise RuntimeError(reason)
-        import torch
+    def unavailable_reason(self) -> str | None:
+        return missing_reason()
 
-        from pipeline.tts.torch_backend import resolve_device
-
+    def _load(self) -> tuple[Any, str]:
+        device = self._torch_device()  # imports torch before distillmos does, under the placeholder
         model_class = _model_class()
-        device = resolve_device(self.device)
-        if self.threads:
-            torch.set_num_threads(self.threads)
         with contextlib.redirect_stdout(io.StringIO()) as printed:  # it prints where the weights came from
             model = model_class(load_weights=True, segmenting_in_forward=True)
         log.info("%s", printed.getvalue().strip())
-        self._model = model.eval().to(device)
-        self._device_used = device
         log.info("loaded DistillMOS on %s", device)
-
-    def teardown(self) -> None:
-        self._model = None
-        self._device_used = "unloaded"
-
-    def judge_batch(self, items: Sequence[AudioItem]) -> list[Scores]:
-        if self._model is None:
-            raise RuntimeError("DistillMOSJudge.setup() must be called first")
-        return [self._score(item) for item in items]
+        return model.eval().to(device), device
 
     def score_array(self, audio: np.ndarray) -> float:
         """The MOS (1..5) of 16 kHz mono float audio."""
-        if self._model is None:
-            raise RuntimeError("DistillMOSJudge.setup() must be called first")
+        self._check_loaded()
         if audio.size == 0:
             raise AudioError("empty audio (0 samples)")
         import torch
@@ -159,5 +113,5 @@ class DistillMOSJudge(MOSJudge):
             raise ValueError("DistillMOS returned a non-finite score")
         return mos
 
-    def _score(self, item: AudioItem) -> Scores:
-        return score_clip(self, self.name, item, DISTILLMOS_SAMPLE_RATE, VALUE_KEY, self.score_array)
+    def score_audio(self, audio: np.ndarray) -> dict[str, float]:
+        return {VALUE_KEY: self.score_array(audio)}

@@ -21,14 +21,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 import math
-import time
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from judges.audio import AudioError, load_audio
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version
+from judges.audio import AudioError
+from judges.base import MOSJudge
+from judges.packages import package_dir, package_version
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,7 @@ VALUE_KEYS = ("mos_dnsmos_sig", "mos_dnsmos_bak", "mos_dnsmos_ovrl", "mos_dnsmos
 
 def speechmos_dir() -> Path | None:
     """Where ``speechmos`` is installed (a namespace package: no ``__init__``), without importing it."""
-    spec = importlib.util.find_spec("speechmos")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+    return package_dir("speechmos")
 
 
 def missing_reason(personalized: bool = False) -> str | None:
@@ -61,6 +58,8 @@ def missing_reason(personalized: bool = False) -> str | None:
 
 
 class DNSMOSJudge(MOSJudge):
+    sample_rate = DNSMOS_SAMPLE_RATE
+
     def __init__(
         self,
         *,
@@ -74,34 +73,22 @@ class DNSMOSJudge(MOSJudge):
         intra-op threads (0 = its default); ``personalized``: the pDNSMOS variant (penalizes
         interfering talkers); ``batch_size``: items a scheduler should hand over at a time
         (clips are scored one by one, windows of a clip in sequence)."""
-        self.name = name
-        self.device = device
-        self.threads = threads
-        self.batch_size = batch_size
+        super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.personalized = personalized
-        self._dnsmos = None
-        self._device_used = "unloaded"
 
     @property
-    def info(self) -> JudgeInfo:
-        lib = package_version("speechmos")
+    def model_name(self) -> str:
         model = "pDNSMOS sig_bak_ovr.onnx" if self.personalized else "DNSMOS sig_bak_ovr.onnx"
-        return JudgeInfo(
-            name=self.name,
-            kind="mos",
-            model=f"{model} + P.808 model_v8.onnx",
-            version=f"{lib}, onnxruntime {_ort_version()}",
-            sample_rate=DNSMOS_SAMPLE_RATE,
-            device=self._device_used,
-            batch_size=self.batch_size,
-        )
+        return f"{model} + P.808 model_v8.onnx"
 
-    def setup(self) -> None:
-        if self._dnsmos is not None:
-            return
-        reason = missing_reason(self.personalized)
-        if reason is not None:
-            raise RuntimeError(reason)
+    @property
+    def version(self) -> str:
+        return f"{package_version('speechmos')}, onnxruntime {_ort_version()}"
+
+    def unavailable_reason(self) -> str | None:
+        return missing_reason(self.personalized)
+
+    def _load(self) -> tuple[Any, str]:
         import onnxruntime as ort
         from speechmos.dnsmos import DNSMOS
 
@@ -122,28 +109,17 @@ class DNSMOSJudge(MOSJudge):
         dnsmos.primary_model_path = primary
         dnsmos.onnx_sess = ort.InferenceSession(primary, options, providers=providers)
         dnsmos.p808_onnx_sess = ort.InferenceSession(str(root / P808_MODEL), options, providers=providers)
-        self._dnsmos = dnsmos
-        used = dnsmos.onnx_sess.get_providers()[0]
-        self._device_used = "cuda" if used == "CUDAExecutionProvider" else "cpu"
-        log.info("loaded DNSMOS (speechmos) on %s", self._device_used)
+        used = "cuda" if dnsmos.onnx_sess.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        log.info("loaded DNSMOS (speechmos) on %s", used)
+        return dnsmos, used
 
-    def teardown(self) -> None:
-        self._dnsmos = None
-        self._device_used = "unloaded"
-
-    def judge_batch(self, items: Sequence[AudioItem]) -> list[Scores]:
-        if self._dnsmos is None:
-            raise RuntimeError("DNSMOSJudge.setup() must be called first")
-        return [self._score(item) for item in items]
-
-    def score_array(self, audio: np.ndarray) -> dict[str, float]:
+    def score_audio(self, audio: np.ndarray) -> dict[str, float]:
         """Scores for 16 kHz mono float audio (values outside [-1, 1] are clipped)."""
-        if self._dnsmos is None:
-            raise RuntimeError("DNSMOSJudge.setup() must be called first")
+        self._check_loaded()
         if audio.size == 0:
             raise AudioError("empty audio (0 samples)")
         audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
-        out = self._dnsmos(audio, DNSMOS_SAMPLE_RATE, self.personalized)
+        out = self._model(audio, DNSMOS_SAMPLE_RATE, self.personalized)
         values = {
             "mos_dnsmos_sig": float(out["sig_mos"]),
             "mos_dnsmos_bak": float(out["bak_mos"]),
@@ -154,19 +130,6 @@ class DNSMOSJudge(MOSJudge):
         if bad:
             raise ValueError(f"DNSMOS returned non-finite {', '.join(bad)}")
         return values
-
-    def _score(self, item: AudioItem) -> Scores:
-        started = time.perf_counter()
-        try:
-            audio = load_audio(item.audio_path, DNSMOS_SAMPLE_RATE)
-        except AudioError as exc:
-            return self.error_result(item, str(exc))
-        try:
-            values = self.score_array(audio)
-        except Exception as exc:  # one bad clip must not end the run
-            log.exception("dnsmos failed on %s", item.audio_path)
-            return self.error_result(item, f"{type(exc).__name__}: {exc}")
-        return Scores(item.key, self.name, values, (time.perf_counter() - started) * 1000)
 
 
 def _ort_version() -> str:

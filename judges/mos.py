@@ -23,9 +23,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 from judges.base import MOSJudge
+from pipeline.choices import MosMode
+from pipeline.settings import Settings
 
 MOS_JUDGES = ("dnsmos", "distillmos", "utmosv2", "scoreq", "nisqa")
-MOS_MODES = ("all", "sample", "flagged_only", "passed_only", "none")
+MOS_MODES = tuple(m.value for m in MosMode)
 DEFAULT_MOS_SAMPLE_RATE = 0.1
 
 # The one score per judge that enters the composite (store column names).
@@ -61,12 +63,17 @@ def composite(values: Mapping[str, float | None]) -> tuple[float | None, list[st
     return sum(scores) / len(scores), used
 
 
-def unavailable_reason(name: str, settings: object | None = None) -> str | None:
-    """Why judge ``name`` cannot run on this machine, or None when it can."""
+DEFAULT_MOS_BATCH_SIZE = 8  # clips handed to a judge at a time
+
+
+def unavailable_reason(name: str, settings: Settings | None = None) -> str | None:
+    """Why judge ``name`` cannot run on this machine with ``settings`` (default: ``Settings()``),
+    or None when it can."""
+    settings = settings or Settings()
     if name == "dnsmos":
         from judges.dnsmos import missing_reason
 
-        return missing_reason(bool(getattr(settings, "dnsmos_personalized", False)))
+        return missing_reason(settings.dnsmos_personalized)
     if name == "distillmos":
         from judges.distillmos import missing_reason
 
@@ -74,29 +81,28 @@ def unavailable_reason(name: str, settings: object | None = None) -> str | None:
     if name == "utmosv2":
         from judges.utmosv2 import missing_reason
 
-        return missing_reason(getattr(settings, "utmosv2_checkpoint", None))
+        return missing_reason(settings.utmosv2_checkpoint)
     if name == "scoreq":
         from judges.scoreq import missing_reason
 
-        return missing_reason(getattr(settings, "scoreq_models_dir", None))
+        return missing_reason(settings.scoreq_models_dir)
     if name == "nisqa":
         from judges.nisqa import missing_reason
 
-        return missing_reason(getattr(settings, "nisqa_checkpoint", None))
+        return missing_reason(settings.nisqa_checkpoint)
     raise ValueError(f"unknown MOS judge {name!r}; choose from {', '.join(MOS_JUDGES)}")
 
 
-def build_mos_judges(names: Iterable[str], settings: object | None = None) -> tuple[list[MOSJudge], dict[str, str]]:
+def build_mos_judges(names: Iterable[str], settings: Settings | None = None) -> tuple[list[MOSJudge], dict[str, str]]:
     """The runnable judges among ``names`` (not yet loaded: call ``setup()``), in the order
     asked, and ``{name: reason}`` for each one skipped because its package or weights are
     absent. An unknown name is a configuration error (ValueError).
 
-    Optional settings, read when present: ``mos_device`` (else ``asr_device``, else auto),
-    ``mos_threads`` (else ``asr_threads``), ``mos_batch_size`` (default 8),
-    ``dnsmos_personalized`` (default False), ``mos_seed`` (UTMOSv2's crops, default 0),
-    ``utmosv2_checkpoint`` / ``utmosv2_config`` / ``utmosv2_repetitions``,
-    ``scoreq_models_dir``, ``nisqa_checkpoint``.
+    Settings read (default ``Settings()``): ``mos_device``, ``mos_threads``,
+    ``dnsmos_personalized``, ``mos_seed`` (UTMOSv2's crops), ``utmosv2_checkpoint`` /
+    ``utmosv2_config`` / ``utmosv2_repetitions``, ``scoreq_models_dir``, ``nisqa_checkpoint``.
     """
+    settings = settings or Settings()
     wanted: list[str] = []
     for name in names:
         name = name.strip().lower()
@@ -104,11 +110,7 @@ def build_mos_judges(names: Iterable[str], settings: object | None = None) -> tu
             raise ValueError(f"unknown MOS judge {name!r}; choose from {', '.join(MOS_JUDGES)}")
         if name not in wanted:
             wanted.append(name)
-    device = getattr(settings, "mos_device", None) or getattr(settings, "asr_device", None) or "auto"
-    threads = getattr(settings, "mos_threads", None)
-    if threads is None:
-        threads = getattr(settings, "asr_threads", 0) or 0
-    batch_size = getattr(settings, "mos_batch_size", None) or 8
+    common = {"device": settings.mos_device, "threads": settings.mos_threads, "batch_size": DEFAULT_MOS_BATCH_SIZE}
     judges: list[MOSJudge] = []
     skipped: dict[str, str] = {}
     for name in wanted:
@@ -119,36 +121,31 @@ def build_mos_judges(names: Iterable[str], settings: object | None = None) -> tu
         if name == "dnsmos":
             from judges.dnsmos import DNSMOSJudge
 
-            personalized = bool(getattr(settings, "dnsmos_personalized", False))
-            judges.append(DNSMOSJudge(device=device, threads=threads, batch_size=batch_size, personalized=personalized))
+            judges.append(DNSMOSJudge(personalized=settings.dnsmos_personalized, **common))
         elif name == "distillmos":
             from judges.distillmos import DistillMOSJudge
 
-            judges.append(DistillMOSJudge(device=device, threads=threads, batch_size=batch_size))
+            judges.append(DistillMOSJudge(**common))
         elif name == "utmosv2":
-            from judges.utmosv2 import DEFAULT_CONFIG, UTMOSv2Judge
+            from judges.utmosv2 import UTMOSv2Judge
 
             judges.append(
                 UTMOSv2Judge(
-                    checkpoint=getattr(settings, "utmosv2_checkpoint", None),
-                    config=getattr(settings, "utmosv2_config", None) or DEFAULT_CONFIG,
-                    seed=getattr(settings, "mos_seed", 0) or 0,
-                    num_repetitions=getattr(settings, "utmosv2_repetitions", 1) or 1,
-                    device=device,
-                    threads=threads,
-                    batch_size=batch_size,
+                    checkpoint=settings.utmosv2_checkpoint,
+                    config=settings.utmosv2_config,
+                    seed=settings.mos_seed,
+                    num_repetitions=settings.utmosv2_repetitions,
+                    **common,
                 )
             )
         elif name == "scoreq":
             from judges.scoreq import SCOREQJudge
 
-            models_dir = getattr(settings, "scoreq_models_dir", None)
-            judges.append(SCOREQJudge(models_dir=models_dir, device=device, threads=threads, batch_size=batch_size))
+            judges.append(SCOREQJudge(models_dir=settings.scoreq_models_dir, **common))
         elif name == "nisqa":
             from judges.nisqa import NISQAJudge
 
-            checkpoint = getattr(settings, "nisqa_checkpoint", None)
-            judges.append(NISQAJudge(checkpoint=checkpoint, device=device, threads=threads, batch_size=batch_size))
+            judges.append(NISQAJudge(checkpoint=settings.nisqa_checkpoint, **common))
     return judges, skipped
 
 
@@ -186,13 +183,13 @@ def select_for_mos(
     if mode not in MOS_MODES:
         raise ValueError(f"unknown --mos-mode {mode!r}; choose from {', '.join(MOS_MODES)}")
     rows = [r if isinstance(r, MOSCandidate) else MOSCandidate(*r) for r in results]
-    if mode == "none":
+    if mode == MosMode.none:
         return set()
-    if mode == "all":
+    if mode == MosMode.all:
         return {r.key for r in rows}
-    if mode == "flagged_only":
+    if mode == MosMode.flagged_only:
         return {r.key for r in rows if (r.n_tts_failure or 0) > 0 or (r.n_ambiguous or 0) > 0}
-    if mode == "passed_only":
+    if mode == MosMode.passed_only:
         return {r.key for r in rows if r.keep is True}
     # sample
     if not 0.0 <= sample_rate <= 1.0:  # NaN fails too

@@ -48,11 +48,13 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from judges.audio import AudioError, load_audio, read_audio
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version
+from judges.base import AudioItem, MOSJudge, Scores
+from judges.packages import package_version
 
 log = logging.getLogger(__name__)
 
@@ -89,49 +91,40 @@ class NISQAJudge(MOSJudge):
         ``device``: auto | cpu | cuda; ``threads``: torch intra-op threads set in ``setup``
         (process-wide; 0 = leave torch's setting alone); ``batch_size``: clips per forward pass
         (padding is masked, so a clip's score does not depend on its batch)."""
-        self.name = name
+        super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.checkpoint = str(checkpoint) if checkpoint else None
-        self.device = device
-        self.threads = threads
-        self.batch_size = batch_size
-        self._nisqa = None  # the library's nisqaModel, holding .model and .args
-        self._device_used = "unloaded"
 
     @property
-    def info(self) -> JudgeInfo:
-        lib = package_version("nisqa")
-        args = self._nisqa.args if self._nisqa is not None else {}
-        arch = args.get("model", "?")
-        return JudgeInfo(
-            name=self.name,
-            kind="mos",
-            model=f"{self.checkpoint} ({arch}; {LICENSE_NOTE})",
-            version=f"{lib}, {package_version('torch')}",
-            sample_rate=int(args.get("ms_sr") or 0),  # 0: each clip at its own rate
-            device=self._device_used,
-            batch_size=self.batch_size,
-        )
+    def _args(self) -> dict:
+        """The checkpoint's training arguments (empty before ``setup``)."""
+        return self._model.args if self._model is not None else {}
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self._args.get("ms_sr") or 0)  # 0: each clip at its own rate
+
+    @property
+    def model_name(self) -> str:
+        return f"{self.checkpoint} ({self._args.get('model', '?')}; {LICENSE_NOTE})"
+
+    @property
+    def version(self) -> str:
+        return f"{package_version('nisqa')}, {package_version('torch')}"
 
     @property
     def value_keys(self) -> tuple[str, ...]:
-        if self._nisqa is None:
-            raise RuntimeError("NISQAJudge.setup() must be called first")
-        return DIM_KEYS if self._nisqa.args["dim"] else DIM_KEYS[:1]
+        self._check_loaded()
+        return DIM_KEYS if self._args["dim"] else DIM_KEYS[:1]
 
-    def setup(self) -> None:
-        if self._nisqa is not None:
-            return
-        reason = missing_reason(self.checkpoint)
-        if reason is not None:
-            raise RuntimeError(reason)
+    def unavailable_reason(self) -> str | None:
+        return missing_reason(self.checkpoint)
+
+    def _load(self) -> tuple[Any, str]:
+        """The library's ``nisqaModel`` (holding ``.model`` and ``.args``)."""
         import torch
         from nisqa.NISQA_model import nisqaModel
 
-        from pipeline.tts.torch_backend import resolve_device
-
-        device = resolve_device(self.device)
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        device = self._torch_device()
         args = {
             "mode": "predict_file",
             "pretrained_model": str(Path(self.checkpoint).resolve()),
@@ -163,19 +156,14 @@ class NISQAJudge(MOSJudge):
             raise RuntimeError(f"nisqa: {self.checkpoint} is a double-ended NISQA_DE model (needs a reference)")
         model.model.to(device).eval()
         model.dev = torch.device(device)
-        self._nisqa = model
-        self._device_used = device
         log.info("loaded NISQA %s from %s on %s (%s)", model.args["model"], self.checkpoint, device, LICENSE_NOTE)
-
-    def teardown(self) -> None:
-        self._nisqa = None
-        self._device_used = "unloaded"
+        return model, device
 
     def melspec(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """``NISQA_lib.get_librosa_melspec`` on decoded mono audio (same parameters, same steps)."""
         import librosa
 
-        a = self._nisqa.args
+        a = self._args
         S = librosa.feature.melspectrogram(
             y=audio,
             sr=sample_rate,
@@ -195,9 +183,7 @@ class NISQAJudge(MOSJudge):
         )
         return librosa.amplitude_to_db(S, ref=1.0, amin=1e-4, top_db=80.0)
 
-    def judge_batch(self, items: Sequence[AudioItem]) -> list[Scores]:
-        if self._nisqa is None:
-            raise RuntimeError("NISQAJudge.setup() must be called first")
+    def _judge(self, items: Sequence[AudioItem]) -> list[Scores]:
         started = time.perf_counter()
         results: list[Scores | None] = [None] * len(items)
         specs: list[np.ndarray] = []
@@ -227,7 +213,7 @@ class NISQAJudge(MOSJudge):
         return [r for r in results if r is not None]
 
     def _spec(self, path: str) -> np.ndarray:
-        a = self._nisqa.args
+        a = self._args
         if a.get("ms_sr"):
             rate = int(a["ms_sr"])
             audio = load_audio(path, rate)
@@ -249,7 +235,7 @@ class NISQAJudge(MOSJudge):
         import pandas as pd
         from nisqa import NISQA_lib
 
-        a = self._nisqa.args
+        a = self._args
         ds = NISQA_lib.SpeechQualityDataset(
             pd.DataFrame({"deg": [f"spec-{i}" for i in range(len(specs))]}),
             filename_column="deg",
@@ -261,7 +247,7 @@ class NISQAJudge(MOSJudge):
         )
         ds.mem_list, ds.to_memory = specs, True
         predict = NISQA_lib.predict_dim if a["dim"] else NISQA_lib.predict_mos
-        y_hat, _ = predict(self._nisqa.model, ds, max(1, self.batch_size), self._nisqa.dev, num_workers=0)
+        y_hat, _ = predict(self._model.model, ds, max(1, self.batch_size), self._model.dev, num_workers=0)
         return np.asarray(y_hat, dtype=np.float64).reshape(len(specs), -1)
 
 

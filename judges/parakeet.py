@@ -22,6 +22,7 @@ the class comes from the checkpoint. Only a hybrid model offers both decoders.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,15 +30,10 @@ from typing import Any, Literal
 
 import numpy as np
 
-from judges.asr_batch import (
-    Decoded,
-    clean_confidence,
-    clean_span,
-    judge_in_batches,
-    model_fingerprint,
-    release_torch_memory,
-)
-from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word, package_version
+from judges.asr_batch import Decoded, clean_confidence, clean_span, judge_in_batches, model_fingerprint
+from judges.base import ASRJudge, AudioItem, Transcript
+from judges.packages import package_version
+from verdicts.records import Word
 
 log = logging.getLogger(__name__)
 
@@ -68,84 +64,45 @@ class ParakeetJudge(ASRJudge):
         confidence_method: Literal["max_prob", "entropy"] = "max_prob",
         confidence_aggregation: Literal["min", "mean", "max", "prod"] = "min",
     ) -> None:
-        from pipeline.tts.torch_backend import _parse_device
-
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {DECODERS}, not {decoder!r}")
         if confidence_method not in ("max_prob", "entropy"):
             raise ValueError(f"confidence_method must be 'max_prob' or 'entropy', not {confidence_method!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
+        super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.model = str(model)
-        self.device = _parse_device(device)
-        self.batch_size = int(batch_size)
         self.decoder = decoder
-        self.name = name
-        self.threads = int(threads)
         self.confidence_method = confidence_method
         self.confidence_aggregation = confidence_aggregation
-        self._asr: Any = None
-        self._device_used: str | None = None
-        self._sample_rate = PARAKEET_SAMPLE_RATE
-        self._version: str | None = None
+        self.sample_rate = PARAKEET_SAMPLE_RATE  # the checkpoint's own, once loaded
 
     # --- interface ------------------------------------------------------------------------
 
     @property
-    def info(self) -> JudgeInfo:
-        if self._version is None:
-            path = Path(self.model)
-            model_id = f"{path.name} fp:{model_fingerprint(path)}" if path.is_file() else self.model
-            self._version = f"{package_version('nemo_toolkit')}; {model_id}; decoder {self.decoder}"
-        return JudgeInfo(
-            name=self.name,
-            kind="asr",
-            model=self.model,
-            version=self._version,
-            sample_rate=self._sample_rate,
-            device=self._device_used or self.device,
-            batch_size=self.batch_size,
-        )
+    def model_name(self) -> str:
+        return self.model
 
-    def setup(self) -> None:
-        if self._asr is not None:
-            return
-        import torch
+    @functools.cached_property
+    def version(self) -> str:  # the fingerprint reads the model file: once
+        path = Path(self.model)
+        model_id = f"{path.name} fp:{model_fingerprint(path)}" if path.is_file() else self.model
+        return f"{package_version('nemo_toolkit')}; {model_id}; decoder {self.decoder}"
 
-        from pipeline.tts.torch_backend import resolve_device
-
-        device = resolve_device(self.device)
-        if self.threads > 0:
-            torch.set_num_threads(self.threads)
+    def _load(self) -> tuple[Any, str]:
+        device = self._torch_device()
         _quiet_nemo()
-        asr = self._load(device)
+        asr = self._restore(device)
         asr.eval()
         self._configure_decoding(asr)
-        self._sample_rate = int(asr.cfg.get("sample_rate", PARAKEET_SAMPLE_RATE))
-        self._asr = asr
-        self._device_used = device
+        self.sample_rate = int(asr.cfg.get("sample_rate", PARAKEET_SAMPLE_RATE))
         log.info("loaded Parakeet %s on %s (decoder %s)", self.model, device, self.decoder)
+        return asr, device
 
-    def teardown(self) -> None:
-        if self._asr is None:
-            return
-        self._asr = None
-        release_torch_memory(self._device_used)
-
-    def judge_batch(self, items: Sequence[AudioItem]) -> list[Transcript]:
-        if self._asr is None:
-            raise RuntimeError("ParakeetJudge.setup() must be called first")
-        return judge_in_batches(self, items, self._sample_rate, self.batch_size, self._decode)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_asr"] = None
-        state["_device_used"] = None
-        return state
+    def _judge(self, items: Sequence[AudioItem]) -> list[Transcript]:
+        return judge_in_batches(self, items, self.sample_rate, self.batch_size, self._decode)
 
     # --- loading --------------------------------------------------------------------------
 
-    def _load(self, device: str) -> Any:
+    def _restore(self, device: str) -> Any:
         import torch
         from nemo.collections.asr.models import ASRModel
 
@@ -209,7 +166,7 @@ class ParakeetJudge(ASRJudge):
     # --- decoding -------------------------------------------------------------------------
 
     def _decode(self, audios: list[np.ndarray]) -> list[Decoded]:
-        hypotheses = self._asr.transcribe(
+        hypotheses = self._model.transcribe(
             audio=audios,
             batch_size=len(audios),
             timestamps=True,

@@ -20,6 +20,7 @@ also makes the model answer with the bare transcript.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,14 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from judges.asr_batch import (
-    Decoded,
-    clean_span,
-    judge_in_batches,
-    model_fingerprint,
-    release_torch_memory,
-)
-from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word, package_version
+from judges.asr_batch import Decoded, clean_span, judge_in_batches, model_fingerprint
+from judges.base import ASRJudge, AudioItem, Transcript
+from judges.packages import package_version
+from verdicts.records import Word
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +51,8 @@ class QwenASRJudge(ASRJudge):
     pickles before and after ``setup()`` (the loaded model is left out).
     """
 
+    sample_rate = QWEN_SAMPLE_RATE
+
     def __init__(
         self,
         model: str | Path = DEFAULT_MODEL,
@@ -67,63 +66,41 @@ class QwenASRJudge(ASRJudge):
         dtype: str = "auto",
         threads: int = 0,
     ) -> None:
-        from pipeline.tts.torch_backend import _parse_device
-
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, not {batch_size}")
         if max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, not {max_new_tokens}")
         if dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, not {dtype!r}")
+        super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.model = str(model)
         self.aligner = str(aligner) if aligner else None
-        self.device = _parse_device(device)
-        self.batch_size = int(batch_size)
         self.max_new_tokens = int(max_new_tokens)
-        self.name = name
         self.language = language
         self.dtype = dtype
-        self.threads = int(threads)
-        self._asr: Any = None
         self._language: str | None = None  # canonical name, checked in setup()
-        self._device_used: str | None = None
-        self._version: str | None = None
 
     # --- interface ------------------------------------------------------------------------
 
     @property
-    def info(self) -> JudgeInfo:
-        if self._version is None:
-            parts = [package_version("qwen-asr"), package_version("transformers"), _describe(self.model)]
-            if self.aligner:
-                parts.append(f"aligner {_describe(self.aligner)}")
-            self._version = "; ".join(parts)
-        return JudgeInfo(
-            name=self.name,
-            kind="asr",
-            model=self.model,
-            version=self._version,
-            sample_rate=QWEN_SAMPLE_RATE,
-            device=self._device_used or self.device,
-            batch_size=self.batch_size,
-        )
+    def model_name(self) -> str:
+        return self.model
 
-    def setup(self) -> None:
-        if self._asr is not None:
-            return
+    @functools.cached_property
+    def version(self) -> str:  # the fingerprints read the model files: once
+        parts = [package_version("qwen-asr"), package_version("transformers"), _describe(self.model)]
+        if self.aligner:
+            parts.append(f"aligner {_describe(self.aligner)}")
+        return "; ".join(parts)
+
+    def _load(self) -> tuple[Any, str]:
         import torch
         from qwen_asr import Qwen3ASRModel
         from qwen_asr.inference.utils import normalize_language_name, validate_language
 
-        from pipeline.tts.torch_backend import resolve_device
-
-        device = resolve_device(self.device)
+        device = self._torch_device()
         language = None
         if self.language:
             language = normalize_language_name(self.language)
             validate_language(language)
-        if self.threads > 0:
-            torch.set_num_threads(self.threads)
         dtype_name = self.dtype if self.dtype != "auto" else ("bfloat16" if device.startswith("cuda") else "float32")
         load_kwargs = {"dtype": getattr(torch, dtype_name), "device_map": device}
         _check_source(self.model, "model", DEFAULT_MODEL)
@@ -148,31 +125,16 @@ class QwenASRJudge(ASRJudge):
             ) from exc
         asr.model.eval()
         self._language = language
-        self._asr = asr
-        self._device_used = device
         log.info("loaded Qwen3-ASR %s on %s (%s, aligner %s)", self.model, device, dtype_name, self.aligner)
+        return asr, device
 
-    def teardown(self) -> None:
-        if self._asr is None:
-            return
-        self._asr = None
-        release_torch_memory(self._device_used)
-
-    def judge_batch(self, items: Sequence[AudioItem]) -> list[Transcript]:
-        if self._asr is None:
-            raise RuntimeError("QwenASRJudge.setup() must be called first")
+    def _judge(self, items: Sequence[AudioItem]) -> list[Transcript]:
         return judge_in_batches(self, items, QWEN_SAMPLE_RATE, self.batch_size, self._decode)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_asr"] = None
-        state["_device_used"] = None
-        return state
 
     # --- decoding -------------------------------------------------------------------------
 
     def _decode(self, audios: list[np.ndarray]) -> list[Decoded]:
-        results = self._asr.transcribe(
+        results = self._model.transcribe(
             audio=[(audio, QWEN_SAMPLE_RATE) for audio in audios],  # already 16 kHz mono: no resampling inside
             language=self._language,
             return_time_stamps=self.aligner is not None,

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from judges.base import ASRJudge
+from pipeline.choices import ASR_ENGINE_NAMES
 from pipeline.settings import Settings
 
-ASR_ENGINES = ("parakeet", "qwen", "whisper", "whisper-tiny")
+ASR_ENGINES = ASR_ENGINE_NAMES  # auto resolves to one of these
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ Two things in the package are avoided on purpose:
   downloads a model from Zenodo; the module ``scoreq/scoreq.py`` is therefore loaded on its own
   (``_scoreq_module``), without its package ``__init__``.
 - that module imports torchaudio at the top, used only by ``load_processing`` (replaced); pip
-  would pull a torchaudio built for another torch, so while that one import runs a placeholder
-  stands in for torchaudio when it is not installed (as in ``judges.distillmos``).
+  would pull a torchaudio built for another torch, so that one import runs under
+  ``judges.packages.torchaudio_placeholder`` (as in ``judges.distillmos``).
 
 Not supported: the fairseq PyTorch path (``use_onnx=False``, ``.pt`` checkpoints): fairseq
 0.12.2 does not install beside torch 2.13 / Python 3.11; the ONNX files are the same models.
@@ -40,15 +40,14 @@ import io
 import logging
 import math
 import sys
-import time
 import types
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from judges.audio import AudioError, load_audio
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version
+from judges.base import MOSJudge
+from judges.packages import package_dir, package_version, torchaudio_placeholder
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +67,7 @@ def default_models_dir() -> Path:
 
 
 def scoreq_dir() -> Path | None:
-    spec = importlib.util.find_spec("scoreq")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+    return package_dir("scoreq")
 
 
 def missing_reason(models_dir: str | Path | None) -> str | None:
@@ -89,11 +85,6 @@ def missing_reason(models_dir: str | Path | None) -> str | None:
     return None
 
 
-class _TorchaudioPlaceholder(types.ModuleType):
-    def __getattr__(self, attr: str):
-        raise ImportError(f"torchaudio is not installed (torchaudio.{attr} was asked for by scoreq)")
-
-
 def _scoreq_module() -> types.ModuleType:
     """``scoreq/scoreq.py`` loaded without ``scoreq/__init__.py`` (which downloads at import)."""
     loaded = sys.modules.get(MODULE_NAME)
@@ -104,20 +95,15 @@ def _scoreq_module() -> types.ModuleType:
         raise RuntimeError(f"scoreq: package scoreq not installed ({INSTALL})")
     spec = importlib.util.spec_from_file_location(MODULE_NAME, root / "scoreq.py")
     module = importlib.util.module_from_spec(spec)
-    placeholder = None
-    if "torchaudio" not in sys.modules and importlib.util.find_spec("torchaudio") is None:
-        placeholder = _TorchaudioPlaceholder("torchaudio")
-        sys.modules["torchaudio"] = placeholder
-    try:
+    with torchaudio_placeholder("scoreq"):
         spec.loader.exec_module(module)
-    finally:
-        if placeholder is not None and sys.modules.get("torchaudio") is placeholder:
-            del sys.modules["torchaudio"]
     sys.modules[MODULE_NAME] = module
     return module
 
 
 class SCOREQJudge(MOSJudge):
+    sample_rate = SCOREQ_SAMPLE_RATE
+
     def __init__(
         self,
         *,
@@ -132,38 +118,27 @@ class SCOREQJudge(MOSJudge):
         ``threads``: unused (scoreq builds the ONNX session with its defaults);
         ``batch_size``: items a scheduler should hand over (clips run one at a time, as in
         scoreq, so a score never depends on padding to a batch)."""
-        self.name = name
+        super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.models_dir = str(models_dir) if models_dir else None
-        self.device = device
-        self.threads = threads
-        self.batch_size = batch_size
-        self._models: dict[str, object] = {}  # column -> loaded scoreq.Scoreq
-        self._device_used = "unloaded"
 
     @property
     def folder(self) -> Path:
         return Path(self.models_dir) if self.models_dir else default_models_dir()
 
     @property
-    def info(self) -> JudgeInfo:
-        lib, ort = package_version("scoreq"), package_version("onnxruntime")
+    def model_name(self) -> str:
         files = ", ".join(name for _, name in DOMAINS.values())
-        return JudgeInfo(
-            name=self.name,
-            kind="mos",
-            model=f"SCOREQ no-reference ONNX ({files} in {self.folder})",
-            version=f"{lib}, {ort}",
-            sample_rate=SCOREQ_SAMPLE_RATE,
-            device=self._device_used,
-            batch_size=self.batch_size,
-        )
+        return f"SCOREQ no-reference ONNX ({files} in {self.folder})"
 
-    def setup(self) -> None:
-        if self._models:
-            return
-        reason = missing_reason(self.models_dir)
-        if reason is not None:
-            raise RuntimeError(reason)
+    @property
+    def version(self) -> str:
+        return f"{package_version('scoreq')}, {package_version('onnxruntime')}"
+
+    def unavailable_reason(self) -> str | None:
+        return missing_reason(self.models_dir)
+
+    def _load(self) -> tuple[Any, str]:
+        """column -> a loaded ``scoreq.Scoreq``, one per domain."""
         module = _scoreq_module()
         folder = self.folder
         models = {}
@@ -179,38 +154,19 @@ class SCOREQJudge(MOSJudge):
                 raise RuntimeError(f"scoreq: expected it to load {filename}, it asked for {asked}")
             models[column] = scorer
         provider = next(iter(models.values())).device
-        self._device_used = "cuda" if "CUDA" in str(provider) else "cpu"
-        self._models = models
         log.info("loaded SCOREQ (synthetic, natural) from %s on %s", folder, provider)
+        return models, "cuda" if "CUDA" in str(provider) else "cpu"
 
-    def teardown(self) -> None:
-        self._models = {}
-        self._device_used = "unloaded"
-
-    def judge_batch(self, items: Sequence[AudioItem]) -> list[Scores]:
-        if not self._models:
-            raise RuntimeError("SCOREQJudge.setup() must be called first")
-        return [self._score(item) for item in items]
-
-    def _score(self, item: AudioItem) -> Scores:
-        started = time.perf_counter()
-        try:
-            audio = load_audio(item.audio_path, SCOREQ_SAMPLE_RATE)  # a bad file fails here, with our message
-        except AudioError as exc:
-            return self.error_result(item, str(exc))
+    def score_audio(self, audio: np.ndarray) -> dict[str, float]:
         values: dict[str, float] = {}
-        try:
-            for column, scorer in self._models.items():
-                # The library's prediction; its reader (torchaudio) replaced by the audio decoded above.
-                scorer.load_processing = _decoded(audio)
-                score = float(scorer._predict_onnx(item.audio_path))
-                if not math.isfinite(score):
-                    raise ValueError("SCOREQ returned a non-finite score")
-                values[column] = score
-        except Exception as exc:  # one bad clip must not end the run
-            log.exception("scoreq failed on %s", item.audio_path)
-            return self.error_result(item, f"{type(exc).__name__}: {exc}")
-        return Scores(item.key, self.name, values, (time.perf_counter() - started) * 1000)
+        for column, scorer in self._model.items():
+            # The library's prediction; its reader (torchaudio) replaced by the decoded audio.
+            scorer.load_processing = _decoded(audio)
+            score = float(scorer._predict_onnx("<decoded audio>"))
+            if not math.isfinite(score):
+                raise ValueError("SCOREQ returned a non-finite score")
+            values[column] = score
+        return values
 
 
 def _local_file(folder: Path, asked: list[str]):

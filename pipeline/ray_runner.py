@@ -45,7 +45,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from pipeline.stage import ItemFailure, Stage
+from pipeline.stages.base import ItemFailure, Stage
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:  # the types a validated clip carries; records stay import-light at run time
+    from judges.base import Transcript
+    from verdicts import FileVerdicts
 
 ChunkKind = Literal["heading", "text"]
 
@@ -55,3 +59,33 @@ class AudioRecord:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class ClipSource:
+    """A clip to validate: its wav (keyed by the sha256 of its bytes) and its label."""
+
+    file_hash: str
+    dataset: str
+    audio_path: str  # absolute
+    path: str  # as stored in the row: relative to the dataset root where there is one
+    text: str | None
+    problem: str | None = None  # set when the clip cannot be validated against a label
+
+
+@dataclass(frozen=True, slots=True)
+class ClipResult:
+    """One validated clip: its transcripts, verdicts, signal metrics and MOS (the store turns it
+    into rows: ``pipeline.store.rows``)."""
+
+    clip: ClipSource
+    primary: Transcript | None
+    secondary: Transcript | None
+    escalated: bool
+    escalation_reason: str | None
+    verdicts: FileVerdicts | None
+    error: str | None
+    duration_s: float | None = None  # from the signal metrics (set by the quality step)
+    signal: dict | None = None  # the 11 signal metrics (every clip)
+    mos: dict | None = None  # mos column group (clips the --mos-mode selected)
+    mos_rejected: bool = False  # composite MOS below the keep threshold

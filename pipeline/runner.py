@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from pipeline.lifecycle import guard_worker, stop_children
-from pipeline.stage import ItemFailure, Stage
+from pipeline.stages.base import ItemFailure, Stage
 
 _WORKER_STAGE: Stage | None = None
 
@@ -58,13 +59,22 @@ class LocalRunner:
             yield from self._in_pool(stage, batches)
 
     @staticmethod
-    def _in_process(stage: Stage, batches: Iterable[Sequence[Any]]):
+    @contextmanager
+    def session(stage: Stage) -> Iterator[Callable[[Sequence[Any]], list[Any | ItemFailure]]]:
+        """``stage`` set up once in this process for as long as the ``with`` lasts; yields its
+        batch function. Stream mode holds one session per stage and sends each clip through all
+        of them in turn; ``map_batches`` in process is one session over all batches."""
         stage.setup()
         try:
-            for batch in batches:
-                yield batch, stage.process_batch(batch)
+            yield stage.process_batch
         finally:
             stage.teardown()
+
+    @classmethod
+    def _in_process(cls, stage: Stage, batches: Iterable[Sequence[Any]]):
+        with cls.session(stage) as process_batch:
+            for batch in batches:
+                yield batch, process_batch(batch)
 
     def _in_pool(self, stage: Stage, batches: Iterable[Sequence[Any]]):
         context = mp.get_context("spawn")

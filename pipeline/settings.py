@@ -15,7 +15,20 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline.chunking import DEFAULT_PHONEMES_PER_SECOND
+from pipeline.choices import (
+    SPEED_MAX,
+    SPEED_MIN,
+    ASREngine,
+    Headings,
+    MosMode,
+    RunnerKind,
+    TTSBackendName,
+)
+from verdicts import Thresholds
+
+_THRESHOLDS = Thresholds()  # the verdict rules' defaults, the one place they are defined
+# Kokoro-82M at speed 1.0 speaks ~17 phoneme characters per second (measured on Alice, chapter 1).
+PHONEMES_PER_SECOND = 17.0
 
 
 class Settings(BaseSettings):
@@ -28,7 +41,7 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(Path(".cache/pipeline"), description="Assembled model assets (git-ignored).")
 
     # --- TTS ------------------------------------------------------------------------------
-    tts_backend: Literal["onnx", "torch"] = "onnx"
+    tts_backend: TTSBackendName = TTSBackendName.onnx
     kokoro_device: str = Field("auto", validation_alias=AliasChoices("KOKORO_DEVICE", "PIPELINE_KOKORO_DEVICE"))
     kokoro_onnx_path: Path | None = Field(None, description="Override the assembled int8 ONNX model.")
     kokoro_torch_model: str = Field(
@@ -40,7 +53,7 @@ class Settings(BaseSettings):
     )
     lang_code: Literal["a", "b"] = Field("a", description="misaki English: a = US, b = British.")
     voices: list[str] = Field(default_factory=lambda: ["af_heart"])
-    speed: float = Field(1.0, gt=0.25, le=4.0)
+    speed: float = Field(1.0, ge=SPEED_MIN, le=SPEED_MAX)
     seed: int = 0
     voice_blends_file: Path | None = Field(None, description="Named blends JSON (default <work>/voices.json).")
 
@@ -49,11 +62,11 @@ class Settings(BaseSettings):
     target_words: int | None = Field(None, description="Chunk by word count instead of seconds.")
     max_phonemes: int = Field(500, ge=32, le=510, description="Hard cap, below Kokoro's 510 limit.")
     phonemes_per_second: float = Field(
-        DEFAULT_PHONEMES_PER_SECOND,
+        PHONEMES_PER_SECOND,
         gt=1.0,
         description="Speech-rate estimate at speed 1.0 (measured on Kokoro), to size chunks.",
     )
-    headings: Literal["own", "drop"] = "own"
+    headings: Headings = Headings.own
 
     # --- execution ------------------------------------------------------------------------
     workers: int = Field(0, ge=0, description="Synthesis worker processes; 0 = one per CPU core.")
@@ -66,7 +79,7 @@ class Settings(BaseSettings):
         description="Torch backend: chunks per padded forward pass (batched Kokoro, grouped by length); "
         "1 = one at a time. The ONNX backend always runs one at a time.",
     )
-    runner: Literal["local", "ray"] = Field("local", description="local (this machine) | ray (Ray Data actors)")
+    runner: RunnerKind = Field(RunnerKind.local, description="local (this machine) | ray (Ray Data actors)")
     ray_address: str | None = Field(
         None,
         validation_alias=AliasChoices("RAY_ADDRESS", "PIPELINE_RAY_ADDRESS"),
@@ -75,8 +88,8 @@ class Settings(BaseSettings):
     gpus_per_worker: float = Field(0.0, ge=0, description="GPUs each Ray actor declares (0 = CPU only).")
 
     # --- validate -------------------------------------------------------------------------
-    asr_primary: str = Field("auto", description="auto | parakeet | qwen | whisper | whisper-tiny")
-    asr_secondary: str = Field("auto", description="auto | qwen | parakeet | whisper | whisper-tiny")
+    asr_primary: ASREngine = Field(ASREngine.auto, description="auto: Parakeet when installed, else Whisper base")
+    asr_secondary: ASREngine = Field(ASREngine.auto, description="auto: Qwen3-ASR when installed, else tiny.en")
     parakeet_model: str = "nvidia/parakeet-tdt_ctc-1.1b"
     parakeet_decoder: Literal["tdt", "ctc"] = "tdt"
     qwen_model: str = "Qwen/Qwen3-ASR-1.7B"
@@ -84,15 +97,18 @@ class Settings(BaseSettings):
     whisper_model: Path | None = Field(None, description="CTranslate2 dir for `whisper` (default: embedded base)")
     asr_device: str = "auto"
     asr_threads: int = Field(0, ge=0, description="CPU threads per ASR engine (0 = library default)")
-    escalate_wer: float = Field(0.05, ge=0, description="Cascade: escalate when primary WER is above this")
-    escalate_confidence: float = Field(0.98, ge=0, le=1, description="... or mean word confidence below this")
+    escalate_wer: float = Field(_THRESHOLDS.escalate_wer, ge=0, description="Cascade: escalate when primary WER > this")
+    escalate_confidence: float = Field(
+        _THRESHOLDS.escalate_confidence, ge=0, le=1, description="... or mean word confidence below this"
+    )
     keep_min_mos: float | None = Field(None, description="keep also needs composite MOS >= this (when judged)")
     mos_judges: list[str] = Field(default_factory=lambda: ["dnsmos", "distillmos", "utmosv2", "scoreq", "nisqa"])
-    mos_mode: Literal["all", "sample", "flagged_only", "passed_only", "none"] = "sample"
+    mos_mode: MosMode = MosMode.sample
     mos_sample_rate: float = Field(0.1, ge=0, le=1)
     mos_seed: int = 0
     mos_device: str = "auto"
     mos_threads: int = Field(0, ge=0)
+    dnsmos_personalized: bool = Field(False, description="DNSMOS judge uses pDNSMOS (penalizes interfering talkers)")
     # Production MOS judges load local weights only (none is downloaded); unset or absent = skipped, with the reason.
     utmosv2_checkpoint: Path | None = Field(None, description="UTMOSv2 .pth (e.g. fold0_s42_best_model.pth)")
     utmosv2_config: str = Field("fusion_stage3", description="utmosv2.config module the checkpoint belongs to")

@@ -14,29 +14,17 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.files import sha256_file
 from pipeline.manifest import MANIFEST_NAME, Manifest
+from pipeline.records import ClipSource
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ClipSource:
-    file_hash: str
-    dataset: str
-    audio_path: str  # absolute
-    path: str  # as stored in the row: relative to the dataset root where there is one
-    text: str | None
-    problem: str | None = None  # set when the clip cannot be validated against a label
 
 
 @dataclass(frozen=True, slots=True)
 class SourceIssue:
     path: str
     problem: str
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_label(path: Path) -> tuple[str | None, str | None]:
@@ -74,7 +62,7 @@ def from_folder(folder: Path, dataset: str) -> tuple[list[ClipSource], list[Sour
     for stem, wav in wavs.items():
         rel = str(wav.relative_to(folder))
         text, problem = (None, "no .txt label beside the wav") if stem not in txts else read_label(txts[stem])
-        clips.append(ClipSource(file_sha256(wav), dataset, str(wav.resolve()), rel, text, problem))
+        clips.append(ClipSource(sha256_file(wav), dataset, str(wav.resolve()), rel, text, problem))
     return clips, issues
 
 

@@ -167,7 +167,7 @@ def test_parakeet_result_does_not_depend_on_batch(parakeet, clips):
 
 def test_parakeet_retries_a_failing_batch_clip_by_clip(parakeet, clips, monkeypatch):
     """If the model raises on a batch, each clip is decoded alone; only the culprit fails."""
-    real = parakeet._asr.transcribe
+    real = parakeet._model.transcribe
     poison = len(load_audio(clips["alice"], 16_000))
 
     def flaky(audio, **kwargs):
@@ -175,7 +175,7 @@ def test_parakeet_retries_a_failing_batch_clip_by_clip(parakeet, clips, monkeypa
             raise RuntimeError("simulated CUDA error")
         return real(audio=audio, **kwargs)
 
-    monkeypatch.setattr(parakeet._asr, "transcribe", flaky)
+    monkeypatch.setattr(parakeet._model, "transcribe", flaky)
     by_key = {t.key: t for t in parakeet.judge_batch(items_for(clips, ["hello", "alice", "corrupt"]))}
     assert by_key["hello"].error is None and by_key["hello"].words
     assert "simulated CUDA error" in by_key["alice"].error
@@ -195,7 +195,7 @@ def test_parakeet_entropy_confidence(tiny_nemo, clips):
 
 def test_parakeet_pickles_after_setup_without_the_model(parakeet):
     clone = pickle.loads(pickle.dumps(parakeet))
-    assert clone._asr is None and clone.info.version == parakeet.info.version
+    assert not clone.loaded and clone.info.version == parakeet.info.version
     with pytest.raises(RuntimeError, match="setup"):
         clone.judge_batch([])
 
@@ -285,7 +285,7 @@ def test_qwen_batch_words(qwen, clips):
 
 def test_qwen_pickles_after_setup_without_the_model(qwen):
     clone = pickle.loads(pickle.dumps(qwen))
-    assert clone._asr is None and clone.info.version == qwen.info.version
+    assert not clone.loaded and clone.info.version == qwen.info.version
     with pytest.raises(RuntimeError, match="setup"):
         clone.judge_batch([])
 

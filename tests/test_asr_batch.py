@@ -10,7 +10,8 @@ import pytest
 import soundfile as sf
 
 from judges.asr_batch import Decoded, clean_confidence, clean_span, judge_in_batches, model_fingerprint
-from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript, Word
+from judges.base import ASRJudge, AudioItem, JudgeInfo, Transcript
+from verdicts.records import Word
 
 RATE = 16_000
 
@@ -18,14 +19,14 @@ RATE = 16_000
 class FakeJudge(ASRJudge):
     """Says how many samples it heard; raises on any batch holding a clip of ``poison`` samples."""
 
-    def __init__(self, poison: int | None = None, batch_size: int = 2) -> None:
-        self.poison = poison
-        self.batch_size = batch_size
-        self.calls: list[list[int]] = []
+    sample_rate = RATE
+    model_name = "fake-model"
+    version = "fake 1.0"
 
-    @property
-    def info(self) -> JudgeInfo:
-        return JudgeInfo("fake", "asr", "fake-model", "fake 1.0", RATE, "cpu", self.batch_size)
+    def __init__(self, poison: int | None = None, batch_size: int = 2) -> None:
+        super().__init__(name="fake", device="cpu", batch_size=batch_size)
+        self.poison = poison
+        self.calls: list[list[int]] = []
 
     def decode(self, audios: list[np.ndarray]) -> list[Decoded]:
         self.calls.append([len(a) for a in audios])
@@ -33,8 +34,34 @@ class FakeJudge(ASRJudge):
             raise RuntimeError("model exploded")
         return [Decoded(f" heard  {len(a)} ", (Word(str(len(a)), 0.0, len(a) / RATE, 0.5),)) for a in audios]
 
-    def judge_batch(self, items: Sequence[AudioItem]) -> list[Transcript]:
+    def _load(self) -> tuple[object, str]:
+        return self.decode, "cpu"
+
+    def _judge(self, items: Sequence[AudioItem]) -> list[Transcript]:
         return judge_in_batches(self, items, RATE, self.batch_size, self.decode)
+
+
+def test_judge_base_lifecycle(wavs):
+    """The shared base: setup guard, info, idempotent setup, teardown, pickling without the model."""
+    import pickle
+
+    judge = FakeJudge(batch_size=3)
+    with pytest.raises(RuntimeError, match=r"FakeJudge.setup\(\) must be called first"):
+        judge.judge_batch(items(wavs, ["a"]))
+    assert judge.info == JudgeInfo("fake", "asr", "fake-model", "fake 1.0", RATE, "unloaded", 3)
+    judge.setup()
+    model = judge._model
+    judge.setup()
+    assert judge._model is model and judge.loaded and judge.info.device == "cpu"
+    clone = pickle.loads(pickle.dumps(judge))
+    assert not clone.loaded and clone.info.device == "unloaded" and clone.batch_size == 3
+    failed = judge.error_result(AudioItem("k", "x.wav"), "boom")
+    assert failed == Transcript("k", "fake", "fake-model", "", (), 0.0, "boom")
+    judge.teardown()
+    assert not judge.loaded and judge.info.device == "unloaded"
+    judge.teardown()  # a second teardown does nothing
+    with pytest.raises(ValueError, match="batch_size"):
+        FakeJudge(batch_size=0)
 
 
 @pytest.fixture()
@@ -54,6 +81,7 @@ def items(wavs, names):
 
 def test_order_grouping_and_bad_files(wavs):
     judge = FakeJudge(batch_size=2)
+    judge.setup()
     out = judge.judge_batch(items(wavs, ["a", "bad", "b", "c", "d"]))
     assert [t.key for t in out] == ["a", "bad", "b", "c", "d"]
     assert judge.calls == [[16_000, 32_000], [8_000, 24_000]]  # bad file never reaches the model
@@ -65,6 +93,7 @@ def test_order_grouping_and_bad_files(wavs):
 
 def test_a_failing_batch_is_retried_clip_by_clip(wavs):
     judge = FakeJudge(poison=32_000, batch_size=4)
+    judge.setup()
     out = {t.key: t for t in judge.judge_batch(items(wavs, ["a", "b", "c"]))}
     assert judge.calls == [[16_000, 32_000, 8_000], [16_000], [32_000], [8_000]]
     assert out["b"].error == "RuntimeError: model exploded"

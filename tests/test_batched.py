@@ -198,9 +198,10 @@ def test_forward_batch_rejects_empty_input(random_kmodel):
 def real_kmodel():
     from kokoro import KModel
 
-    from pipeline.assets import assemble_torch_checkpoint, ensure_assets
+    from pipeline.assets import ensure_assets
     from pipeline.settings import get_settings
     from pipeline.tts.backend import kokoro_config
+    from pipeline.tts.onnx_to_torch import assemble_torch_checkpoint
 
     checkpoint = assemble_torch_checkpoint(ensure_assets(get_settings().cache_dir))
     torch.set_num_threads(2)
@@ -246,9 +247,9 @@ def test_synthesize_stage_batches_chunks_and_writes_the_same_clips(tmp_path, g2p
     from helpers.kokoro_checkpoint import random_kokoro_checkpoint
 
     from pipeline.chunking import chunk_book
-    from pipeline.generate import SynthesizeStage, plan_jobs
     from pipeline.ingest import read_book
     from pipeline.settings import get_settings
+    from pipeline.stages.synthesize import SynthesizeStage, plan_jobs
     from pipeline.tts.engine import TTSEngine, build_voice_store
     from pipeline.tts.torch_backend import KokoroTorchBackend
 

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from pipeline.export import DEFAULT_COLUMNS, ExportError, export_dataset
+from pipeline.export.values import hf_list
 
 SR = 24_000
 DATASET = "books"
@@ -198,7 +199,11 @@ def test_hf_export_of_kept_clips_round_trips(store, corpus, tmp_path):
     assert ds.features["keep"] == datasets.Value("bool")
     assert ds.features["chunk_index"] == datasets.Value("int32")
 
-    raw = ds.cast_column("audio", datasets.Audio(decode=False))  # decoding needs torchcodec; bytes do not
+    for row in ds:  # decoded, as users read it (datasets 3.x decodes with soundfile)
+        clip = corpus.clips[row["file_hash"]]
+        assert row["audio"]["sampling_rate"] == SR
+        np.testing.assert_allclose(row["audio"]["array"] * 32768, clip.samples, atol=1)
+    raw = ds.cast_column("audio", datasets.Audio(decode=False))
     for row in raw:
         clip = corpus.clips[row["file_hash"]]
         assert row["text"] == clip.text
@@ -209,6 +214,7 @@ def test_hf_export_of_kept_clips_round_trips(store, corpus, tmp_path):
         assert rate == SR
         assert np.abs(samples.astype(np.int32) - clip.samples.astype(np.int32)).max() <= 1
         assert row["duration_s"] == pytest.approx(clip.samples.size / SR, abs=1e-4)
+    assert {"README.md", "export.json", "data"} <= {p.name for p in out_dir.iterdir()}
     # Nothing but the finished export is left next to it.
     assert [p.name for p in tmp_path.iterdir()] == ["hf"]
 
@@ -216,13 +222,13 @@ def test_hf_export_of_kept_clips_round_trips(store, corpus, tmp_path):
 def test_hf_export_serializes_json_arrays_and_timestamps(store, corpus, tmp_path, monkeypatch):
     import datasets
 
-    monkeypatch.setattr("pipeline.export._HF_BATCH_BYTES", 1)  # one Arrow batch per clip
+    monkeypatch.setattr("pipeline.export.hf.BATCH_BYTES", 1)  # one Arrow batch per clip
     columns = ["mos_judges", "mos_ms", "created_at", "speed", "composite_mos", "versions"]
     report = run_export(store, corpus, tmp_path / "hf", where="tier = 'strict'", columns=columns)
     assert report.rows == 2
     ds = datasets.load_from_disk(str(tmp_path / "hf"))
     assert sorted(ds["file_hash"]) == sorted(c.file_hash for c in corpus.clips.values() if c.tier == "strict")
-    assert ds.features["mos_judges"] == datasets.List(datasets.Value("string"))
+    assert ds.features["mos_judges"] == hf_list(datasets.Value("string"))
     row = ds.cast_column("audio", datasets.Audio(decode=False))[0]
     assert row["mos_judges"] == ["utmosv2", "dnsmos"]
     assert json.loads(row["mos_ms"]) == {"utmosv2": 10.5, "dnsmos": 3.25}
@@ -302,9 +308,9 @@ def test_filter_runs_read_only(store, corpus, tmp_path):
 
 
 def test_filter_cannot_reach_other_datasets(store, corpus):
-    from pipeline.export import select_rows
+    from pipeline.export import select_clips
 
-    rows, _, _ = select_rows(store, dataset=DATASET, where="true) OR (true", columns=None)
+    rows = select_clips(store, dataset=DATASET, where="true) OR (true", columns=None).rows
     assert rows and {row["dataset"] for row in rows} == {DATASET}
 
 

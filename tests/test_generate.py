@@ -146,7 +146,7 @@ def test_generate_upserts_its_rows(generated, database_url):
 
 
 def test_combined_book_wav_joins_the_clips_in_order(generated):
-    from pipeline.commands.generate import CHUNK_GAP_S
+    from pipeline.jobs.generate import CHUNK_GAP_S
 
     tmp_path, _ = generated
     dataset_dir = tmp_path / "work" / "datasets" / "main"

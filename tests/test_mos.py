@@ -141,7 +141,7 @@ def test_dnsmos_matches_speechmos_and_resampling(dnsmos_judge, clips):
 
     audio = load_audio(clips["alice"], 16_000)
     reference = dnsmos.run(np.clip(audio, -1, 1), 16_000)
-    ours = dnsmos_judge.score_array(audio)
+    ours = dnsmos_judge.score_audio(audio)
     assert ours["mos_dnsmos_ovrl"] == pytest.approx(float(reference["ovrl_mos"]), abs=1e-5)
     assert ours["mos_dnsmos_p808"] == pytest.approx(float(reference["p808_mos"]), abs=1e-5)
     mono, stereo = dnsmos_judge.judge_batch(items(clips, "alice", "alice_48k_stereo"))
@@ -149,16 +149,44 @@ def test_dnsmos_matches_speechmos_and_resampling(dnsmos_judge, clips):
         assert stereo.values[key] == pytest.approx(mono.values[key], abs=0.1)
 
 
+@pytest.mark.skipif(
+    dnsmos_module.missing_reason(personalized=True) is not None,
+    reason=str(dnsmos_module.missing_reason(personalized=True)),
+)
+def test_dnsmos_personalized_from_settings(clips):
+    """``Settings.dnsmos_personalized`` (PIPELINE_DNSMOS_PERSONALIZED) builds the pDNSMOS judge,
+    which gives speechmos's own personalized numbers."""
+    from speechmos import dnsmos
+
+    from judges.audio import load_audio
+
+    judges, skipped = build_mos_judges(["dnsmos"], Settings(dnsmos_personalized=True))
+    assert skipped == {}
+    (judge,) = judges
+    assert judge.personalized and judge.info.model.startswith("pDNSMOS sig_bak_ovr.onnx")
+    assert not build_mos_judges(["dnsmos"], Settings())[0][0].personalized
+    judge.setup()
+    try:
+        (result,) = judge.judge_batch(items(clips, "alice"))
+    finally:
+        judge.teardown()
+    audio = load_audio(clips["alice"], 16_000)
+    reference = dnsmos.run(np.clip(audio, -1, 1), 16_000, model_type="dnsmos_personalized")
+    assert result.error is None and set(result.values) == DNSMOS_KEYS
+    assert result.values["mos_dnsmos_ovrl"] == pytest.approx(float(reference["ovrl_mos"]), abs=1e-5)
+    assert result.values["mos_dnsmos_sig"] == pytest.approx(float(reference["sig_mos"]), abs=1e-5)
+
+
 @needs_dnsmos
 def test_dnsmos_info_and_lifecycle():
     judge = dnsmos_module.DNSMOSJudge()
-    assert judge._dnsmos is None and judge.info.device == "unloaded"  # nothing loaded in __init__
+    assert not judge.loaded and judge.info.device == "unloaded"  # nothing loaded in __init__
     with pytest.raises(RuntimeError, match="setup"):
         judge.judge_batch([AudioItem("k", "x.wav")])
     judge.setup()
-    session = judge._dnsmos
+    session = judge._model
     judge.setup()  # idempotent
-    assert judge._dnsmos is session
+    assert judge._model is session
     info = judge.info
     assert (info.name, info.kind, info.sample_rate, info.device) == ("dnsmos", "mos", 16_000, "cpu")
     assert "speechmos 0.0.1.1" in info.version
@@ -195,9 +223,27 @@ def test_distillmos_info_and_no_torchaudio(distillmos_judge):
     if importlib.util.find_spec("torchaudio") is None:  # the import placeholder did not leak
         assert "torchaudio" not in sys.modules
     fresh = distillmos_module.DistillMOSJudge()
-    assert fresh._model is None and fresh.info.device == "unloaded"
+    assert not fresh.loaded and fresh.info.device == "unloaded"
     with pytest.raises(RuntimeError, match="setup"):
         fresh.judge_batch([AudioItem("k", "x.wav")])
+
+
+@needs_distillmos
+def test_distillmos_imports_with_the_placeholder_in_a_fresh_process():
+    """torch imported for the first time while the torchaudio placeholder stands in (torch's own
+    import probes every module's ``__file__``), and the placeholder gone afterwards."""
+    import subprocess
+
+    code = (
+        "import importlib.util, sys\n"
+        "from judges.distillmos import _model_class\n"
+        "assert 'torch' not in sys.modules\n"
+        "_model_class()\n"
+        "print(importlib.util.find_spec('torchaudio') is None and 'torchaudio' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
 
 
 # --- building judges: skipped with a reason, never a crash --------------------------------------

@@ -35,8 +35,10 @@ from judges import scoreq as scoreq_module
 from judges import utmosv2 as utmosv2_module
 from judges.base import AudioItem
 from judges.mos import PRIMARY_SCORE, build_mos_judges, composite
-from pipeline.quality import mos_row, score_clips
+from pipeline.jobs.validate import score_with_judges
+from pipeline.runner import LocalRunner
 from pipeline.settings import Settings
+from pipeline.stages.quality import mos_row
 
 HAS_NISQA = importlib.util.find_spec("nisqa") is not None
 HAS_SCOREQ = scoreq_module.scoreq_dir() is not None
@@ -189,7 +191,7 @@ def nisqa_checkpoint(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def nisqa_judge(nisqa_checkpoint):
     judge = nisqa_module.NISQAJudge(checkpoint=nisqa_checkpoint, device="cpu", batch_size=2)
-    assert judge._nisqa is None and judge.info.device == "unloaded"  # nothing loaded in __init__
+    assert not judge.loaded and judge.info.device == "unloaded"  # nothing loaded in __init__
     pickle.loads(pickle.dumps(judge))
     judge.setup()
     yield judge
@@ -205,7 +207,7 @@ def test_nisqa_loads_published_format_and_scores(nisqa_judge, clips):
     with pytest.raises(pickle.UnpicklingError):  # like the published .tar: needs the full-unpickling retry
         torch.load(nisqa_judge.checkpoint)
     assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" not in os.environ  # the retry restored the environment
-    assert nisqa_judge._nisqa.args["model"] == "NISQA_DIM" and nisqa_judge._nisqa.args["dim"] is True
+    assert nisqa_judge._model.args["model"] == "NISQA_DIM" and nisqa_judge._model.args["dim"] is True
     names = ("speech", "corrupt", "sweep", "empty", "noisy", "missing")
     results = nisqa_judge.judge_batch(items(clips, *names))
     by = check_results(results, names, nisqa_module.DIM_KEYS)
@@ -225,7 +227,7 @@ def test_nisqa_matches_library_melspec_and_model(nisqa_judge, clips):
 
     from judges.audio import read_audio
 
-    a = nisqa_judge._nisqa.args
+    a = nisqa_judge._model.args
     for name in ("speech", "sweep"):
         audio, rate = read_audio(clips[name])
         ours = nisqa_judge.melspec(audio, rate)
@@ -254,7 +256,7 @@ def test_nisqa_matches_library_melspec_and_model(nisqa_judge, clips):
         ms_fmax=a["ms_fmax"],
         dim=True,
     )
-    y_hat, _ = NISQA_lib.predict_dim(nisqa_judge._nisqa.model, ds, 2, nisqa_judge._nisqa.dev)
+    y_hat, _ = NISQA_lib.predict_dim(nisqa_judge._model.model, ds, 2, nisqa_judge._model.dev)
     ours = nisqa_judge.judge_batch(items(clips, "speech", "sweep"))
     for row, result in zip(y_hat, ours, strict=True):
         assert list(result.values.values()) == pytest.approx([float(v) for v in row], abs=1e-4)
@@ -350,7 +352,7 @@ def scoreq_models(tmp_path_factory):
 @pytest.fixture(scope="module")
 def scoreq_judge(scoreq_models):
     judge = scoreq_module.SCOREQJudge(models_dir=scoreq_models[0], device="cpu", batch_size=4)
-    assert judge._models == {} and judge.info.device == "unloaded"
+    assert not judge.loaded and judge.info.device == "unloaded"
     pickle.loads(pickle.dumps(judge))
     judge.setup()
     yield judge
@@ -416,7 +418,7 @@ def test_build_and_run_configured_production_judges(nisqa_checkpoint, scoreq_mod
     assert all(j.info.device == "unloaded" for j in judges)
     if importlib.util.find_spec("utmosv2") is None:
         assert skipped == {"utmosv2": utmosv2_module.NOT_INSTALLED}
-    scores = score_clips(judges, items(clips, "speech", "empty"), load=True)
+    scores = score_with_judges(LocalRunner(1), judges, items(clips, "speech", "empty"))
     assert all(j.info.device == "unloaded" for j in judges)  # torn down after
     row = mos_row(scores["speech"], seed=settings.mos_seed)
     assert row["mos_judges"] == ["scoreq", "nisqa"]

@@ -25,6 +25,7 @@ from pipeline.tts.onnx_to_torch import (  # noqa: E402
     CONVERTER_VERSION,
     KMODEL_KEY_COUNT,
     KMODEL_MODULES,
+    assemble_torch_checkpoint,
     build_empty_kmodel,
     is_current,
     load_strict,
@@ -48,7 +49,9 @@ ONNX_DURATIONS = "/encoder/Clip_output_0"
 
 @pytest.fixture(scope="module")
 def paths() -> AssetPaths:
-    return ensure_assets(Settings().cache_dir, torch_checkpoint=True)
+    paths = ensure_assets(Settings().cache_dir)
+    assemble_torch_checkpoint(paths)
+    return paths
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +116,7 @@ def test_provenance_sidecar_and_idempotent_build(paths):
     assert is_current(paths.torch_checkpoint, ONNX_SHA256)
     assert not is_current(paths.torch_checkpoint, "0" * 64)  # another ONNX means a rebuild
     mtime = paths.torch_checkpoint.stat().st_mtime_ns
-    ensure_assets(paths.cache_dir, torch_checkpoint=True)  # already built: nothing is rewritten
+    assemble_torch_checkpoint(ensure_assets(paths.cache_dir))  # already built: nothing is rewritten
     assert paths.torch_checkpoint.stat().st_mtime_ns == mtime
 
 

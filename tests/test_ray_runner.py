@@ -160,8 +160,8 @@ def test_validate_stream_mode_with_ray_is_a_clear_error(generated, database_url,
 def _jobs(g2p, book_path: Path, settings: Settings, dataset: str, dataset_dir: Path):
     """What ``pipeline generate`` plans for the short book (same chunks, ids and seeds)."""
     from pipeline.chunking import chunk_book
-    from pipeline.generate import SynthesizeStage, plan_jobs
     from pipeline.ingest import read_book
+    from pipeline.stages.synthesize import SynthesizeStage, plan_jobs
     from pipeline.tts.engine import build_engine, engine_fingerprint
 
     chunks = chunk_book(
@@ -195,12 +195,12 @@ def _run_pickled(blobs: list[tuple[bytes, bytes]]) -> list:
 
 def test_stages_pickle_before_setup_and_run_in_a_spawned_process(generated, g2p, short_book, tmp_path, store):
     from judges.registry import build_asr
-    from pipeline.generate import WorkerGenerationWriter
-    from pipeline.quality import MOSPlan
-    from pipeline.records import AudioRecord
-    from pipeline.sources import ClipSource
+    from pipeline.jobs.generate import WorkerGenerationWriter
+    from pipeline.records import AudioRecord, ClipSource
+    from pipeline.stages.quality import MOSPlan, QualityItem, QualityStage
+    from pipeline.stages.transcribe import TranscribeStage
+    from pipeline.stages.verdicts import combine
     from pipeline.store.store import ResilientSink
-    from pipeline.validate import QualityStage, TranscribeStage, combine
     from verdicts import Thresholds
 
     dirs, _ = generated
@@ -212,7 +212,7 @@ def test_stages_pickle_before_setup_and_run_in_a_spawned_process(generated, g2p,
     clip = ClipSource(expected.file_hash, "spawned", wav, expected.wav_path, expected.text)
     transcribe = TranscribeStage(build_asr("whisper-tiny", settings))
     draft = combine(clip, None, None, False, None, Thresholds())  # no transcript: an error row, still a row
-    quality = QualityStage(MOSPlan("none"), set(), Thresholds())
+    quality = QualityStage(MOSPlan("none"), Thresholds())
     hook = WorkerGenerationWriter([ResilientSink(store)])
     for obj in (synth, transcribe, quality, hook):
         blob = pickle.dumps(obj)
@@ -222,7 +222,7 @@ def test_stages_pickle_before_setup_and_run_in_a_spawned_process(generated, g2p,
     work = [
         (pickle.dumps(synth), pickle.dumps([heading])),
         (pickle.dumps(transcribe), pickle.dumps([clip])),
-        (pickle.dumps(quality), pickle.dumps([draft])),
+        (pickle.dumps(quality), pickle.dumps([QualityItem(draft)])),
     ]
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
         (record,), (transcript,), (finished,) = pool.submit(_run_pickled, work).result(timeout=120)
@@ -241,7 +241,7 @@ def test_stages_pickle_before_setup_and_run_in_a_spawned_process(generated, g2p,
 
 def test_stage_that_needs_a_gpu_fails_fast_on_a_cpu_cluster(ray_cluster, g2p, short_book, tmp_path):
     from pipeline.ray_runner import RayResourceError, RayRunner
-    from pipeline.stage import Resources
+    from pipeline.stages.base import Resources
 
     assert ray_cluster.get("GPU", 0) == 0
     stage, jobs = _jobs(g2p, short_book, Settings(), "gpu", tmp_path)
@@ -283,7 +283,7 @@ class DieOnceAfterWriting:
 
 
 def test_a_worker_that_dies_is_retried_without_duplicate_rows(ray_cluster, g2p, short_book, tmp_path, store):
-    from pipeline.generate import run_generation
+    from pipeline.jobs.generate import run_generation
     from pipeline.ray_runner import RayRunner
     from pipeline.store.store import ResilientSink
 

@@ -177,11 +177,12 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path):
 
 def test_database_down_mid_run_keeps_manifest_and_db_sync_completes(tmp_path: Path, g2p):
     """Real synthesis into a dedicated embedded server that is stopped after the first batch."""
-    from pipeline.generate import SynthesizeStage, plan_jobs, run_generation
+    from pipeline.jobs.generate import run_generation
     from pipeline.manifest import Manifest
     from pipeline.records import Chunk
     from pipeline.runner import LocalRunner
     from pipeline.settings import Settings
+    from pipeline.stages.synthesize import SynthesizeStage, plan_jobs
     from pipeline.tts.engine import build_engine, engine_fingerprint
 
     pgdata = tmp_path / "pgdata"

@@ -11,10 +11,11 @@ from typer.testing import CliRunner
 
 from cli import app
 from judges.registry import build_asr
+from pipeline.jobs.validate import run_validation
 from pipeline.settings import Settings
 from pipeline.sources import discover
+from pipeline.store.rows import validation_groups, word_rows
 from pipeline.tts.engine import build_engine
-from pipeline.validate import run_validation
 from verdicts import Thresholds
 
 SPOKEN = {
@@ -83,11 +84,11 @@ def test_label_that_differs_from_the_audio_is_flagged_on_that_word(clip_dir, jud
 @pytest.mark.parametrize("engines", ["both", "cascade"])
 def test_batch_and_stream_modes_give_identical_rows(clip_dir, judges, engines):
     def strip_timing(result):
-        groups = result.rows()
+        groups = validation_groups(result)
         for group in groups.values():
             for key in [k for k in group if k.endswith("_ms")]:
                 group.pop(key)
-        return groups, result.word_rows()
+        return groups, word_rows(result)
 
     batch, _ = validate(clip_dir, judges, engines, "batch")
     stream, _ = validate(clip_dir, judges, engines, "stream")
@@ -104,11 +105,11 @@ def test_asr_worker_processes_give_identical_rows(clip_dir, judges):
     def rows(report):
         out = {}
         for result in report.results:
-            groups = result.rows()
+            groups = validation_groups(result)
             for group in groups.values():
                 for key in [k for k in group if k.endswith("_ms")]:
                     group.pop(key)
-            out[Path(result.clip.path).stem] = (groups, result.word_rows())
+            out[Path(result.clip.path).stem] = (groups, word_rows(result))
         return out
 
     clips, _ = discover(clip_dir, "t", clip_dir / ".cache")
@@ -120,7 +121,7 @@ def test_asr_worker_processes_give_identical_rows(clip_dir, judges):
 
 
 def test_local_asr_workers_only_for_whisper_on_cpu_in_batch_mode():
-    from pipeline.commands.validate import local_asr_workers
+    from pipeline.jobs.validate import local_asr_workers
 
     cpu = Settings(asr_device="cpu", workers=2)
     assert local_asr_workers(cpu, "batch", 36, ["whisper", "whisper-tiny"]) == 2
@@ -163,7 +164,7 @@ def test_bad_inputs_become_issues_or_error_rows(tmp_path, clip_dir, judges):
     assert results["empty"].error and "empty" in results["empty"].error
     assert results["corrupt"].error and "decode" in results["corrupt"].error
     for name in ("nolabel", "empty", "corrupt"):
-        assert results[name].rows()["verdicts"]["validate_error"]
+        assert validation_groups(results[name])["verdicts"]["validate_error"]
 
 
 def test_hf_dataset_input(tmp_path, clip_dir, judges):
@@ -220,7 +221,7 @@ def mos_judges(settings):
 
 @pytest.mark.parametrize("mode", ["batch", "stream"])
 def test_mos_and_signal_columns(clip_dir, judges, mos_judges, mode):
-    from pipeline.quality import MOSPlan
+    from pipeline.stages.quality import MOSPlan
 
     clips, _ = discover(clip_dir, "t", clip_dir / ".cache")
     plan = MOSPlan("flagged_only", 0.1, 7, mos_judges)
@@ -229,7 +230,7 @@ def test_mos_and_signal_columns(clip_dir, judges, mos_judges, mode):
     )
     by_name = {Path(r.clip.path).stem: r for r in report.results}
     for name, result in by_name.items():
-        groups = result.rows()
+        groups = validation_groups(result)
         assert groups["signal"]["sample_rate"] == 24_000 and groups["signal"]["rms_db"] < 0
         flagged = result.verdicts.summary.counts["tts_failure"] + result.verdicts.summary.counts["ambiguous"] > 0
         assert ("mos" in groups) == flagged, name
@@ -239,4 +240,4 @@ def test_mos_and_signal_columns(clip_dir, judges, mos_judges, mode):
             assert mos["mos_judges"] == ["dnsmos", "distillmos"]
             assert mos["composite_mos"] == pytest.approx((mos["mos_dnsmos_ovrl"] + mos["mos_distillmos"]) / 2)
             assert mos["mos_seed"] == 7 and set(mos["mos_ms"]) == {"dnsmos", "distillmos"}
-    assert "mos" not in by_name["match"].rows()
+    assert "mos" not in validation_groups(by_name["match"])

@@ -25,8 +25,10 @@ from verdicts import (
     Hypothesis,
     Lexicon,
     Thresholds,
+    Word,
     judge_words,
 )
+from verdicts.rule_ids import RULE_IDS
 from verdicts.rules import label_typo, osa_distance
 from verdicts.variants import variant_rule
 
@@ -390,6 +392,8 @@ def _check(case: Case, result: FileVerdicts) -> None:
     for row in result.words:
         if row.label_word not in case.expected:
             assert row.verdict == "pass", row
+    for row in (*result.words, *result.insertions):
+        assert row.rule in RULE_IDS and row.rule.split(".")[0] == row.verdict, row
 
 
 def test_table_covers_every_verdict() -> None:
@@ -527,7 +531,7 @@ def test_sounds_alike(a, b, how, lexicon: Lexicon) -> None:
 
 
 def test_rows_point_at_label_words_and_carry_timings(lexicon: Lexicon) -> None:
-    words = [("the", 0.0, 0.2, 0.99), ("tail", 0.2, 0.5, 0.80), ("ends", 0.5, 0.9, 0.97)]
+    words = [Word("the", 0.0, 0.2, 0.99), Word("tail", 0.2, 0.5, 0.80), Word("ends", 0.5, 0.9, 0.97)]
     result = judge_words("The tale — ends.", Hypothesis("parakeet", "the tail ends", words), None, lexicon=lexicon)
     # "—" is punctuation only: no row, but the indices still count it.
     assert [(r.index, r.label_word, r.norm_word, r.primary_word) for r in result.words] == [
@@ -553,7 +557,7 @@ def test_engine_word_pieces_are_rejoined(lexicon: Lexicon) -> None:
     stripped); read piece by piece, ",000" would be "zero"."""
     text = "Please, ma'am, that would be 4,000 miles."
     pieces = ["Please,", "ma", "'am,", "that", "would", "be", "4", ",000", "miles."]
-    words = [(w, i * 0.5, i * 0.5 + 0.4, 0.9) for i, w in enumerate(pieces)]
+    words = [Word(w, i * 0.5, i * 0.5 + 0.4, 0.9) for i, w in enumerate(pieces)]
     label = "Please, Ma’am, that would be four thousand miles."
     for heard in (text, ""):  # found in the transcript text, or glued back without it
         result = judge_words(label, Hypothesis("whisper", heard, words), None, lexicon=lexicon)
@@ -569,7 +573,7 @@ def test_recognizer_noise_tags_are_not_words(lexicon: Lexicon) -> None:
 
 
 def test_number_word_timing_spans_all_engine_words(lexicon: Lexicon) -> None:
-    words = [("In", 0.0, 0.1, 0.9), ("eighteen", 0.1, 0.5, 0.95), ("sixty-five", 0.5, 1.0, 0.9)]
+    words = [Word("In", 0.0, 0.1, 0.9), Word("eighteen", 0.1, 0.5, 0.95), Word("sixty-five", 0.5, 1.0, 0.9)]
     result = judge_words("In 1865", Hypothesis("p", "In eighteen sixty-five", words), None, lexicon=lexicon)
     row = result.by_label()["1865"]
     assert (row.verdict, row.norm_word, row.primary_word) == ("pass", "eighteen sixty five", "eighteen sixty five")
@@ -603,7 +607,7 @@ def test_summary_arithmetic(lexicon: Lexicon) -> None:
 
 
 def test_keep_and_tier_on_a_clean_clip(lexicon: Lexicon) -> None:
-    words = [(w, None, None, 0.99) for w in "the cat sat".split()]
+    words = [Word(w, None, None, 0.99) for w in "the cat sat".split()]
     hyp = Hypothesis("p", "the cat sat", words)
     result = judge_words("The cat sat.", hyp, None, lexicon=lexicon)
     assert (result.summary.tier, result.summary.keep, result.summary.escalate) == ("strict", True, False)
@@ -635,7 +639,8 @@ def test_empty_reference_and_empty_hypothesis(lexicon: Lexicon) -> None:
 
 
 def test_results_pickle(lexicon: Lexicon) -> None:
-    hyp = Hypothesis("p", "the tail ends", [("the", 0.0, 0.2, 0.9), ("tail", 0.2, 0.5, 0.8), ("ends", 0.5, 0.9, 0.9)])
+    words = (Word("the", 0.0, 0.2, 0.9), Word("tail", 0.2, 0.5, 0.8), Word("ends", 0.5, 0.9, 0.9))
+    hyp = Hypothesis("p", "the tail ends", words)
     result = judge_words("The tale ends.", hyp, Hypothesis("s", "the tale ends"), lexicon=lexicon)
     assert pickle.loads(pickle.dumps(result)) == result
     assert pickle.loads(pickle.dumps(hyp)) == hyp

@@ -11,20 +11,10 @@ Example::
 from verdicts.align import Alignment, AlignOp, align, word_error_rate
 from verdicts.classify import judge_words
 from verdicts.lexicon import Lexicon, default_lexicon
+from verdicts.names import COUNTED_VERDICTS, INSERTION, VERDICT_NAMES, Verdict
 from verdicts.normalize import Normalized, normalize, normalize_words
 from verdicts.reading import read_engine
-from verdicts.records import (
-    COUNTED_VERDICTS,
-    INSERTION,
-    VERDICT_NAMES,
-    Explanation,
-    FileVerdicts,
-    Hypothesis,
-    HypWord,
-    Insertion,
-    Verdict,
-    WordVerdict,
-)
+from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
 from verdicts.summary import FileSummary, Thresholds, decide_keep, should_escalate, tier_for
 
 __all__ = [
@@ -36,13 +26,13 @@ __all__ = [
     "Explanation",
     "FileSummary",
     "FileVerdicts",
-    "HypWord",
     "Hypothesis",
     "Insertion",
     "Lexicon",
     "Normalized",
     "Thresholds",
     "Verdict",
+    "Word",
     "WordVerdict",
     "align",
     "decide_keep",

@@ -15,18 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from verdicts import rule_ids as ids
 from verdicts.lexicon import Lexicon, default_lexicon
+from verdicts.names import INSERTION
 from verdicts.normalize import Normalized, normalize
 from verdicts.reading import EngineReading, InsertedTokens, read_engine
-from verdicts.records import (
-    INSERTION,
-    Explanation,
-    FileVerdicts,
-    Hypothesis,
-    HypWord,
-    Insertion,
-    WordVerdict,
-)
+from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
 from verdicts.rules import WordReading, combine
 from verdicts.summary import DEFAULT_THRESHOLDS, Thresholds, summarize
 
@@ -44,7 +38,7 @@ def _word_reading(engine: EngineReading, start: int, end: int) -> tuple[WordRead
     return WordReading("explained", first, heard), heard_ix
 
 
-def _engine_words(engine: EngineReading, hyp_ix: Sequence[int]) -> list[HypWord]:
+def _engine_words(engine: EngineReading, hyp_ix: Sequence[int]) -> list[Word]:
     words, mapping = engine.hypothesis.words, engine.engine_words
     if not words or mapping is None:
         return []
@@ -52,7 +46,7 @@ def _engine_words(engine: EngineReading, hyp_ix: Sequence[int]) -> list[HypWord]
     return [words[i] for i in ix]
 
 
-def _timing(words: Sequence[HypWord]) -> tuple[float | None, float | None, float | None]:
+def _timing(words: Sequence[Word]) -> tuple[float | None, float | None, float | None]:
     starts = [w.start for w in words if w.start is not None]
     ends = [w.end for w in words if w.end is not None]
     confs = [w.confidence for w in words if w.confidence is not None]
@@ -103,7 +97,7 @@ def judge_words(
         if start == end:
             p_ix = tuple(absorbed.get(index, {}).get(p.engine, ()))
             s_ix = tuple(absorbed.get(index, {}).get(s.engine, ())) if s is not None else ()
-            explanation = Explanation("gt_error", "gt_error.markup")
+            explanation = Explanation("gt_error", ids.GT_ERROR_MARKUP)
         else:
             p_read, p_ix = _word_reading(p, start, end)
             s_read, s_ix = _word_reading(s, start, end) if s is not None else (None, ())
@@ -163,11 +157,11 @@ def _insertions(ref: Normalized, p: EngineReading, s: EngineReading | None, skip
         s_ix = tuple(k for ins in s_ins for k in ins.hyp)
         unexplained = {role for role, items in found.items() if any(i.explanation is None for i in items)}
         if not unexplained:
-            verdict, rule = "filler_word", "filler_word.inserted"
+            verdict, rule = "filler_word", ids.FILLER_WORD_INSERTED
         elif len(unexplained) == 2:
-            verdict, rule = INSERTION, "insertion.both_engines"
+            verdict, rule = INSERTION, ids.INSERTION_BOTH_ENGINES
         else:
-            verdict, rule = INSERTION, f"insertion.{next(iter(unexplained))}_only"
+            verdict, rule = INSERTION, ids.INSERTION_BY_ENGINE[next(iter(unexplained))]
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)
         label_index = ref.source[position] if position < len(ref.tokens) else len(ref.words)

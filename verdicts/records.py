@@ -1,44 +1,16 @@
-"""Records that go in and out of the verdict stage: an engine's hypothesis, one verdict per label
-word, insertion rows, and the verdict names themselves.
+"""Records that go in and out of the verdict stage: a recognized word, an engine's hypothesis,
+one verdict per label word, insertion rows and everything decided about one clip.
 
-Verdicts travel as plain strings (the ``Verdict`` values) so rows go straight into JSON and SQL.
+Verdicts travel as plain strings (``verdicts.names.Verdict`` values) so rows go straight into
+JSON and SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from verdicts.align import Alignment
-    from verdicts.summary import FileSummary
-
-
-class Verdict(str, Enum):
-    """One verdict per reference word (SPEC "validate", verdict table)."""
-
-    PASS = "pass"  # engines agree with the reference
-    STT_ERROR = "stt_error"  # primary wrong, secondary right: the recognizer misheard
-    SECONDARY_ERROR = "secondary_error"  # primary right, secondary wrong
-    TTS_FAILURE = "tts_failure"  # both engines wrong the same way, no rule explains it
-    AMBIGUOUS = "ambiguous"  # both wrong, differently: needs a human
-    UNVERIFIED = "unverified"  # only one engine ran and it disagrees, unexplained
-    HOMOPHONE = "homophone"  # a sound-alike (tale/tail), by phoneme comparison
-    COMPOUND = "compound"  # adjacent words merged or split (book shelves <-> bookshelves)
-    SPELLING_VARIANT = "spelling_variant"  # British/US or accepted variant spellings
-    FILLER_WORD = "filler_word"  # uh/um/hmm in the text but not heard, or heard but not in the text
-    ABBREVIATION = "abbreviation"  # mph/miles per hour, numerals/words
-    GT_TYPO = "gt_typo"  # the label has a typo; both engines heard the real word next to it
-    GT_ERROR = "gt_error"  # the label is broken: missing space, stray markup
-
-
-VERDICT_NAMES: tuple[str, ...] = tuple(v.value for v in Verdict)
-# Verdicts that count against the clip in the adjusted WER.
-COUNTED_VERDICTS: frozenset[str] = frozenset({"tts_failure", "ambiguous", "unverified"})
-# Verdict of an insertion row that no rule explains (insertion rows are not label words).
-INSERTION = "insertion"
+from verdicts.align import Alignment
+from verdicts.summary import FileSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +22,9 @@ class Explanation:
 
 
 @dataclass(frozen=True, slots=True)
-class HypWord:
-    """One recognized word with optional timing (seconds) and confidence (0..1)."""
+class Word:
+    """One recognized word with optional timing (seconds) and confidence (0..1): what an ASR
+    judge reports (``judges.base.Transcript.words``) and what verdicts read (``Hypothesis.words``)."""
 
     text: str
     start: float | None = None
@@ -59,42 +32,21 @@ class HypWord:
     confidence: float | None = None
 
 
-def _hyp_word(word: object) -> HypWord:
-    """A HypWord from a HypWord, a (text, start, end, confidence) tuple, or any record with those
-    attributes (e.g. ``judges.base.Word``)."""
-    if isinstance(word, HypWord):
-        return word
-    if isinstance(word, tuple):
-        return HypWord(*word)
-    return HypWord(word.text, word.start, word.end, word.confidence)  # type: ignore[attr-defined]
-
-
 @dataclass(frozen=True, slots=True)
 class Hypothesis:
-    """What one engine heard. ``words`` (HypWord, ``(text, start, end, confidence)`` tuples, or
-    records with those attributes) is used when it is not empty, so verdicts get timings and
+    """What one engine heard. ``words`` is used when it is not empty, so verdicts get timings and
     confidences; otherwise ``text`` is split.
 
-    Example: ``Hypothesis("whisper", "Alice was tired", [("Alice", 0.0, 0.4, 0.99), ...])``
+    Example: ``Hypothesis("whisper", "Alice was tired", (Word("Alice", 0.0, 0.4, 0.99), ...))``
     """
 
     engine: str
     text: str
-    words: tuple[HypWord, ...] | None = None
+    words: tuple[Word, ...] | None = None
 
-    def __init__(
-        self,
-        engine: str,
-        text: str,
-        words: Sequence[HypWord | tuple[str, float | None, float | None, float | None] | object] | None = None,
-    ) -> None:
-        object.__setattr__(self, "engine", engine)
-        object.__setattr__(self, "text", text)
-        converted = None if words is None else tuple(_hyp_word(w) for w in words)
-        object.__setattr__(self, "words", converted)
-
-    def __reduce__(self):  # slots + custom __init__: pickle through the constructor
-        return (Hypothesis, (self.engine, self.text, self.words))
+    def __post_init__(self) -> None:
+        if self.words is not None and not isinstance(self.words, tuple):
+            object.__setattr__(self, "words", tuple(self.words))
 
     @property
     def confidences(self) -> tuple[float, ...]:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from verdicts import rule_ids as ids
 from verdicts.abbreviations import ABBREVIATIONS, spoken_forms
 from verdicts.abbreviations import lookup as lookup_abbreviation
 from verdicts.lexicon import Lexicon
@@ -72,11 +73,11 @@ def _ex(verdict: str, rule: str) -> Explanation:
 def _filler(block: Block, lexicon: Lexicon) -> Explanation | None:
     ref, hyp = block.ref, block.hyp
     if len(ref) == 1 and not hyp and ref[0] in FILLERS:
-        return _ex("filler_word", "filler_word.omitted")
+        return _ex("filler_word", ids.FILLER_WORD_OMITTED)
     if not ref and len(hyp) == 1 and hyp[0] in FILLERS:
-        return _ex("filler_word", "filler_word.inserted")
+        return _ex("filler_word", ids.FILLER_WORD_INSERTED)
     if len(ref) == 1 and len(hyp) == 1 and ref[0] in FILLERS and hyp[0] in FILLERS:
-        return _ex("filler_word", "filler_word.substituted")
+        return _ex("filler_word", ids.FILLER_WORD_SUBSTITUTED)
     return None
 
 
@@ -91,7 +92,7 @@ def _number(block: Block, lexicon: Lexicon) -> Explanation | None:
         return None
     left, right = spoken_values(block.ref), spoken_values(block.hyp)
     if left & right:
-        return _ex("abbreviation", "abbreviation.number")
+        return _ex("abbreviation", ids.ABBREVIATION_NUMBER)
     return None
 
 
@@ -101,9 +102,9 @@ def _expansion(block: Block, lexicon: Lexicon) -> Explanation | None:
     if block.whole_words and len(block.label_words) == 1:
         entry = lookup_abbreviation(block.label_words[0], normalizing=False)
         if entry is not None and (block.hyp in entry.spoken or block.hyp == (entry.written,)):
-            return _ex("abbreviation", "abbreviation.expansion")
+            return _ex("abbreviation", ids.ABBREVIATION_EXPANSION)
     if len(block.hyp) == 1 and block.ref in spoken_forms(block.hyp[0]):
-        return _ex("abbreviation", "abbreviation.expansion")
+        return _ex("abbreviation", ids.ABBREVIATION_EXPANSION)
     return None
 
 
@@ -111,7 +112,7 @@ def _letters(block: Block, lexicon: Lexicon) -> Explanation | None:
     for spelled, word in ((block.ref, block.hyp), (block.hyp, block.ref)):
         if len(spelled) >= 2 and len(word) == 1 and all(len(t) == 1 and t.isalpha() for t in spelled):
             if "".join(spelled) == word[0]:
-                return _ex("abbreviation", "abbreviation.letters")
+                return _ex("abbreviation", ids.ABBREVIATION_LETTERS)
     return None
 
 
@@ -119,7 +120,7 @@ def _missing_space(block: Block, lexicon: Lexicon) -> Explanation | None:
     ref, hyp = block.ref, block.hyp
     if len(ref) == 1 and len(hyp) >= 2 and ref[0] == "".join(hyp) and not lexicon.is_word(ref[0]):
         if all(lexicon.is_word(t) for t in hyp) and any(t in FUNCTION_WORDS for t in hyp):
-            return _ex("gt_error", "gt_error.missing_space")
+            return _ex("gt_error", ids.GT_ERROR_MISSING_SPACE)
     return None
 
 
@@ -128,26 +129,26 @@ def _compound(block: Block, lexicon: Lexicon) -> Explanation | None:
     if len(ref) + len(hyp) < 3 or "".join(ref) != "".join(hyp):
         return None
     if len(ref) > len(hyp):
-        return _ex("compound", "compound.merged")  # the label's words heard as one
+        return _ex("compound", ids.COMPOUND_MERGED)  # the label's words heard as one
     if len(ref) < len(hyp):
-        return _ex("compound", "compound.split")  # the label's word heard as several
-    return _ex("compound", "compound.resegmented")
+        return _ex("compound", ids.COMPOUND_SPLIT)  # the label's word heard as several
+    return _ex("compound", ids.COMPOUND_RESEGMENTED)
 
 
 def _variant(block: Block, lexicon: Lexicon) -> Explanation | None:
     a, b = " ".join(block.ref), " ".join(block.hyp)
     name = variant_rule(a, b, lexicon.is_word, lexicon.is_listed)
     if name is not None:
-        return _ex("spelling_variant", f"spelling_variant.{name}")
+        return _ex("spelling_variant", ids.SPELLING_VARIANT_BY_PATTERN[name])
     if len(block.ref) == 1 and len(block.hyp) == 1 and "'" in a + b and a.replace("'", "") == b.replace("'", ""):
         if not (lexicon.is_word(a) and lexicon.is_word(b)):  # "oclock" / "o'clock", not "were"/"we're"
-            return _ex("spelling_variant", "spelling_variant.apostrophe")
+            return _ex("spelling_variant", ids.SPELLING_VARIANT_APOSTROPHE)
     return None
 
 
 def _homophone(block: Block, lexicon: Lexicon) -> Explanation | None:
     how = lexicon.sounds_alike(block.ref, block.hyp)
-    return _ex("homophone", f"homophone.{how}") if how else None
+    return _ex("homophone", ids.HOMOPHONE_BY_SOURCE[how]) if how else None
 
 
 # --- cheap tests on the first token of each side, so most windows are never built ----------
@@ -190,10 +191,10 @@ def _both(r: str | None, h: str | None) -> bool:
 
 BLOCK_RULES: tuple[BlockRule, ...] = (
     BlockRule("filler_word", 1, 1, _filler, _any_filler),
-    BlockRule("abbreviation.number", 9, 9, _number, _both_numbers, 1, 1),
-    BlockRule("abbreviation.expansion", 4, 4, _expansion, _maybe_abbreviation, 1, 1),
-    BlockRule("abbreviation.letters", 6, 6, _letters, _maybe_letters, 1, 1),
-    BlockRule("gt_error.missing_space", 1, 4, _missing_space, _maybe_split, 1, 2),
+    BlockRule(ids.ABBREVIATION_NUMBER, 9, 9, _number, _both_numbers, 1, 1),
+    BlockRule(ids.ABBREVIATION_EXPANSION, 4, 4, _expansion, _maybe_abbreviation, 1, 1),
+    BlockRule(ids.ABBREVIATION_LETTERS, 6, 6, _letters, _maybe_letters, 1, 1),
+    BlockRule(ids.GT_ERROR_MISSING_SPACE, 1, 4, _missing_space, _maybe_split, 1, 2),
     BlockRule("compound", 4, 4, _compound, _same_start, 1, 1),
     BlockRule("spelling_variant", 2, 2, _variant, _both, 1, 1),
     BlockRule("homophone", 2, 2, _homophone, _both, 1, 1),
@@ -229,7 +230,7 @@ def label_typo(label: tuple[str, ...], heard: tuple[str, ...], lexicon: Lexicon)
     if lexicon.is_word(written) or not lexicon.is_word(word) or not written.isalpha():
         return None
     limit = 1 if len(written) <= 4 else 2
-    return _ex("gt_typo", "gt_typo.edit_distance") if osa_distance(written, word) <= limit else None
+    return _ex("gt_typo", ids.GT_TYPO_EDIT_DISTANCE) if osa_distance(written, word) <= limit else None
 
 
 def same_way(a: tuple[str, ...], b: tuple[str, ...], lexicon: Lexicon) -> str | None:
@@ -270,7 +271,7 @@ def combine(
     tts_failure, differently = ambiguous).
     """
     if markup:
-        return _ex("gt_error", "gt_error.markup")
+        return _ex("gt_error", ids.GT_ERROR_MARKUP)
     if (
         secondary is not None
         and primary.status != "ok"
@@ -281,20 +282,22 @@ def combine(
         return typo
     readings = [r for r in (primary, secondary) if r is not None]
     if all(r.status == "ok" for r in readings):
-        return _ex("pass", "pass.exact")
+        return _ex("pass", ids.PASS_EXACT)
     if not any(r.status == "wrong" for r in readings):
         first = next(r for r in readings if r.status == "explained")
         assert first.explanation is not None
         return first.explanation
     if secondary is None:
-        return _ex("unverified", "unverified.single_engine")
+        return _ex("unverified", ids.UNVERIFIED_SINGLE_ENGINE)
     if primary.status == "wrong" and secondary.status != "wrong":
-        return _ex("stt_error", f"stt_error.secondary_{'exact' if secondary.status == 'ok' else 'explained'}")
+        rule = ids.STT_ERROR_SECONDARY_EXACT if secondary.status == "ok" else ids.STT_ERROR_SECONDARY_EXPLAINED
+        return _ex("stt_error", rule)
     if secondary.status == "wrong" and primary.status != "wrong":
-        return _ex("secondary_error", f"secondary_error.primary_{'exact' if primary.status == 'ok' else 'explained'}")
+        rule = ids.SECONDARY_ERROR_PRIMARY_EXACT if primary.status == "ok" else ids.SECONDARY_ERROR_PRIMARY_EXPLAINED
+        return _ex("secondary_error", rule)
     if not primary.heard and not secondary.heard:
-        return _ex("tts_failure", "tts_failure.both_missing")
+        return _ex("tts_failure", ids.TTS_FAILURE_BOTH_MISSING)
     how = same_way(primary.heard, secondary.heard, lexicon)
     if how is not None:
-        return _ex("tts_failure", f"tts_failure.{how}")
-    return _ex("ambiguous", "ambiguous.different_words")
+        return _ex("tts_failure", ids.TTS_FAILURE_BY_AGREEMENT[how])
+    return _ex("ambiguous", ids.AMBIGUOUS_DIFFERENT_WORDS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from verdicts.records import COUNTED_VERDICTS, VERDICT_NAMES
+from verdicts.names import COUNTED_VERDICTS, VERDICT_NAMES
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import typer
@@ -52,48 +54,14 @@ def setup_logging(verbose: bool = False) -> None:
     logging.getLogger("phonemizer").setLevel(logging.ERROR)
 
 
-def start_run_or_warn(settings: Settings, command: str, args: dict, dataset: str, kept_in: str):
-    """(store, run_id) for a command that writes rows, or (None, None) with a warning naming where
-    the results are kept instead when the database is unreachable."""
-    import pipeline
-    from pipeline.lifecycle import mark_stale_runs, process_identity
-    from pipeline.store.connection import StoreUnavailable
-    from pipeline.store.store import Store
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """A ``JobError`` from the library becomes a one-line message and exit code 2."""
+    from rich.markup import escape
+
+    from pipeline.jobs.errors import JobError
 
     try:
-        store = Store.from_settings(settings)
-        mark_stale_runs(store)
-        versions = {"pipeline": pipeline.__version__}
-        return store, store.start_run(command, args, versions, dataset, owner=process_identity())
-    except StoreUnavailable as exc:
-        console.print(f"[yellow]warning:[/] {exc}; results are kept in {kept_in}, run `pipeline db sync` later")
-        return None, None
-
-
-def open_runner(settings: Settings, workers: int):
-    """The runner ``settings.runner`` names: ``LocalRunner(workers)``, or a started ``RayRunner``
-    (``settings.ray_address`` / ``RAY_ADDRESS``, else a local cluster; ``settings.workers`` actors
-    when set, else as many as the cluster holds). Close it when done (``with``)."""
-    from contextlib import nullcontext
-
-    if settings.runner != "ray":
-        from pipeline.runner import LocalRunner
-
-        return nullcontext(LocalRunner(workers))
-    from pipeline.ray_runner import RayRunner, RayUnavailable
-
-    runner = RayRunner(settings.ray_address, actors=settings.workers or None)
-    try:
-        runner.start()
-    except RayUnavailable as exc:
-        fail(str(exc))
-    return runner
-
-
-def runner_errors() -> tuple[type[Exception], ...]:
-    """Errors a runner raises for a run it cannot place (shown as a one-line message)."""
-    try:
-        from pipeline.ray_runner import RayResourceError
-    except ImportError:  # pragma: no cover - the module itself imports no Ray
-        return ()
-    return (RayResourceError,)
+        yield
+    except JobError as exc:
+        fail(escape(str(exc)))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
+from pipeline.commands import options as opt
 from pipeline.commands.common import fail, out, settings_with, setup_logging
 
 db_app = typer.Typer(help="The Postgres store (DATABASE_URL, or the embedded server under <work>/pgdata).")
@@ -37,14 +36,15 @@ def migrate() -> None:
 
 @db_app.command()
 def sync(
-    dataset: Annotated[str | None, typer.Option(help="Only this dataset.")] = None,
+    dataset: opt.DatasetFilter = None,
+    work_dir: opt.WorkDir = None,
 ) -> None:
     """Upsert what manifests and validation logs hold (after the database was down during a run)."""
     setup_logging()
     from pipeline.store.connection import StoreUnavailable
     from pipeline.store.store import sync_manifests, sync_validations
 
-    settings = settings_with()
+    settings = settings_with(work_dir=work_dir)
     store = open_store(settings)
     try:
         generated = sync_manifests(store, settings.datasets_dir, dataset)

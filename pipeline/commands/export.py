@@ -1,8 +1,10 @@
-"""``pipeline export``: write the chosen clips of a dataset as a Hugging Face dataset or JSONL + wavs."""
+"""``pipeline export``: write the chosen clips of a dataset in a format trainers load as is
+(hf, nemo, lhotse, ljspeech, jsonl), with a dataset card."""
 
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +12,12 @@ import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipeline.commands import options as opt
 from pipeline.commands.common import console, fail, out, settings_with, setup_logging
 from pipeline.commands.db import open_store
 
-SHOWN_SKIPS = 5
+SHOWN_SKIPS = 50
+EXIT_SKIPPED = 1
 
 
 def _split_columns(values: list[str] | None) -> list[str] | None:
@@ -29,8 +33,36 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
 
 
-def _skip_kind(reason: str) -> str:
-    return reason.split(":", 1)[0]
+@contextmanager
+def _progress_bar():
+    """A transient bar; yields the ``progress(done, total)`` callback for export_dataset."""
+    columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("export", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _print_report(report, dataset: str, skip_missing: bool) -> None:
+    for skip in report.skipped[:SHOWN_SKIPS]:
+        console.print(f"[yellow]skipped[/] {skip.file_hash[:12]}: {escape(skip.reason)}")
+    if len(report.skipped) > SHOWN_SKIPS:
+        console.print(f"[yellow]... and {len(report.skipped) - SHOWN_SKIPS} more (all in export.json)[/]")
+    splits = ", ".join(f"{name} {n}" for name, n in report.splits.items())
+    out.print(
+        f"exported {report.rows} clips ({_duration(report.audio_s)}) of {escape(dataset)} as {report.fmt}"
+        f" to {escape(str(report.out_dir))} ({splits})",
+        soft_wrap=True,
+    )
+    if report.empty_splits:
+        out.print(f"[yellow]no clips fell in: {', '.join(report.empty_splits)}[/]")
+    if not report.skipped:
+        out.print("skipped 0")
+        return
+    kinds = Counter(s.reason.split(":", 1)[0] for s in report.skipped)
+    detail = ", ".join(f"{n} {escape(kind)}" for kind, n in kinds.most_common())
+    out.print(f"skipped {len(report.skipped)} of {report.selected} selected: {detail}", soft_wrap=True)
+    if not skip_missing:
+        fail(f"{len(report.skipped)} selected clips were left out (listed above); pass --skip-missing to accept", 1)
 
 
 def export(
@@ -39,9 +71,7 @@ def export(
         str | None,
         typer.Option(help="SQL filter over audio_quality, e.g. \"keep\", \"tier in ('strict','balanced')\"."),
     ] = None,
-    fmt: Annotated[
-        str, typer.Option("--format", "-f", help="hf (datasets save_to_disk) | jsonl (metadata.jsonl + wavs).")
-    ] = "hf",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="hf | nemo | lhotse | ljspeech | jsonl.")] = "hf",
     out_dir: Annotated[
         Path | None, typer.Option("--out", "-o", help="Output folder (default <work>/exports/<dataset>-<format>).")
     ] = None,
@@ -49,37 +79,41 @@ def export(
         list[str] | None,
         typer.Option("--column", "-c", help="audio_quality column to include (repeatable, or comma-separated)."),
     ] = None,
+    splits: Annotated[
+        str | None, typer.Option(help="Seeded train[,validation],test shares, e.g. 0.9,0.05,0.05.")
+    ] = None,
+    split_by: Annotated[str, typer.Option(help="Keep together: sentence | chapter | voice.")] = "sentence",
+    seed: Annotated[int, typer.Option(help="Seed of the split assignment.")] = 0,
+    sample_rate: Annotated[int | None, typer.Option(help="ljspeech: resample to this rate (default 22050).")] = None,
+    combine: Annotated[
+        bool, typer.Option(help="nemo: one wav per split, book and voice; lines carry offsets.")
+    ] = False,
+    licence: Annotated[str, typer.Option("--license", help="License id for the card (default: other).")] = "other",
     overwrite: Annotated[bool, typer.Option(help="Replace an existing export at --out.")] = False,
+    skip_missing: Annotated[bool, typer.Option(help="Exit 0 even when selected wavs are missing.")] = False,
     verify_hash: Annotated[
         bool, typer.Option("--verify-hash/--no-verify-hash", help="Skip wavs whose sha256 differs from file_hash.")
     ] = True,
     timeout: Annotated[float, typer.Option(min=1.0, help="Statement timeout for the filter, seconds.")] = 60.0,
-    work_dir: Annotated[Path | None, typer.Option(help="Work dir (default ./work).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose")] = False,
+    work_dir: opt.WorkDir = None,
+    verbose: opt.Verbose = False,
 ) -> None:
-    """Export the clips that match --where (all by default) with their audio and chosen columns."""
+    """Export the clips that match --where (all by default) with their audio, splits and a dataset card."""
     setup_logging(verbose)
-    from pipeline.export import FORMATS, export_dataset
+    from pipeline.export import FORMATS, SplitPlan, export_dataset
     from pipeline.store.connection import StoreUnavailable
 
     if fmt not in FORMATS:
         fail(f"--format {escape(fmt)}: expected one of {', '.join(FORMATS)}")
     settings = settings_with(work_dir=work_dir)
     target = out_dir or settings.work_dir / "exports" / f"{dataset}-{fmt}"
-    store = open_store(settings)
-
-    with Progress(
-        TextColumn("exporting"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("export", total=None)
-        try:
+    if split_by != "sentence" and not splits:
+        fail("--split-by needs --splits (e.g. --splits 0.9,0.05,0.05)")
+    try:
+        plan = SplitPlan.parse(splits, split_by=split_by, seed=seed) if splits else None
+        with _progress_bar() as progress:
             report = export_dataset(
-                store,
+                open_store(settings),
                 dataset=dataset,
                 where=where,
                 out_dir=target,
@@ -89,27 +123,14 @@ def export(
                 overwrite=overwrite,
                 verify_hash=verify_hash,
                 timeout_s=timeout,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
+                split_plan=plan,
+                sample_rate=sample_rate,
+                combine=combine,
+                licence=licence,
+                progress=progress,
             )
-        except (ValueError, StoreUnavailable) as exc:
-            bar.stop()
-            fail(escape(str(exc)))
-        except OSError as exc:
-            bar.stop()
-            fail(escape(f"cannot write the export to {target}: {exc}"))
-
-    for skip in report.skipped[:SHOWN_SKIPS]:
-        console.print(f"[yellow]skipped[/] {skip.file_hash[:12]}: {escape(skip.reason)}")
-    if len(report.skipped) > SHOWN_SKIPS:
-        console.print(f"[yellow]... and {len(report.skipped) - SHOWN_SKIPS} more skipped[/]")
-    out.print(
-        f"exported {report.rows} clips ({_duration(report.audio_s)}) of {escape(dataset)} as {report.fmt}"
-        f" to {escape(str(report.out_dir))}",
-        soft_wrap=True,
-    )
-    if report.skipped:
-        kinds = Counter(_skip_kind(s.reason) for s in report.skipped)
-        detail = ", ".join(f"{n} {escape(kind)}" for kind, n in kinds.most_common())
-        out.print(f"skipped {len(report.skipped)} of {report.selected} selected: {detail}", soft_wrap=True)
-    else:
-        out.print("skipped 0")
+    except (ValueError, StoreUnavailable) as exc:
+        fail(escape(str(exc)))
+    except OSError as exc:
+        fail(escape(f"cannot write the export to {target}: {exc}"))
+    _print_report(report, dataset, skip_missing)

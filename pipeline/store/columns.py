@@ -100,3 +100,20 @@ def columns_for(group: str) -> tuple[str, ...]:
     if group not in GROUPS:
         raise KeyError(f"unknown column group {group!r}; known: {', '.join(GROUPS)}")
     return GROUPS[group]
+
+
+# ``audio_words``: one row per label word (and per inserted word) of a validated clip.
+WORD_COLUMNS = (
+    "file_hash",
+    "dataset",
+    "word_index",
+    "label_word",
+    "norm_word",
+    "primary_word",
+    "secondary_word",
+    "verdict",
+    "rule",
+    "start_s",
+    "end_s",
+    "confidence",
+)

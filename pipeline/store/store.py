@@ -25,59 +25,17 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from pipeline.records import AudioRecord
+from pipeline.records import AudioRecord, ClipResult
 from pipeline.settings import Settings
-from pipeline.store.columns import IDENTITY, JSON_COLUMNS, KEY, MERGED_JSON, columns_for
+from pipeline.store.columns import IDENTITY, JSON_COLUMNS, KEY, MERGED_JSON, WORD_COLUMNS, columns_for
 from pipeline.store.connection import StoreUnavailable, connect, resolve_url
 from pipeline.store.migrations import migrate
+from pipeline.store.results_log import ResultsLog
+from pipeline.store.rows import generation_row, validation_entry
 
 log = logging.getLogger(__name__)
 
 BULK_THRESHOLD = 200  # rows; below this, row-by-row is as fast and simpler to debug
-
-WORD_COLUMNS = (
-    "file_hash",
-    "dataset",
-    "word_index",
-    "label_word",
-    "norm_word",
-    "primary_word",
-    "secondary_word",
-    "verdict",
-    "rule",
-    "start_s",
-    "end_s",
-    "confidence",
-)
-
-
-def generation_row(record: AudioRecord) -> dict[str, Any]:
-    """The identity + generation columns of one generated clip."""
-    return {
-        "file_hash": record.file_hash,
-        "dataset": record.dataset,
-        "clip_id": record.id,
-        "path": record.wav_path,
-        "text": record.text,
-        "book": record.book_id,
-        "chapter_index": record.chapter_index,
-        "chunk_index": record.chunk_index,
-        "kind": record.kind,
-        "voice": record.voice,
-        "voice_recipe": record.voice_recipe,
-        "speed": record.speed,
-        "seed": record.seed,
-        "tts_engine": record.tts_engine,
-        "tts_model": record.tts_model,
-        "tts_version": record.tts_version,
-        "gen_ms": record.gen_ms,
-        "gen_rtf": record.gen_rtf,
-        "gen_device": record.device,
-        "phonemes": record.phonemes,
-        "duration_s": record.duration_s,
-        "sample_rate": record.sample_rate,
-        "versions": {"tts": record.tts_version},
-    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,7 +279,7 @@ def sync_manifests(store: Store, datasets_dir, dataset: str | None = None) -> di
 
 
 def write_validation_entries(store: Store, entries: Sequence[dict]) -> int:
-    """Upsert validate results (``ClipResult.to_json()`` shape: groups + words); returns clips."""
+    """Upsert validate results (``rows.validation_entry`` shape: groups + words); returns clips."""
     by_group: dict[str, list[dict]] = {}
     for entry in entries:
         for group, row in entry["groups"].items():
@@ -344,11 +302,11 @@ class ValidationSink:
         self.rows = 0
         self.error: str | None = None
 
-    def write_validation(self, results: Sequence[Any]) -> None:
+    def write_validation(self, results: Sequence[ClipResult]) -> None:
         if self.error is not None:
             return
         try:
-            self.rows += write_validation_entries(self.store, [r.to_json() for r in results])
+            self.rows += write_validation_entries(self.store, [validation_entry(r) for r in results])
         except StoreUnavailable as exc:
             self.error = str(exc)
             log.error("%s -- results are kept in the validations log; run `pipeline db sync`", exc)
@@ -386,8 +344,6 @@ class ValidationSink:
 def sync_validations(store: Store, validations_dir, dataset: str | None = None) -> dict[str, int]:
     """Upsert every validations log under ``validations_dir`` (idempotent); clips per dataset."""
     from pathlib import Path
-
-    from pipeline.validate import ResultsLog
 
     written: dict[str, int] = {}
     for path in sorted(Path(validations_dir).glob("*.jsonl")):

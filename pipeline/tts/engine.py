@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.assets import EMBEDDED_TORCH_MODEL, AssetPaths, assemble_torch_checkpoint, ensure_assets, sha256_file
+from pipeline.assets import EMBEDDED_TORCH_MODEL, AssetPaths, ensure_assets
+from pipeline.files import sha256_file
 from pipeline.settings import Settings
 from pipeline.tts.backend import SAMPLE_RATE, BackendInfo, KokoroBackend, SynthesisRequest
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
@@ -52,6 +53,8 @@ def torch_model(settings: Settings, assets: AssetPaths | None = None) -> str:
     if settings.kokoro_torch_model != EMBEDDED_TORCH_MODEL:
         return settings.kokoro_torch_model
     paths = assets or ensure_assets(settings.cache_dir)
+    from pipeline.tts.onnx_to_torch import assemble_torch_checkpoint
+
     return str(assemble_torch_checkpoint(paths))
 
 

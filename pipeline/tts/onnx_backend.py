@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.assets import sha256_file
+from pipeline.files import sha256_file
 from pipeline.tts.backend import BackendInfo, KokoroBackend, phonemes_to_ids, style_for
 from pipeline.tts.g2p import KOKORO_MAX_PHONEMES
 

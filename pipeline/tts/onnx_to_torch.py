@@ -39,20 +39,20 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
-import os
 import re
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from pipeline.assets import ONNX_SHA256, AssetError, AssetPaths, assemble_onnx
+from pipeline.files import atomic_path, sha256_file, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -70,14 +70,6 @@ _IGNORED_MODULES = ("decoder.generator.istft",)
 
 class ConversionError(RuntimeError):
     """The ONNX graph does not map onto Kokoro-82M's ``KModel`` the way this converter expects."""
-
-
-def _sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _version(package: str) -> str:
@@ -381,12 +373,6 @@ def load_strict(kmodel, state: dict[str, Any]) -> None:
     kmodel.load_state_dict(state, strict=True)
 
 
-def _unique_tmp(path: Path) -> Path:
-    """A temporary name beside ``path``, unique per process and call (created with the usual
-    umask permissions, unlike ``mkstemp``'s 0600)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.partial")
-
-
 def sidecar_path(checkpoint: Path) -> Path:
     return Path(checkpoint).with_suffix(".json")
 
@@ -399,7 +385,7 @@ def convert_onnx_to_torch(onnx_path: Path, out_path: Path, onnx_sha256: str | No
 
     onnx_path, out_path = Path(onnx_path), Path(out_path)
     started = time.perf_counter()
-    source_sha = onnx_sha256 or _sha256(onnx_path)
+    source_sha = onnx_sha256 or sha256_file(onnx_path)
     kmodel = build_empty_kmodel()
     state, stats = rebuild_state_dict(onnx_path, kmodel)
     if len(state) != KMODEL_KEY_COUNT:
@@ -408,19 +394,13 @@ def convert_onnx_to_torch(onnx_path: Path, out_path: Path, onnx_sha256: str | No
     out_path.parent.mkdir(parents=True, exist_ok=True)
     sidecar = sidecar_path(out_path)
     sidecar.unlink(missing_ok=True)  # a stale marker must never vouch for a half-written file
-    tmp_name = _unique_tmp(out_path)
-    try:
-        # Saved through a file object, the zip's root folder is always "archive": the same
-        # tensors give the same bytes whatever the (unique) temporary name.
-        with open(tmp_name, "xb") as handle:
-            torch.save(checkpoint_layout(state), handle)
-        os.replace(tmp_name, out_path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    # Saved through a file object, the zip's root folder is always "archive": the same
+    # tensors give the same bytes whatever the (unique) temporary name.
+    with atomic_path(out_path) as tmp, tmp.open("xb") as handle:
+        torch.save(checkpoint_layout(state), handle)
     info = {
         "checkpoint": str(out_path),
-        "sha256": _sha256(out_path),
+        "sha256": sha256_file(out_path),
         "size": out_path.stat().st_size,
         "source_onnx": onnx_path.name,
         "source_onnx_sha256": source_sha,
@@ -438,10 +418,7 @@ def convert_onnx_to_torch(onnx_path: Path, out_path: Path, onnx_sha256: str | No
         "versions": {p: _version(p) for p in ("onnx", "torch", "kokoro")},
         "seconds": round(time.perf_counter() - started, 1),
     }
-    tmp_json = _unique_tmp(sidecar)
-    with open(tmp_json, "x") as handle:
-        handle.write(json.dumps(info, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp_json, sidecar)
+    write_text_atomic(sidecar, json.dumps(info, indent=2, sort_keys=True) + "\n")
     log.info(
         "rebuilt torch Kokoro checkpoint %s from %s in %.1f s (%d tensors, %d zeroed channels)",
         out_path,
@@ -502,3 +479,14 @@ def _file_lock(path: Path):
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def assemble_torch_checkpoint(paths: AssetPaths) -> Path:
+    """The torch checkpoint rebuilt from the assembled int8 ONNX: converted once (3-15 s on two
+    CPU cores), then found by its sidecar, which records the source ONNX's sha256 and the
+    converter version (a stat and a small JSON read; no hashing)."""
+    onnx_model = assemble_onnx(paths)
+    try:
+        return ensure_checkpoint(onnx_model, paths.torch_checkpoint, ONNX_SHA256)
+    except (ConversionError, ImportError) as exc:
+        raise AssetError(f"could not rebuild the Kokoro torch checkpoint from {onnx_model.name}: {exc}") from exc

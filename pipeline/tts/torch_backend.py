@@ -16,13 +16,11 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import numbers
 import os
-import re
 import threading
 from collections.abc import Sequence
 from importlib import metadata
@@ -31,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from pipeline.devices import parse_device, resolve_device
+from pipeline.files import sha256_file
 from pipeline.tts.backend import (
     SAMPLE_RATE,
     STYLE_DIM,
@@ -55,14 +55,6 @@ KMODEL_MODULES = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder"
 MODEL_ENV_VAR = "PIPELINE_KOKORO_TORCH_MODEL"
 
 
-def checkpoint_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        while block := handle.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _kokoro_version() -> str:
     try:
         return metadata.version("kokoro")
@@ -78,39 +70,6 @@ def _looks_like_path(model: str) -> bool:
     if model.endswith((".pth", ".pt", ".bin", ".safetensors")):
         return True
     return model.count("/") != 1
-
-
-_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
-
-
-def _parse_device(device: str) -> str:
-    """Check the device string without importing torch (``__init__`` stays cheap)."""
-    device = str(device).strip().lower()
-    if not _DEVICE_RE.match(device):
-        raise ValueError(f"invalid torch device {device!r} (use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps')")
-    return device
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available else ``cpu``; an unavailable device is an error."""
-    import torch
-
-    device = _parse_device(device)
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    kind = torch.device(device)
-    if kind.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(
-                f"device {device!r} was asked for but CUDA is not available "
-                f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); "
-                "use device='auto' or 'cpu', or install a CUDA build of torch"
-            )
-        if kind.index is not None and kind.index >= torch.cuda.device_count():
-            raise RuntimeError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) visible")
-    elif kind.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"device {device!r} was asked for but MPS is not available")
-    return device
 
 
 def _check_speed(speed: float) -> None:
@@ -144,7 +103,7 @@ class KokoroTorchBackend(KokoroBackend):
         if threads is not None and threads < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
         self.model = str(model)
-        self.device = _parse_device(device)
+        self.device = parse_device(device)
         self.threads = threads
         self._model: Any = None  # kokoro.KModel once set up
         self._resolved_device: str | None = None
@@ -272,7 +231,7 @@ class KokoroTorchBackend(KokoroBackend):
             torch.cuda.set_per_process_memory_fraction(float(fraction), torch.device(device))
         checkpoint = self._checkpoint_path()
         if self._checkpoint_hash is None:
-            self._checkpoint_hash = checkpoint_sha256(checkpoint)
+            self._checkpoint_hash = sha256_file(checkpoint)
         repo_id = DEFAULT_REPO_ID if self.is_local else self.model
         try:
             kmodel = KModel(repo_id=repo_id, config=self._config(), model=str(checkpoint))
@@ -397,7 +356,7 @@ class KokoroTorchBackend(KokoroBackend):
                     f"KokoroTorchBackend.info for hub model {self.model!r} needs setup() first "
                     "(the checkpoint hash is part of the version)"
                 )
-            self._checkpoint_hash = checkpoint_sha256(self._checkpoint_path())
+            self._checkpoint_hash = sha256_file(self._checkpoint_path())
         model = str(self._checkpoint) if self.is_local and self._checkpoint else self.model
         return BackendInfo(
             name="kokoro-torch",

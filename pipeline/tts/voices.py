@@ -25,13 +25,13 @@ import difflib
 import hashlib
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from pipeline.files import write_text_atomic
 
 PACK_SHAPE = (510, 1, 256)
 PACK_BYTES = 510 * 1 * 256 * 4
@@ -198,20 +198,6 @@ def parse_recipe(spec: str) -> list[tuple[str, float]]:
     return parsed
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-
-
 class VoiceStore:
     """Built-in packs + aliases + named blends. Loads nothing until asked; packs are cached."""
 
@@ -371,7 +357,7 @@ class VoiceStore:
         An existing blend with a different recipe is replaced only with ``overwrite=True``.
         """
         resolved, updated = self._prepare_blend(name, recipe, overwrite)
-        _atomic_write_text(self.blends_path, json.dumps(dict(sorted(updated.items())), indent=2) + "\n")
+        write_text_atomic(self.blends_path, json.dumps(dict(sorted(updated.items())), indent=2) + "\n", fsync=True)
         return resolved
 
     def _prepare_blend(self, name: str, recipe: str, overwrite: bool) -> tuple[ResolvedVoice, dict[str, str]]:
@@ -415,5 +401,5 @@ class VoiceStore:
         if users:
             raise VoiceError(f"blend {name!r} is used by {', '.join(users)}; remove those first")
         recipe = blends.pop(name)
-        _atomic_write_text(self.blends_path, json.dumps(dict(sorted(blends.items())), indent=2) + "\n")
+        write_text_atomic(self.blends_path, json.dumps(dict(sorted(blends.items())), indent=2) + "\n", fsync=True)
         return recipe

@@ -6,7 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from pipeline.export import ExportError, select_rows
+from pipeline.export import ExportError, select_clips
 
 DATASET = "where-faults"
 
@@ -20,7 +20,7 @@ def rows(store) -> None:
 
 
 def select(store, where: str):
-    return select_rows(store, dataset=DATASET, where=where, columns=["text"], timeout_s=10)
+    return select_clips(store, dataset=DATASET, where=where, columns=["text"], timeout_s=10).rows
 
 
 def test_where_filter_cannot_call_superuser_functions(store, database_url, rows) -> None:
@@ -39,7 +39,7 @@ def test_where_filter_cannot_call_superuser_functions(store, database_url, rows)
             with pytest.raises(ExportError, match=reason):
                 select(store, f"text <> '' AND {call}")
         assert victim.execute("SELECT 1").fetchone() == (1,), "the other session was not terminated"
-    selected, _, _ = select(store, "text like 'clip %' and path <> 'c1.wav'")
+    selected = select(store, "text like 'clip %' and path <> 'c1.wav'")
     assert [r["path"] for r in selected] == ["c0.wav", "c2.wav"]
 
 

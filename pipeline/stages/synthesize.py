@@ -1,10 +1,11 @@
-"""The generate stage: chunks x voices -> ``.wav`` + ``.txt`` pairs, ``manifest.jsonl`` and rows.
+"""The synthesize stage: ``SynthesisJob`` (a chunk x a voice) -> ``.wav`` + ``.txt`` on disk and an
+``AudioRecord`` describing the clip.
 
-Layout: ``<work>/datasets/<dataset>/<book>/<voice>/chunk_00001.wav`` (+ ``.txt``), with one
-``manifest.jsonl`` per dataset. Every clip has a content id (book, label text, voice recipe,
-speed, model fingerprint, seed); a rerun skips clips whose id is already in the manifest with
-its wav on disk, so it is idempotent and resumes after a crash (files are written to a temp
-name and renamed, and the manifest is appended as each batch finishes).
+Layout: ``<work>/datasets/<dataset>/<book>/<voice>/chunk_00001.wav`` (+ ``.txt``). Every clip has
+a content id (book, label text, voice recipe, speed, model fingerprint, seed), so a rerun can skip
+clips whose id is already in the manifest with its wav on disk (``pending_jobs``); files are
+written to a temp name and renamed. The run around the stage (manifest, store, progress) is
+``pipeline.jobs.generate``.
 """
 
 from __future__ import annotations
@@ -12,20 +13,17 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
-import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import soundfile as sf
 
+from pipeline.files import write_bytes_atomic
 from pipeline.manifest import Manifest
 from pipeline.records import AudioRecord, Chunk
-from pipeline.runner import Runner
-from pipeline.stage import ItemFailure, Resources, Stage
+from pipeline.stages.base import ItemFailure, Resources, Stage
 from pipeline.tts.backend import SAMPLE_RATE
 from pipeline.tts.engine import SynthesisResult, TTSEngine, derive_seed
 from pipeline.tts.voices import ResolvedVoice, voice_slug
@@ -44,12 +42,6 @@ class SynthesisJob:
     seed: int
     wav_path: str  # relative to the dataset root
     txt_path: str
-
-
-class GenerationSink(Protocol):
-    """Where finished clips go besides the manifest (the Postgres store plugs in here)."""
-
-    def write_generation(self, records: Sequence[AudioRecord]) -> None: ...
 
 
 def clip_id(chunk: Chunk, voice_recipe: str, speed: float, fingerprint: str, seed: int) -> str:
@@ -104,13 +96,6 @@ def encode_wav(audio: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     sf.write(buffer, np.clip(audio, -1.0, 1.0), SAMPLE_RATE, subtype="PCM_16", format="WAV")
     return buffer.getvalue()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
@@ -197,8 +182,8 @@ class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
         if result.audio.size == 0 or not np.isfinite(result.audio).all():
             raise RuntimeError("model returned empty or non-finite audio")
         wav_bytes = encode_wav(result.audio)
-        write_atomically(self.dataset_dir / job.txt_path, (job.chunk.text + "\n").encode("utf-8"))
-        write_atomically(self.dataset_dir / job.wav_path, wav_bytes)
+        write_bytes_atomic(self.dataset_dir / job.txt_path, (job.chunk.text + "\n").encode("utf-8"))
+        write_bytes_atomic(self.dataset_dir / job.wav_path, wav_bytes)
         info = self.engine.info
         duration = result.duration_s
         return AudioRecord(
@@ -227,95 +212,3 @@ class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
             gen_ms=round(result.elapsed_s * 1000, 1),
             gen_rtf=round(result.elapsed_s / duration, 4) if duration else 0.0,
         )
-
-
-@dataclass
-class GenerateReport:
-    planned: int = 0
-    skipped: int = 0
-    written: list[AudioRecord] = field(default_factory=list)
-    failures: list[ItemFailure] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    @property
-    def audio_s(self) -> float:
-        return sum(r.duration_s for r in self.written)
-
-    @property
-    def x_real_time(self) -> float:
-        return self.audio_s / self.wall_s if self.wall_s else 0.0
-
-
-class WorkerGenerationWriter:
-    """The store write of ``run_generation`` when the runner writes from its workers (Ray): runs
-    in the actor after each batch, writes the batch's records to (a copy of) each sink, and
-    returns ``(rows, error)`` per sink for the driver's sinks to ``absorb``. Sinks must pickle
-    and count (``rows``, ``error``), as ``ResilientSink`` does."""
-
-    def __init__(self, sinks: Sequence[GenerationSink]) -> None:
-        self.sinks = tuple(sinks)
-
-    def __call__(self, items: Sequence[SynthesisJob], results: Sequence[AudioRecord | ItemFailure]) -> list:
-        records = [r for r in results if isinstance(r, AudioRecord)]
-        report = []
-        for sink in self.sinks:
-            before = sink.rows
-            sink.write_generation(records)
-            report.append((sink.rows - before, sink.error))
-        return report
-
-
-def batched(items: Sequence[SynthesisJob], size: int) -> Iterator[list[SynthesisJob]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
-def run_generation(
-    stage: SynthesizeStage,
-    jobs: Sequence[SynthesisJob],
-    manifest: Manifest,
-    *,
-    runner: Runner,
-    batch_size: int,
-    sinks: Sequence[GenerationSink] = (),
-    on_batch: Callable[[list[AudioRecord], list[ItemFailure]], None] | None = None,
-) -> GenerateReport:
-    """Synthesize the pending ``jobs``; each finished batch goes to the manifest, then the sinks.
-
-    With a runner that ``writes_in_workers`` (Ray), each worker writes its batch to the sinks
-    itself (``WorkerGenerationWriter``) and the driver's sinks only absorb the counts."""
-    report = GenerateReport(planned=len(jobs))
-    todo = stage.arrange(pending_jobs(jobs, stage.dataset_dir, manifest))
-    report.skipped = len(jobs) - len(todo)
-    if sinks and report.skipped:
-        # Clips finished earlier are upserted again (idempotent): a run killed between its
-        # manifest append and its database write must not leave them out of the store.
-        pending = {job.wav_path for job in todo}
-        planned = {job.wav_path for job in jobs}
-        done = [r for r in manifest.records() if r.wav_path in planned and r.wav_path not in pending]
-        for sink in sinks:
-            sink.write_generation(done)
-    started = time.perf_counter()
-    in_workers = bool(sinks) and getattr(runner, "writes_in_workers", False)
-    extra = {}
-    if in_workers:
-
-        def absorb(per_sink: list) -> None:
-            for sink, (rows, error) in zip(sinks, per_sink, strict=True):
-                sink.absorb(rows, error)
-
-        extra = {"worker_hook": WorkerGenerationWriter(sinks), "on_report": absorb}
-    for _, results in runner.map_batches(stage, batched(todo, batch_size), **extra):
-        records = [r for r in results if isinstance(r, AudioRecord)]
-        failures = [r for r in results if isinstance(r, ItemFailure)]
-        manifest.append(records)
-        if not in_workers:
-            for sink in sinks:
-                sink.write_generation(records)
-        report.written.extend(records)
-        report.failures.extend(failures)
-        report.wall_s = time.perf_counter() - started
-        if on_batch:
-            on_batch(records, failures)
-    report.wall_s = time.perf_counter() - started
-    return report

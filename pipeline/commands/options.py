@@ -1,0 +1,48 @@
+"""Typer options shared by several commands, declared once (same flag, same help everywhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.choices import ASREngine, EngineMode, Headings, MosMode, RunMode, RunnerKind, TTSBackendName
+
+WorkDir = Annotated[Path | None, typer.Option(help="Work dir (default ./work, or PIPELINE_WORK_DIR).")]
+Db = Annotated[bool, typer.Option("--db/--no-db", help="Upsert rows into Postgres (default on).")]
+Verbose = Annotated[bool, typer.Option("--verbose", help="Debug logging.")]
+Runner = Annotated[RunnerKind | None, typer.Option(help="Where stages run: local (default) or ray (Ray Data actors).")]
+RayAddress = Annotated[str | None, typer.Option(help="Ray cluster to join (default RAY_ADDRESS, else a local one).")]
+DatasetName = Annotated[str, typer.Option(help="Dataset name (folder under <work>/datasets, dataset column).")]
+DatasetFilter = Annotated[str | None, typer.Option(help="Only this dataset (default: all).")]
+Workers = Annotated[int | None, typer.Option(min=0, help="Worker processes (0 = one per core).")]
+
+# generate
+Book = Annotated[Path, typer.Option("--book", "-b", help="Plain-text book (UTF-8, cp1252, latin-1).")]
+Voices = Annotated[
+    list[str] | None, typer.Option("--voice", "-v", help="Voice, alias, named blend or recipe (repeatable).")
+]
+Chapters = Annotated[str | None, typer.Option(help="Chapters to render: 1 | 1-3 | 1,4 | all.")]
+Limit = Annotated[int | None, typer.Option(min=1, help="Render only the first N chunks.")]
+Speed = Annotated[float | None, typer.Option(help="Speaking rate (1.0 = normal).")]
+Seed = Annotated[int | None, typer.Option(help="Base seed (torch backend noise).")]
+Backend = Annotated[TTSBackendName | None, typer.Option(help="TTS backend: onnx (embedded default) or torch.")]
+Threads = Annotated[int | None, typer.Option(min=1, help="Threads per worker.")]
+BatchSize = Annotated[int | None, typer.Option(min=1, help="Chunks per worker batch.")]
+SynthesisBatch = Annotated[
+    int | None, typer.Option(min=1, max=64, help="Torch backend: chunks per padded forward pass (1 = one at a time).")
+]
+TargetSeconds = Annotated[float | None, typer.Option(help="Target chunk length in seconds.")]
+HeadingsOpt = Annotated[Headings | None, typer.Option("--headings", help="Chapter headings: own chunk or drop.")]
+Combine = Annotated[bool, typer.Option(help="Also write one combined wav per voice.")]
+
+# validate
+Engines = Annotated[EngineMode, typer.Option(help="Which recognizers run.")]
+Mode = Annotated[RunMode, typer.Option(help="batch (stage by stage) | stream (clip by clip).")]
+PrimaryEngine = Annotated[ASREngine | None, typer.Option(help="Primary ASR engine (auto: production if installed).")]
+SecondaryEngine = Annotated[ASREngine | None, typer.Option(help="Secondary ASR engine (same choices).")]
+MosModeOpt = Annotated[MosMode | None, typer.Option("--mos-mode", help="Which clips the MOS judges score.")]
+MosSampleRate = Annotated[float | None, typer.Option(help="Fraction scored in sample mode (seeded).")]
+AudioColumn = Annotated[str, typer.Option(help="HF dataset audio column.")]
+TextColumn = Annotated[str, typer.Option(help="HF dataset text column.")]

@@ -1,0 +1,130 @@
+"""The mapping from pipeline results to rows: a generated clip (``AudioRecord``) to its identity +
+generation columns, a validated clip (``ClipResult``) to its ``audio_quality`` column groups and
+its ``audio_words`` rows. The store owns this mapping; stages only produce typed results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.records import AudioRecord, ClipResult
+from pipeline.store.columns import GROUPS, WORD_COLUMNS
+
+
+def generation_row(record: AudioRecord) -> dict[str, Any]:
+    """The identity + generation columns of one generated clip."""
+    return {
+        "file_hash": record.file_hash,
+        "dataset": record.dataset,
+        "clip_id": record.id,
+        "path": record.wav_path,
+        "text": record.text,
+        "book": record.book_id,
+        "chapter_index": record.chapter_index,
+        "chunk_index": record.chunk_index,
+        "kind": record.kind,
+        "voice": record.voice,
+        "voice_recipe": record.voice_recipe,
+        "speed": record.speed,
+        "seed": record.seed,
+        "tts_engine": record.tts_engine,
+        "tts_model": record.tts_model,
+        "tts_version": record.tts_version,
+        "gen_ms": record.gen_ms,
+        "gen_rtf": record.gen_rtf,
+        "gen_device": record.device,
+        "phonemes": record.phonemes,
+        "duration_s": record.duration_s,
+        "sample_rate": record.sample_rate,
+        "versions": {"tts": record.tts_version},
+    }
+
+
+def _asr_group(result: ClipResult, role: str) -> dict[str, Any] | None:
+    tx = result.primary if role == "primary" else result.secondary
+    if tx is None:
+        return None
+    confidences = tx.confidences
+    wer = None
+    if result.verdicts is not None and tx.error is None:
+        summary = result.verdicts.summary
+        wer = summary.primary_wer if role == "primary" else summary.secondary_wer
+    return {
+        f"{role}_engine": tx.engine,
+        f"{role}_model": tx.model,
+        f"{role}_text": tx.text if tx.error is None else None,
+        f"{role}_wer": wer,
+        f"{role}_conf_mean": sum(confidences) / len(confidences) if confidences else None,
+        f"{role}_conf_min": min(confidences) if confidences else None,
+        f"{role}_ms": round(tx.ms, 1),
+    }
+
+
+def _verdict_group(result: ClipResult) -> dict[str, Any]:
+    # Every verdict column is written, so a clip that now fails loses its stale counts.
+    columns: dict[str, Any] = dict.fromkeys(GROUPS["verdicts"])
+    columns |= {
+        "path": result.clip.path,
+        "text": result.clip.text,
+        "escalated": result.escalated,
+        "escalation_reason": result.escalation_reason,
+        "validate_error": result.error,
+    }
+    if result.verdicts is not None:
+        summary = result.verdicts.summary
+        columns |= {
+            "n_words": summary.n_words,
+            **{f"n_{name}": count for name, count in summary.counts.items()},
+            "n_insertions": summary.n_insertions,
+            "adjusted_wer": summary.adjusted_wer,
+            "tier": summary.tier,
+            "keep": summary.keep and not result.mos_rejected,
+        }
+    return columns
+
+
+def validation_groups(result: ClipResult) -> dict[str, dict[str, Any]]:
+    """Column groups for ``Store.upsert`` (identity columns ride along with the verdicts)."""
+    key = {"file_hash": result.clip.file_hash, "dataset": result.clip.dataset}
+    groups: dict[str, dict[str, Any]] = {}
+    for role in ("primary", "secondary"):
+        asr = _asr_group(result, role)
+        if asr is not None:
+            groups[role] = {**key, **asr}
+    groups["verdicts"] = {**_verdict_group(result), **key}
+    if result.signal is not None:
+        groups["signal"] = {**key, **result.signal}
+    elif result.duration_s is not None:
+        groups["audio"] = {**key, "duration_s": result.duration_s}
+    if result.mos is not None:
+        groups["mos"] = {**key, **result.mos}
+    return groups
+
+
+def word_rows(result: ClipResult) -> list[dict[str, Any]]:
+    """``audio_words`` rows: every label word, then the inserted words (negative indices)."""
+    if result.verdicts is None:
+        return []
+    rows = []
+    for word in (*result.verdicts.words, *result.verdicts.insertions):
+        is_insertion = word.index < 0
+        values = {
+            "file_hash": result.clip.file_hash,
+            "dataset": result.clip.dataset,
+            "word_index": word.index,
+            "label_word": None if is_insertion else word.label_word,
+            "norm_word": None if is_insertion else word.norm_word,
+            "primary_word": word.primary_word,
+            "secondary_word": word.secondary_word,
+            "verdict": word.verdict,
+            "rule": word.rule,
+            "start_s": word.start_s,
+            "end_s": word.end_s,
+            "confidence": word.confidence,
+        }
+        rows.append({column: values[column] for column in WORD_COLUMNS})
+    return rows
+
+
+def validation_entry(result: ClipResult) -> dict:
+    """One clip as the validations log and ``write_validation_entries`` hold it."""
+    return {"groups": validation_groups(result), "words": word_rows(result)}
