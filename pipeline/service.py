@@ -19,7 +19,6 @@ import asyncio
 import io
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
@@ -59,43 +58,6 @@ log = logging.getLogger(__name__)
 FFMPEG_FORMATS = {"mp3": ("mp3", "audio/mpeg"), "opus": ("ogg", "audio/ogg"), "aac": ("adts", "audio/aac")}
 MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm"}
 RETRY_AFTER_S = 1
-
-
-def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
-
-
-def _env_float(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
-
-
-@dataclass(frozen=True)
-class ServiceConfig:
-    max_concurrent_jobs: int = 12
-    queue_maxsize: int = 256
-    first_segment_max_words: int = 6
-    first_segment_boundaries: str = ".,?!;:"
-    stream_chunk_seconds: float = 0.1
-    max_input_chars: int = 20000
-    api_key: str | None = None
-    prime_stream: bool = False  # send PRIME_BYTES of silence first, so players start buffering
-    prime_bytes: int = 4800  # 0.1 s of PCM16 24 kHz mono (rounded down to whole samples)
-    voice_cache_mb: float = 64.0  # blend packs kept (LRU); built-in voices are always kept
-
-    @classmethod
-    def from_env(cls) -> ServiceConfig:
-        return cls(
-            max_concurrent_jobs=max(1, _env_int("MAX_CONCURRENT_JOBS", 12)),
-            queue_maxsize=max(0, _env_int("QUEUE_MAXSIZE", 256)),
-            first_segment_max_words=max(1, _env_int("FIRST_SEGMENT_MAX_WORDS", 6)),
-            first_segment_boundaries=os.environ.get("FIRST_SEGMENT_BOUNDARIES", ".,?!;:"),
-            stream_chunk_seconds=max(0.01, _env_float("STREAM_CHUNK_SECONDS", 0.1)),
-            max_input_chars=max(1, _env_int("MAX_INPUT_CHARS", 20000)),
-            api_key=os.environ.get("API_KEY") or None,
-            prime_stream=os.environ.get("PRIME_STREAM", "").lower() in ("1", "true", "yes", "on"),
-            prime_bytes=max(0, _env_int("PRIME_BYTES", 4800)) // 2 * 2,
-            voice_cache_mb=max(0.0, _env_float("VOICE_CACHE_MB", 64.0)),
-        )
 
 
 class ServiceError(Exception):
@@ -367,10 +329,11 @@ def voice_cache_status(host: EngineHost) -> dict[str, int] | None:
 # --- the app --------------------------------------------------------------------------------
 
 
-def create_app(config: ServiceConfig | None = None, settings: Settings | None = None) -> FastAPI:
-    """Build the app; the engine loads once, in the lifespan, before the first request."""
-    config = config or ServiceConfig.from_env()
-    host = EngineHost(settings or get_settings(), int(config.voice_cache_mb * 2**20))
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the engine loads once, in the lifespan, before the first request. Its knobs
+    (MAX_CONCURRENT_JOBS, QUEUE_MAXSIZE, API_KEY, ...) are ``Settings`` fields."""
+    config = settings or get_settings()
+    host = EngineHost(config, int(config.voice_cache_mb * 2**20))
     gate = JobGate(config.max_concurrent_jobs, config.queue_maxsize, busy_error)
     # A body far larger than the longest allowed input is refused before it is parsed.
     max_body = config.max_input_chars * 4 + 64 * 1024

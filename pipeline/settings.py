@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline.choices import (
@@ -25,6 +25,12 @@ from pipeline.choices import (
     TTSBackendName,
 )
 from verdicts import Thresholds
+
+
+def _env(name: str) -> AliasChoices:
+    """A setting read from ``NAME`` (its established name) or ``PIPELINE_NAME``."""
+    return AliasChoices(name, f"PIPELINE_{name}")
+
 
 _THRESHOLDS = Thresholds()  # the verdict rules' defaults, the one place they are defined
 # Kokoro-82M at speed 1.0 speaks ~17 phoneme characters per second (measured on Alice, chapter 1).
@@ -123,6 +129,35 @@ class Settings(BaseSettings):
         description="NISQA .tar (nisqa.tar: mos, noi, dis, col, loud). NISQA's weights are CC BY-NC-SA 4.0: "
         "NON-COMMERCIAL use only.",
     )
+
+    # --- serve (env names as the service has always read them; PIPELINE_* works too) -------
+    max_concurrent_jobs: int = Field(12, ge=1, validation_alias=_env("MAX_CONCURRENT_JOBS"))
+    queue_maxsize: int = Field(256, ge=0, validation_alias=_env("QUEUE_MAXSIZE"), description="Waiting jobs")
+    first_segment_max_words: int = Field(6, ge=1, validation_alias=_env("FIRST_SEGMENT_MAX_WORDS"))
+    first_segment_boundaries: str = Field(".,?!;:", validation_alias=_env("FIRST_SEGMENT_BOUNDARIES"))
+    stream_chunk_seconds: float = Field(0.1, ge=0.01, validation_alias=_env("STREAM_CHUNK_SECONDS"))
+    max_input_chars: int = Field(20000, ge=1, validation_alias=_env("MAX_INPUT_CHARS"))
+    api_key: str | None = Field(None, validation_alias=_env("API_KEY"), description="Bearer key (unset: open)")
+    prime_stream: bool = Field(
+        False, validation_alias=_env("PRIME_STREAM"), description="Send PRIME_BYTES of silence first"
+    )
+    prime_bytes: int = Field(4800, ge=0, validation_alias=_env("PRIME_BYTES"), description="Rounded to whole samples")
+    voice_cache_mb: float = Field(
+        64.0, ge=0, validation_alias=_env("VOICE_CACHE_MB"), description="Blend packs kept (LRU); built-ins always"
+    )
+    kokoro_gpu_memory_fraction: float | None = Field(
+        None, gt=0, le=1, validation_alias=_env("KOKORO_GPU_MEMORY_FRACTION"), description="Torch backend GPU cap"
+    )
+
+    @field_validator("prime_bytes")
+    @classmethod
+    def _whole_samples(cls, value: int) -> int:
+        return value // 2 * 2  # PCM16: two bytes a sample
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key_is_none(cls, value: str | None) -> str | None:
+        return value or None
 
     # --- store ----------------------------------------------------------------------------
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "PIPELINE_DATABASE_URL"))

@@ -67,6 +67,7 @@ def make_backend(settings: Settings, assets: AssetPaths | None = None) -> Kokoro
             model=torch_model(settings, assets),
             device=settings.kokoro_device,
             threads=settings.threads_per_worker,
+            gpu_memory_fraction=settings.kokoro_gpu_memory_fraction,
         )
     from pipeline.tts.onnx_backend import KokoroOnnxBackend
 

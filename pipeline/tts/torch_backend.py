@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import numbers
-import os
 import threading
 from collections.abc import Sequence
 from importlib import metadata
@@ -97,7 +96,13 @@ class KokoroTorchBackend(KokoroBackend):
     irreproducible.
     """
 
-    def __init__(self, model: str = DEFAULT_REPO_ID, device: str = "auto", threads: int | None = None):
+    def __init__(
+        self,
+        model: str = DEFAULT_REPO_ID,
+        device: str = "auto",
+        threads: int | None = None,
+        gpu_memory_fraction: float | None = None,
+    ):
         if not model or not str(model).strip():
             raise ValueError(f"no Kokoro torch model given; pass a local .pth path (or set {MODEL_ENV_VAR})")
         if threads is not None and threads < 1:
@@ -105,6 +110,7 @@ class KokoroTorchBackend(KokoroBackend):
         self.model = str(model)
         self.device = parse_device(device)
         self.threads = threads
+        self.gpu_memory_fraction = gpu_memory_fraction  # cap of this process's GPU share (serve)
         self._model: Any = None  # kokoro.KModel once set up
         self._resolved_device: str | None = None
         self._checkpoint: Path | None = None
@@ -225,10 +231,9 @@ class KokoroTorchBackend(KokoroBackend):
         device = resolve_device(self.device)
         if self.threads is not None:
             torch.set_num_threads(self.threads)
-        fraction = os.environ.get("KOKORO_GPU_MEMORY_FRACTION")
-        if fraction and device.startswith("cuda"):
+        if self.gpu_memory_fraction and device.startswith("cuda"):
             # Cap this process's share of the GPU so the service can sit beside the ASR models.
-            torch.cuda.set_per_process_memory_fraction(float(fraction), torch.device(device))
+            torch.cuda.set_per_process_memory_fraction(self.gpu_memory_fraction, torch.device(device))
         checkpoint = self._checkpoint_path()
         if self._checkpoint_hash is None:
             self._checkpoint_hash = sha256_file(checkpoint)
