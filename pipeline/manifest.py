@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Any
 
 from pipeline.records import AudioRecord
 
@@ -34,7 +35,9 @@ class Manifest:
     def for_dataset(cls, dataset_dir: Path) -> Manifest:
         return cls(Path(dataset_dir) / MANIFEST_NAME)
 
-    def iter_lines(self) -> Iterator[dict]:
+    def _parsed_lines(self) -> Iterator[tuple[int, Any]]:
+        """(line number, parsed JSON) for every non-empty line; a torn write is warned about and
+        skipped."""
         if not self.path.exists():
             return
         with self.path.open(encoding="utf-8") as handle:
@@ -43,9 +46,13 @@ class Manifest:
                 if not line:
                     continue
                 try:
-                    yield json.loads(line)
+                    yield number, json.loads(line)
                 except json.JSONDecodeError:
                     log.warning("%s:%d is not valid JSON (torn write?); skipped", self.path, number)
+
+    def iter_lines(self) -> Iterator[dict]:
+        for _, row in self._parsed_lines():
+            yield row
 
     def latest_by_path(self) -> dict[str, dict]:
         """The newest record for each wav path."""
@@ -60,20 +67,10 @@ class Manifest:
         return [self._record(number, row) for number, row in latest.values()]
 
     def _numbered_rows(self) -> Iterator[tuple[int, dict]]:
-        if not self.path.exists():
-            return
-        with self.path.open(encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a torn write: iter_lines warns about it
-                if not isinstance(row, dict):
-                    raise ManifestError(f"{self.path}:{number}: expected a JSON object, got {type(row).__name__}")
-                yield number, row
+        for number, row in self._parsed_lines():
+            if not isinstance(row, dict):
+                raise ManifestError(f"{self.path}:{number}: expected a JSON object, got {type(row).__name__}")
+            yield number, row
 
     def _record(self, number: int, row: dict) -> AudioRecord:
         known = {f.name for f in fields(AudioRecord)}

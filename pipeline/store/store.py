@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -238,29 +238,41 @@ class Store:
             return int(conn.execute(query, params).fetchone()[0])
 
 
-class ResilientSink:
-    """Wraps the store for a long run: the first connection failure is reported once and later
-    batches are not attempted; everything stays in the manifest for ``pipeline db sync``."""
+class _StoreSink:
+    """A store wrapper for a long run: the first connection failure is reported once and later
+    batches are not attempted; the run's local copy keeps everything for ``pipeline db sync``."""
+
+    kept_in = "the local copy"
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.rows = 0
         self.error: str | None = None
 
-    def write_generation(self, records: Sequence[AudioRecord]) -> None:
-        if self.error is not None or not records:
+    def _attempt(self, write: Callable[[], int]) -> None:
+        if self.error is not None:
             return
         try:
-            self.rows += self.store.write_generation(records).rows
+            self.rows += write()
         except StoreUnavailable as exc:
             self.error = str(exc)
-            log.error("%s -- clips are kept in the manifest; run `pipeline db sync` when it is back", exc)
+            log.error("%s -- kept in %s; run `pipeline db sync` when it is back", exc, self.kept_in)
 
     def absorb(self, rows: int, error: str | None) -> None:
         """Count a batch a worker wrote with its own copy of this sink (the Ray runner)."""
         self.rows += rows
         if error is not None and self.error is None:
             self.error = error
+
+
+class ResilientSink(_StoreSink):
+    """The store side of ``pipeline generate`` (clips stay in the manifest)."""
+
+    kept_in = "the manifest"
+
+    def write_generation(self, records: Sequence[AudioRecord]) -> None:
+        if records:
+            self._attempt(lambda: self.store.write_generation(records).rows)
 
 
 def sync_manifests(store: Store, datasets_dir, dataset: str | None = None) -> dict[str, int]:
@@ -292,30 +304,17 @@ def write_validation_entries(store: Store, entries: Sequence[dict]) -> int:
     return len(entries)
 
 
-class ValidationSink:
-    """The store side of ``pipeline validate``; like ``ResilientSink``, it stops trying after the
-    first connection failure (the validations log keeps everything for ``db sync``)."""
+class ValidationSink(_StoreSink):
+    """The store side of ``pipeline validate`` (results stay in the validations log)."""
+
+    kept_in = "the validations log"
 
     def __init__(self, store: Store, run_id: int | None) -> None:
-        self.store = store
+        super().__init__(store)
         self.run_id = run_id
-        self.rows = 0
-        self.error: str | None = None
 
     def write_validation(self, results: Sequence[ClipResult]) -> None:
-        if self.error is not None:
-            return
-        try:
-            self.rows += write_validation_entries(self.store, [validation_entry(r) for r in results])
-        except StoreUnavailable as exc:
-            self.error = str(exc)
-            log.error("%s -- results are kept in the validations log; run `pipeline db sync`", exc)
-
-    def absorb(self, rows: int, error: str | None) -> None:
-        """Count a batch a worker wrote with its own copy of this sink (the Ray runner)."""
-        self.rows += rows
-        if error is not None and self.error is None:
-            self.error = error
+        self._attempt(lambda: write_validation_entries(self.store, [validation_entry(r) for r in results]))
 
     def finish(self, report: Any) -> None:
         """Close the run's row: ``ok``, or ``failed`` with the database error when writes
