@@ -39,6 +39,7 @@ def generate(
     synthesis_batch: opt.SynthesisBatch = None,
     target_seconds: opt.TargetSeconds = None,
     headings: opt.HeadingsOpt = None,
+    keep_caps: opt.KeepCaps = None,
     runner: opt.Runner = None,
     ray_address: opt.RayAddress = None,
     combine: opt.Combine = False,
@@ -51,7 +52,7 @@ def generate(
     settings = generate_settings(
         voice=voice, speed=speed, seed=seed, backend=backend, workers=workers, threads=threads,
         batch_size=batch_size, synthesis_batch=synthesis_batch, target_seconds=target_seconds,
-        headings=headings, work_dir=work_dir, runner=runner, ray_address=ray_address,
+        headings=headings, keep_caps=keep_caps, work_dir=work_dir, runner=runner, ray_address=ray_address,
     )  # fmt: skip
     request = GenerateRequest(book=book, dataset=dataset, chapters=chapters, limit=limit, combine=combine, db=db)
     with user_errors():

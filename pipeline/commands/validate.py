@@ -63,6 +63,7 @@ def run(
     synthesis_batch: opt.SynthesisBatch = None,
     target_seconds: opt.TargetSeconds = None,
     headings: opt.HeadingsOpt = None,
+    keep_caps: opt.KeepCaps = None,
     combine: opt.Combine = False,
     engines: opt.Engines = EngineMode.cascade,
     mode: opt.Mode = RunMode.batch,
@@ -81,6 +82,7 @@ def run(
     settings = generate_settings(
         voice=voice, speed=speed, seed=seed, backend=backend, workers=workers, threads=threads,
         batch_size=batch_size, synthesis_batch=synthesis_batch, target_seconds=target_seconds, headings=headings,
+        keep_caps=keep_caps,
         asr_primary=primary, asr_secondary=secondary, mos_mode=mos_mode, mos_sample_rate=mos_sample_rate,
         work_dir=work_dir, runner=runner, ray_address=ray_address,
     )  # fmt: skip

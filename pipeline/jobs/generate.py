@@ -198,6 +198,7 @@ def chunk_for_generation(request: GenerateRequest, settings: Settings, reporter:
     from pipeline.chunking import chunk_book
     from pipeline.ingest import BookError, read_book
     from pipeline.tts.g2p import G2P
+    from pipeline.tts.g2p_audit import G2PAuditor
 
     chapters = parse_chapters(request.chapters)
     try:
@@ -207,7 +208,8 @@ def chunk_for_generation(request: GenerateRequest, settings: Settings, reporter:
     for warning in book.warnings:
         reporter.note(warning, "warning")
     g2p = G2P(settings.lang_code)
-    g2p.setup()
+    auditor = G2PAuditor(g2p, keep_caps=settings.keep_caps, second_opinion=settings.g2p_second_opinion)
+    auditor.setup()
     chunks = chunk_book(
         book,
         g2p,
@@ -217,6 +219,7 @@ def chunk_for_generation(request: GenerateRequest, settings: Settings, reporter:
         phonemes_per_second=settings.phonemes_per_second / settings.speed,
         headings=settings.headings,
         chapters=chapters,
+        auditor=auditor,
     )
     if not chunks:
         raise JobError(f"{request.book}: nothing to synthesize (no text in the selected chapters)")
