@@ -36,7 +36,15 @@ def generation_row(record: AudioRecord) -> dict[str, Any]:
         "duration_s": record.duration_s,
         "sample_rate": record.sample_rate,
         "versions": {"tts": record.tts_version},
+        "g2p_flags": g2p_flag_ids(record.g2p_flags),
+        "g2p_details": list(record.g2p_flags),
+        "word_times": list(record.word_times) if record.word_times is not None else None,
     }
+
+
+def g2p_flag_ids(flags) -> list[str]:
+    """One rule id per G2P audit finding; a fixed one as ``<rule>.fixed``."""
+    return [f"{f['rule']}.fixed" if f.get("fixed") else f["rule"] for f in flags]
 
 
 def _asr_group(result: ClipResult, role: str) -> dict[str, Any] | None:
@@ -97,6 +105,13 @@ def validation_groups(result: ClipResult) -> dict[str, dict[str, Any]]:
         groups["audio"] = {**key, "duration_s": result.duration_s}
     if result.mos is not None:
         groups["mos"] = {**key, **result.mos}
+    if result.checks is not None:
+        groups["checks"] = {
+            **key,
+            "speaker_similarity": result.speaker_similarity,
+            "clip_reasons": list(result.reasons),
+            "clip_checks": result.checks,
+        }
     return groups
 
 
