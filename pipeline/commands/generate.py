@@ -69,6 +69,8 @@ def print_generate_summary(report: GenerateReport) -> None:
     table.add_row("dataset dir", str(report.dataset_dir))
     table.add_row("engine", f"{report.engine}, {report.workers}")
     table.add_row("chunks", str(report.chunks.n_chunks if report.chunks else 0))
+    flags = ", ".join(f"{rule} {n}" for rule, n in report.g2p_flags.items()) or "nothing flagged"
+    table.add_row("G2P audit (chunks)", flags)
     table.add_row("clips planned / skipped (done earlier)", f"{report.planned} / {report.skipped}")
     table.add_row("clips written / failed", f"{len(report.written)} / {len(report.failures)}")
     table.add_row("audio written", f"{report.audio_s:.1f} s ({report.audio_s / 3600:.3f} h)")

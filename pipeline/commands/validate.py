@@ -17,6 +17,7 @@ from pipeline.commands.progress import RichReporter
 from pipeline.jobs import GenerateRequest, ValidateReport, ValidateRequest
 from pipeline.jobs import generate as generate_job
 from pipeline.jobs import validate as validate_job
+from pipeline.reasons import clip_keep
 
 
 def validate(
@@ -99,7 +100,7 @@ def run(
 def _summary_table(report: ValidateReport) -> Table:
     results = report.results
     judged = [r for r in results if r.verdicts is not None]
-    kept = sum(1 for r in judged if r.verdicts.summary.keep)
+    kept = sum(1 for r in judged if clip_keep(r))
     verdicts: Counter[str] = Counter()
     for r in judged:
         verdicts.update({k: v for k, v in r.verdicts.summary.counts.items() if v})

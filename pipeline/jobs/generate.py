@@ -38,6 +38,7 @@ from pipeline.settings import Settings
 from pipeline.stages.base import ItemFailure, Resources
 from pipeline.stages.synthesize import SynthesisJob, SynthesizeStage, pending_jobs, plan_jobs
 from pipeline.tts.backend import SAMPLE_RATE
+from pipeline.tts.g2p_audit import counts as flag_counts
 
 CHUNK_GAP_S = 0.35  # silence between chunks in the combined book wav
 
@@ -79,6 +80,8 @@ class GenerateReport:
     workers: str = ""
     database: DatabaseOutcome = DatabaseOutcome(attempted=False)
     combined: list[tuple[Path, int, float]] = field(default_factory=list)  # (wav, clips, seconds)
+    # G2P audit findings over the selected chunks: rule id (fixed ones as "<rule>.fixed") -> count
+    g2p_flags: dict[str, int] = field(default_factory=dict)
 
     @property
     def audio_s(self) -> float:
@@ -363,6 +366,7 @@ def generate(request: GenerateRequest, settings: Settings, reporter: Reporter | 
         report.combined = _combine_voices(book, resolved, manifest, dataset_dir)
     report.book_title = book.title or book.book_id
     report.chunks = summary
+    report.g2p_flags = dict(sorted(flag_counts(f for chunk in chunks for f in chunk.g2p_flags).items()))
     report.dataset_dir = dataset_dir
     report.engine = stage.engine.info.name
     report.workers = f"{n_workers} worker(s)" if settings.runner == RunnerKind.local else "ray actors"

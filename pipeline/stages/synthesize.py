@@ -46,7 +46,12 @@ class SynthesisJob:
 
 
 def clip_id(chunk: Chunk, voice_recipe: str, speed: float, fingerprint: str, seed: int) -> str:
-    key = "\x1f".join([chunk.book_id, chunk.text, voice_recipe, f"{speed:.4f}", fingerprint, str(seed)])
+    parts = [chunk.book_id, chunk.text, voice_recipe, f"{speed:.4f}", fingerprint, str(seed)]
+    if any(flag.fixed for flag in chunk.g2p_flags):
+        # The G2P audit changed what Kokoro reads: a clip made before the fix (same text) is
+        # regenerated, and --keep-caps gives back the old id.
+        parts.append(chunk.phonemes)
+    key = "\x1f".join(parts)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
 

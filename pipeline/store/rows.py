@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.reasons import clip_keep
 from pipeline.records import AudioRecord, ClipResult
 from pipeline.store.columns import GROUPS, WORD_COLUMNS
 
@@ -85,7 +86,7 @@ def _verdict_group(result: ClipResult) -> dict[str, Any]:
             "n_insertions": summary.n_insertions,
             "adjusted_wer": summary.adjusted_wer,
             "tier": summary.tier,
-            "keep": summary.keep and not result.mos_rejected,
+            "keep": clip_keep(result),
         }
     return columns
 

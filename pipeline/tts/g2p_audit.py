@@ -127,7 +127,11 @@ class EspeakReader:
 
         EspeakWrapper.set_library(espeakng_loader.get_library_path())
         EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-        self._backend = EspeakBackend(self.language, with_stress=True, preserve_punctuation=False)
+        # phonemizer warns on every sentence whose word count espeak changes ("in the" -> one
+        # word); the audit copes with that itself, so its logger only passes errors.
+        quiet = logging.getLogger(f"{__name__}.espeak")
+        quiet.setLevel(logging.ERROR)
+        self._backend = EspeakBackend(self.language, with_stress=True, preserve_punctuation=False, logger=quiet)
 
     def words(self, text: str) -> list[str]:
         """espeak-ng's phonemes for ``text``, one string per word it spoke."""
