@@ -41,7 +41,7 @@ UNLOADED = "unloaded"  # JudgeInfo.device before setup() and after teardown()
 @dataclass(frozen=True, slots=True)
 class JudgeInfo:
     name: str  # engine name as configured: "whisper", "parakeet", "qwen", "dnsmos", ...
-    kind: Literal["asr", "mos"]
+    kind: Literal["asr", "mos", "speaker"]
     model: str  # model id or local path
     version: str  # library + model version, stored with the results
     sample_rate: int
@@ -84,7 +84,18 @@ class Scores:
     error: str | None = None
 
 
-ResultT = TypeVar("ResultT", Transcript, Scores)
+@dataclass(frozen=True, slots=True)
+class SpeakerEmbedding:
+    """A speaker encoder's embedding of one clip (unit length; cosine = dot product)."""
+
+    key: str
+    judge: str
+    vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+    ms: float = 0.0
+    error: str | None = None
+
+
+ResultT = TypeVar("ResultT", Transcript, Scores, SpeakerEmbedding)
 
 
 class Judge(ABC, Generic[ResultT]):
@@ -96,7 +107,7 @@ class Judge(ABC, Generic[ResultT]):
     library's default); ``batch_size``: items a scheduler should hand over at a time.
     """
 
-    kind: ClassVar[Literal["asr", "mos"]]
+    kind: ClassVar[Literal["asr", "mos", "speaker"]]
     sample_rate: int  # the rate ``judge_batch`` decodes audio at (a class value, or set by ``_load``)
 
     def __init__(self, *, name: str, device: str = "auto", threads: int = 0, batch_size: int = 8) -> None:

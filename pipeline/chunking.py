@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import re
@@ -33,6 +34,7 @@ from pipeline.ingest import Book, Chapter
 from pipeline.records import Chunk
 from pipeline.settings import PHONEMES_PER_SECOND as DEFAULT_PHONEMES_PER_SECOND
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
+from pipeline.tts.g2p_audit import G2PAuditor, G2PFlag
 from verdicts.numbers import roman_value
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,42 @@ def _heading_numbers(tokens: list[str]) -> list[str]:
         if m and (value := roman_value(m.group(1))):
             out[i] = f"{value}{m.group(2)}"
     return out
+
+
+def _speak_tokens(tokens: Sequence[str], heading: bool) -> list[str]:
+    """What the G2P reads for each label token ("" = nothing)."""
+    return [_speak_token(t) for t in (_heading_numbers(list(tokens)) if heading else tokens)]
+
+
+def phoneme_spans(tokens: Sequence[str], result: Phonemized, *, heading: bool = False) -> list[tuple[int, int] | None]:
+    """Per label token, the ``[start, end)`` characters of ``result.phonemes`` that misaki made of
+    it (``result`` = the phonemization of the tokens' speak text; None = a token that got no
+    phonemes). misaki's tokens are located in the speak text and belong to the label token they
+    start in, as in the chunker's cost estimate."""
+    starts: list[int] = []  # where each token that is read starts in the speak text
+    owners: list[int] = []  # ... and which label token it is
+    pos = 0
+    for i, speak in enumerate(_speak_tokens(tokens, heading)):
+        if speak:
+            starts.append(pos)
+            owners.append(i)
+            pos += len(speak) + 1
+    raw = "".join(w.phonemes + (" " if w.whitespace else "") for w in result.words)
+    lead = len(raw) - len(raw.lstrip())
+    spans: list[list[int] | None] = [None] * len(tokens)
+    cursor = offset = 0
+    owner = owners[0] if owners else 0
+    for word in result.words:
+        at = result.text.find(word.text, cursor) if word.text else -1
+        if at >= 0:
+            cursor = at + len(word.text)
+            owner = owners[max(0, bisect.bisect_right(starts, at) - 1)]
+        begin, end = offset - lead, offset - lead + len(word.phonemes)
+        offset += len(word.phonemes) + (1 if word.whitespace else 0)
+        if word.phonemes.strip():
+            span = spans[owner]
+            spans[owner] = [begin, end] if span is None else [span[0], end]
+    return [None if s is None else (max(0, s[0]), s[1]) for s in spans]
 
 
 def speakable(label: str, *, heading: bool = False) -> str:
@@ -201,10 +239,20 @@ class _Plan:
         return float(self.target_words) if self.target_words else self.target_seconds
 
 
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    tokens: list[str]
+    speak: str
+    result: Phonemized
+    flags: tuple[G2PFlag, ...]
+    heading: bool
+
+
 class _Chunker:
-    def __init__(self, g2p: G2P, plan: _Plan) -> None:
+    def __init__(self, g2p: G2P, plan: _Plan, auditor: G2PAuditor | None = None) -> None:
         self.g2p = g2p
         self.plan = plan
+        self.auditor = auditor
         self._cache: dict[str, Phonemized] = {}
         self.n_g2p_calls = 0
 
@@ -344,8 +392,9 @@ class _Chunker:
             phon, words = new_phon, words + nxt.n_words
         return group
 
-    def chunks_for(self, units: list[_Unit]) -> Iterable[tuple[list[str], str, Phonemized]]:
-        """(label tokens, speak text, phonemization) per chunk, each verified under the cap."""
+    def chunks_for(self, units: list[_Unit]) -> Iterable[_Planned]:
+        """Each chunk's label tokens, speak text, phonemization and G2P audit, verified under the cap
+        (after the audit's fixes)."""
         pending = deque(units)
         cap = self.plan.max_phonemes
         while pending:
@@ -354,8 +403,11 @@ class _Chunker:
                 tokens = [t for u in group for t in u.tokens]
                 speak = speakable(" ".join(tokens), heading=group[0].heading)
                 result = self.phonemize(speak)
+                flags: list[G2PFlag] = []
+                if self.auditor is not None:
+                    speak, result, flags = self.auditor.audit_and_fix(speak, result)
                 if len(result.phonemes) <= cap:
-                    yield tokens, speak, result
+                    yield _Planned(tokens, speak, result, tuple(flags), group[0].heading)
                     break
                 if len(group) > 1:
                     log.debug("chunk over the cap (%d > %d); moving a unit on", len(result.phonemes), cap)
@@ -442,12 +494,15 @@ def chunk_book(
     phonemes_per_second: float = DEFAULT_PHONEMES_PER_SECOND,
     headings: Literal["own", "drop"] = "own",
     chapters: set[int] | None = None,
+    auditor: G2PAuditor | None = None,
 ) -> list[Chunk]:
     """Chunks of ``book`` in reading order, each at most ``max_phonemes`` phonemes.
 
     ``Chunk.index`` is 1-based over the whole book for these settings: with ``chapters`` the
     whole book is still planned (so chapter 3's chunks keep the indices they have in a full
-    run) and only the selected chapters are returned.
+    run) and only the selected chapters are returned. With ``auditor`` every chunk's G2P output
+    is audited (``Chunk.g2p_flags``) and letter-spelled dictionary words are read as words unless
+    the auditor keeps caps.
 
     Example: ``chunk_book(book, g2p, chapters={1})[0].text == "CHAPTER I. Down the Rabbit-Hole"``
     """
@@ -473,13 +528,14 @@ def chunk_book(
 
     started = time.perf_counter()
     plan = _Plan(max_phonemes, phonemes_per_second, target_seconds, target_words)
-    chunker = _Chunker(g2p, plan)
+    chunker = _Chunker(g2p, plan, auditor)
     out: list[Chunk] = []
     index = 0
     for chapter in book.chapters:
         chunker.new_chapter()
         for kind, units in _chapter_units(chunker, chapter, headings):
-            for tokens, speak, result in chunker.chunks_for(units):
+            for planned in chunker.chunks_for(units):
+                tokens, speak, result = planned.tokens, planned.speak, planned.result
                 if not result.phonemes.strip() or not _has_word(speak):
                     # Only punctuation (a chapter that is just "— — —"): nothing to say.
                     log.warning("skipping chunk with nothing to say in chapter %d: %r", chapter.index, tokens)
@@ -500,6 +556,8 @@ def chunk_book(
                         phonemes=result.phonemes,
                         n_words=len(tokens),
                         est_seconds=round(len(result.phonemes) / phonemes_per_second, 2),
+                        g2p_flags=planned.flags,
+                        word_spans=tuple(phoneme_spans(tokens, result, heading=planned.heading)),
                     )
                 )
     elapsed = time.perf_counter() - started

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:  # the types a validated clip carries; records stay import-light at run time
     from judges.base import Transcript
+    from pipeline.tts.g2p_audit import G2PFlag
     from verdicts import FileVerdicts
 
 ChunkKind = Literal["heading", "text"]
@@ -26,6 +27,9 @@ class Chunk:
     phonemes: str  # exactly what the model receives (len <= max_phonemes)
     n_words: int
     est_seconds: float
+    g2p_flags: tuple[G2PFlag, ...] = ()  # the G2P audit's findings (fixed ones say so)
+    # Per label token (text.split()): its [start, end) characters in ``phonemes``; None = silent.
+    word_spans: tuple[tuple[int, int] | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,10 @@ class AudioRecord:
     device: str
     gen_ms: float
     gen_rtf: float  # generation seconds per audio second
+    g2p_flags: tuple[dict, ...] = ()  # G2PFlag.to_json() per audit finding of the chunk
+    # Per label word: {"index", "word", "phonemes", "start_s", "end_s"}, Kokoro's predicted
+    # times (None: the backend gave no durations, or a manifest from before they were kept).
+    word_times: tuple[dict, ...] | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -71,6 +79,9 @@ class ClipSource:
     path: str  # as stored in the row: relative to the dataset root where there is one
     text: str | None
     problem: str | None = None  # set when the clip cannot be validated against a label
+    voice_recipe: str | None = None  # our clips: the voice that spoke it (speaker similarity)
+    g2p_flags: tuple[dict, ...] = ()  # our clips: the G2P audit's findings at generate time
+    word_times: tuple[dict, ...] | None = None  # our clips: Kokoro's predicted word times
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +100,6 @@ class ClipResult:
     signal: dict | None = None  # the 11 signal metrics (every clip)
     mos: dict | None = None  # mos column group (clips the --mos-mode selected)
     mos_rejected: bool = False  # composite MOS below the keep threshold
+    speaker_similarity: float | None = None  # cosine to the voice's reference embedding
+    checks: dict | None = None  # the clip checks' measurements (pipeline.clip_checks)
+    reasons: tuple[str, ...] = ()  # reason ids of the clip checks (pipeline.reasons): not kept

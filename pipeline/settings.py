@@ -73,6 +73,10 @@ class Settings(BaseSettings):
         description="Speech-rate estimate at speed 1.0 (measured on Kokoro), to size chunks.",
     )
     headings: Headings = Headings.own
+    keep_caps: bool = Field(
+        False, description="G2P audit: leave ALL-CAPS dictionary words that misaki spells letter by letter as they are."
+    )
+    g2p_second_opinion: bool = Field(True, description="G2P audit: check heteronyms against espeak-ng's reading.")
 
     # --- execution ------------------------------------------------------------------------
     workers: int = Field(0, ge=0, description="Synthesis worker processes; 0 = one per CPU core.")
@@ -158,6 +162,16 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_key_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    # --- clip checks (pipeline.clip_checks): each failed check is a reason the clip is not kept --
+    speaker_check: bool = Field(True, description="Score speaker similarity to the voice's reference (our clips).")
+    speaker_min_similarity: float = Field(0.75, ge=-1, le=1, description="speaker_drift below this cosine")
+    max_internal_silence_s: float = Field(2.0, gt=0, description="long_silence: a pause above this")
+    max_leading_silence_s: float = Field(1.0, gt=0, description="leading_silence above this")
+    max_trailing_silence_s: float = Field(1.5, gt=0, description="trailing_silence above this")
+    max_clipping_pct: float = Field(0.1, ge=0, description="clipping: more than this % of samples at full scale")
+    timing_tolerance_s: float = Field(1.0, gt=0, description="timing_mismatch: word heard this far off")
+    truncation_tolerance_s: float = Field(0.8, gt=0, description="truncated: speech ends this long before predicted")
 
     # --- store ----------------------------------------------------------------------------
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "PIPELINE_DATABASE_URL"))

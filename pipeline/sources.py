@@ -49,7 +49,18 @@ def from_manifest(manifest_path: Path, dataset: str) -> tuple[list[ClipSource], 
         if not wav.is_file():
             issues.append(SourceIssue(record.wav_path, "in the manifest but the wav is missing"))
             continue
-        clips.append(ClipSource(record.file_hash, dataset, str(wav.resolve()), record.wav_path, record.text))
+        clips.append(
+            ClipSource(
+                record.file_hash,
+                dataset,
+                str(wav.resolve()),
+                record.wav_path,
+                record.text,
+                voice_recipe=record.voice_recipe,
+                g2p_flags=tuple(record.g2p_flags),
+                word_times=tuple(record.word_times) if record.word_times is not None else None,
+            )
+        )
     return clips, issues
 
 

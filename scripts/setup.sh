@@ -32,4 +32,8 @@ pip install --quiet --no-deps speechmos==0.0.1.1 distillmos==0.9.1 xls-r-sqa==0.
 # file reader, avoided in judges/scoreq.py). Weights are local files set in settings, not fetched.
 # hyperion-utmosv2 is not installed: it needs torchvision, which does not import beside this torch.
 pip install --quiet --no-deps nisqa==2.0.post2 scoreq==1.0.1
+# Speaker similarity (judges/speaker.py), --no-deps: the wheel declares `typing` (a Python 2 backport
+# pip refuses on 3.10+) and the `webrtcvad` sdist; its real dependencies are in pyproject. Its encoder
+# weights (pretrained.pt, 17 MB) are inside the wheel: nothing is downloaded at run time.
+pip install --quiet --no-deps resemblyzer==0.1.4
 .venv/bin/pipeline assets

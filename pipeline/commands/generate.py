@@ -39,6 +39,7 @@ def generate(
     synthesis_batch: opt.SynthesisBatch = None,
     target_seconds: opt.TargetSeconds = None,
     headings: opt.HeadingsOpt = None,
+    keep_caps: opt.KeepCaps = None,
     runner: opt.Runner = None,
     ray_address: opt.RayAddress = None,
     combine: opt.Combine = False,
@@ -51,7 +52,7 @@ def generate(
     settings = generate_settings(
         voice=voice, speed=speed, seed=seed, backend=backend, workers=workers, threads=threads,
         batch_size=batch_size, synthesis_batch=synthesis_batch, target_seconds=target_seconds,
-        headings=headings, work_dir=work_dir, runner=runner, ray_address=ray_address,
+        headings=headings, keep_caps=keep_caps, work_dir=work_dir, runner=runner, ray_address=ray_address,
     )  # fmt: skip
     request = GenerateRequest(book=book, dataset=dataset, chapters=chapters, limit=limit, combine=combine, db=db)
     with user_errors():
@@ -71,6 +72,8 @@ def print_generate_summary(report: GenerateReport) -> None:
     table.add_row("dataset dir", str(report.dataset_dir))
     table.add_row("engine", f"{report.engine}, {report.workers}")
     table.add_row("chunks", str(report.chunks.n_chunks if report.chunks else 0))
+    flags = ", ".join(f"{rule} {n}" for rule, n in report.g2p_flags.items()) or "nothing flagged"
+    table.add_row("G2P audit (chunks)", flags)
     table.add_row("clips planned / skipped (done earlier)", f"{report.planned} / {report.skipped}")
     table.add_row("clips written / failed", f"{len(report.written)} / {len(report.failures)}")
     table.add_row("audio written", f"{report.audio_s:.1f} s ({report.audio_s / 3600:.3f} h)")

@@ -35,6 +35,13 @@ SynthesisBatch = Annotated[
 ]
 TargetSeconds = Annotated[float | None, typer.Option(help="Target chunk length in seconds.")]
 HeadingsOpt = Annotated[Headings | None, typer.Option("--headings", help="Chapter headings: own chunk or drop.")]
+KeepCaps = Annotated[
+    bool | None,
+    typer.Option(
+        "--keep-caps/--fix-caps",
+        help="Leave ALL-CAPS dictionary words the G2P spells letter by letter (default: read them as words).",
+    ),
+]
 Combine = Annotated[bool, typer.Option(help="Also write one combined wav per voice.")]
 
 # validate

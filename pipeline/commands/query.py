@@ -151,6 +151,8 @@ def print_summary(data: ReportData, top: int) -> None:
     print_result(r["tiers"], "threshold tiers")
     print_result(r["verdict_breakdown"], "verdict breakdown (audio_words)")
     print_result(r["mos_by_voice"], "MOS by voice")
+    print_result(r["clip_checks"], "G2P audit and clip checks")
+    print_result(r["speaker_similarity"], "speaker similarity by voice")
     worst = r["worst_files"]
     keep = ("dataset", "rank", "path", "adjusted_wer", "primary_wer", "n_tts_failure", "n_ambiguous", "text")
     worst = QueryResult(

@@ -17,6 +17,7 @@ from pipeline.commands.progress import RichReporter
 from pipeline.jobs import GenerateRequest, ValidateReport, ValidateRequest
 from pipeline.jobs import generate as generate_job
 from pipeline.jobs import validate as validate_job
+from pipeline.reasons import clip_keep
 from pipeline.settings import Settings
 
 
@@ -76,6 +77,7 @@ def run(
     synthesis_batch: opt.SynthesisBatch = None,
     target_seconds: opt.TargetSeconds = None,
     headings: opt.HeadingsOpt = None,
+    keep_caps: opt.KeepCaps = None,
     combine: opt.Combine = False,
     engines: opt.Engines = EngineMode.cascade,
     mode: opt.Mode = RunMode.batch,
@@ -94,6 +96,7 @@ def run(
     settings = generate_settings(
         voice=voice, speed=speed, seed=seed, backend=backend, workers=workers, threads=threads,
         batch_size=batch_size, synthesis_batch=synthesis_batch, target_seconds=target_seconds, headings=headings,
+        keep_caps=keep_caps,
         asr_primary=primary, asr_secondary=secondary, mos_mode=mos_mode, mos_sample_rate=mos_sample_rate,
         work_dir=work_dir, runner=runner, ray_address=ray_address,
     )  # fmt: skip
@@ -112,7 +115,7 @@ def run(
 def _summary_table(report: ValidateReport) -> Table:
     results = report.results
     judged = [r for r in results if r.verdicts is not None]
-    kept = sum(1 for r in judged if r.verdicts.summary.keep)
+    kept = sum(1 for r in judged if clip_keep(r))
     verdicts: Counter[str] = Counter()
     for r in judged:
         verdicts.update({k: v for k, v in r.verdicts.summary.counts.items() if v})

@@ -40,6 +40,7 @@ from pipeline.settings import Settings
 from pipeline.stages.base import ItemFailure, Resources
 from pipeline.stages.synthesize import SynthesisJob, SynthesizeStage, pending_jobs, plan_jobs
 from pipeline.tts.backend import SAMPLE_RATE
+from pipeline.tts.g2p_audit import counts as flag_counts
 
 CHUNK_GAP_S = 0.35  # silence between chunks in the combined book wav
 
@@ -81,6 +82,8 @@ class GenerateReport:
     workers: str = ""
     database: DatabaseOutcome = DatabaseOutcome(attempted=False)
     combined: list[tuple[Path, int, float]] = field(default_factory=list)  # (wav, clips, seconds)
+    # G2P audit findings over the selected chunks: rule id (fixed ones as "<rule>.fixed") -> count
+    g2p_flags: dict[str, int] = field(default_factory=dict)
 
     @property
     def audio_s(self) -> float:
@@ -208,6 +211,7 @@ def chunk_for_generation(request: GenerateRequest, settings: Settings, reporter:
     from pipeline.chunking import chunk_book
     from pipeline.ingest import BookError, read_book
     from pipeline.tts.g2p import G2P
+    from pipeline.tts.g2p_audit import G2PAuditor
 
     chapters = parse_chapters(request.chapters)
     try:
@@ -217,7 +221,8 @@ def chunk_for_generation(request: GenerateRequest, settings: Settings, reporter:
     for warning in book.warnings:
         reporter.note(warning, "warning")
     g2p = G2P(settings.lang_code)
-    g2p.setup()
+    auditor = G2PAuditor(g2p, keep_caps=settings.keep_caps, second_opinion=settings.g2p_second_opinion)
+    auditor.setup()
     chunks = chunk_book(
         book,
         g2p,
@@ -227,6 +232,7 @@ def chunk_for_generation(request: GenerateRequest, settings: Settings, reporter:
         phonemes_per_second=settings.phonemes_per_second / settings.speed,
         headings=settings.headings,
         chapters=chapters,
+        auditor=auditor,
     )
     if not chunks:
         raise JobError(f"{request.book}: nothing to synthesize (no text in the selected chapters)")
@@ -383,6 +389,7 @@ def generate(request: GenerateRequest, settings: Settings, reporter: Reporter | 
         report.combined = _combine_voices(book, resolved, manifest, dataset_dir)
     report.book_title = book.title or book.book_id
     report.chunks = summary
+    report.g2p_flags = dict(sorted(flag_counts(f for chunk in chunks for f in chunk.g2p_flags).items()))
     report.dataset_dir = dataset_dir
     report.engine = stage.engine.info.name
     report.workers = f"{n_workers} worker(s)" if settings.runner == RunnerKind.local else "ray actors"

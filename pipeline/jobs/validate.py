@@ -24,6 +24,7 @@ from typing import Any
 
 from judges.base import ASRJudge, AudioItem, Scores, Transcript
 from pipeline.choices import WHISPER_ENGINES, EngineMode, MosMode, RunMode, RunnerKind
+from pipeline.clip_checks import ClipCheckThresholds
 from pipeline.jobs.errors import JobError
 from pipeline.jobs.generate import DatabaseOutcome
 from pipeline.jobs.plumbing import open_runner, runner_errors, start_run_or_warn
@@ -35,6 +36,7 @@ from pipeline.runner import LocalRunner
 from pipeline.settings import Settings
 from pipeline.stages.base import ItemFailure, Stage
 from pipeline.stages.quality import MOSPlan, QualityItem, QualityStage, ScoreStage, mos_item, wants_mos
+from pipeline.stages.speaker import SpeakerStage, speaker_items
 from pipeline.stages.transcribe import TranscribeStage
 from pipeline.stages.verdicts import combine, decide_escalation
 from verdicts import Thresholds
@@ -115,6 +117,8 @@ class _Flow:
     thresholds: Thresholds
     mos: MOSPlan
     sampled: frozenset[str]
+    speaker: SpeakerStage | None = None
+    checks: ClipCheckThresholds | None = None
 
     def combined(self, clip: ClipSource, p: Transcript | None, s: Transcript | None, decision) -> ClipResult:
         escalated, reason = decision
@@ -138,8 +142,15 @@ def _batch(flow: _Flow, clips, runner, asr_runner, gpus, reporter: Reporter, wor
     ]
     chosen = [mos_item(r) for r in combined if wants_mos(r, flow.mos, flow.sampled)]
     scores = score_with_judges(runner, flow.mos.judges, chosen)
-    items = [QualityItem(r, tuple(scores.get(r.clip.file_hash, ()))) for r in combined]
-    stage = QualityStage(flow.mos, flow.thresholds)
+    similarities: dict[str, Any] = {}
+    if flow.speaker is not None and (wanted := speaker_items(clips)):
+        reporter.relabel("validate", "speaker similarity")
+        similarities = _map_by_key(runner, flow.speaker, wanted, lambda i: i.key, None)
+    items = [
+        QualityItem(r, tuple(scores.get(r.clip.file_hash, ())), _similarity(similarities.get(r.clip.file_hash)))
+        for r in combined
+    ]
+    stage = QualityStage(flow.mos, flow.thresholds, checks=flow.checks)
     extra: dict[str, Any] = {}
     if worker_sink is not None:
         extra = {"worker_hook": WorkerValidationWriter(worker_sink), "on_report": lambda r: worker_sink.absorb(*r)}
@@ -154,6 +165,11 @@ def _batch(flow: _Flow, clips, runner, asr_runner, gpus, reporter: Reporter, wor
         finish(result)
 
 
+def _similarity(value: Any) -> float | None:
+    """A speaker stage result as a similarity (a failed reference was logged by the stage)."""
+    return value if isinstance(value, float) else None
+
+
 def _stream(flow: _Flow, clips, reporter: Reporter, finish) -> None:
     from contextlib import ExitStack
 
@@ -162,7 +178,8 @@ def _stream(flow: _Flow, clips, reporter: Reporter, finish) -> None:
         first = session(TranscribeStage(flow.first))
         second = session(TranscribeStage(flow.second)) if flow.second is not None else None
         judges = [session(ScoreStage(judge)) for judge in flow.mos.judges]
-        quality = session(QualityStage(flow.mos, flow.thresholds))
+        speaker = session(flow.speaker) if flow.speaker is not None else None
+        quality = session(QualityStage(flow.mos, flow.thresholds, checks=flow.checks))
         for clip in clips:
             p = first([clip])[0]
             reporter.advance("validate")
@@ -171,7 +188,9 @@ def _stream(flow: _Flow, clips, reporter: Reporter, finish) -> None:
             result = flow.combined(clip, p, s, decision)
             wanted = wants_mos(result, flow.mos, flow.sampled)
             scores = tuple(judge([mos_item(result)])[0] for judge in judges) if wanted else ()
-            finish(quality([QualityItem(result, scores)])[0])
+            voiced = speaker_items([clip]) if speaker is not None else []
+            similarity = _similarity(speaker(voiced)[0]) if voiced else None
+            finish(quality([QualityItem(result, scores, similarity)])[0])
 
 
 def run_validation(
@@ -189,6 +208,8 @@ def run_validation(
     worker_sink: Any = None,
     gpus: float = 0.0,
     asr_runner: Any = None,
+    speaker: SpeakerStage | None = None,
+    checks: ClipCheckThresholds | None = None,
 ) -> ValidateReport:
     """Validate ``clips``; ``on_result`` gets each finished clip, in clip order (results log, store).
 
@@ -196,7 +217,8 @@ def run_validation(
     clips, so only ``batch`` mode); ``worker_sink`` (a ``ValidationSink``) is then written from the
     workers after the quality stage and only absorbs the counts here. ``gpus``: what each ASR
     stage declares to the runner. ``asr_runner`` (batch mode): maps only the transcription stages,
-    e.g. a ``LocalRunner`` with one single-threaded engine per core."""
+    e.g. a ``LocalRunner`` with one single-threaded engine per core. ``speaker``: the speaker
+    similarity stage (None: no similarity); ``checks``: the clip checks' thresholds."""
     report = ValidateReport()
     reporter = reporter or LogReporter()
     started = time.perf_counter()
@@ -208,7 +230,8 @@ def run_validation(
     if runner is not None and mode != RunMode.batch:
         raise ValueError("a runner maps one stage at a time over all clips: use mode='batch'")
     mos = mos or MOSPlan(mode=MosMode.none)
-    flow = _Flow(first, second, engines, thresholds, mos, frozenset(mos.sampled([c.file_hash for c in clips])))
+    sampled = frozenset(mos.sampled([c.file_hash for c in clips]))
+    flow = _Flow(first, second, engines, thresholds, mos, sampled, speaker, checks)
 
     def finish(result: ClipResult) -> None:
         report.results.append(result)
@@ -339,6 +362,32 @@ def thresholds_from(settings: Settings) -> Thresholds:
     )
 
 
+def clip_checks_from(settings: Settings) -> ClipCheckThresholds:
+    return ClipCheckThresholds(
+        speaker_min_similarity=settings.speaker_min_similarity,
+        max_internal_silence_s=settings.max_internal_silence_s,
+        max_leading_silence_s=settings.max_leading_silence_s,
+        max_trailing_silence_s=settings.max_trailing_silence_s,
+        max_clipping_pct=settings.max_clipping_pct,
+        timing_tolerance_s=settings.timing_tolerance_s,
+        truncation_tolerance_s=settings.truncation_tolerance_s,
+    )
+
+
+def speaker_stage(settings: Settings, clips: Sequence[ClipSource], reporter: Reporter) -> SpeakerStage | None:
+    """The speaker similarity stage when the clips have voices and the encoder is installed."""
+    from judges.speaker import ResemblyzerJudge
+    from pipeline.stages.speaker import VoiceReferences
+
+    if not settings.speaker_check or not speaker_items(clips):
+        return None
+    judge = ResemblyzerJudge(device=settings.mos_device, threads=settings.mos_threads)
+    if (why := judge.unavailable_reason()) is not None:
+        reporter.note(f"speaker similarity skipped: {why}", "warning")
+        return None
+    return SpeakerStage(judge, VoiceReferences(settings))
+
+
 def _open_sink(request: ValidateRequest, settings: Settings, engines: dict[str, str], reporter: Reporter):
     from pipeline.store.store import ValidationSink
 
@@ -385,6 +434,8 @@ def validate(request: ValidateRequest, settings: Settings, reporter: Reporter | 
                 asr_runner=LocalRunner(asr_workers) if asr_workers > 1 else None,
                 worker_sink=sink if ray else None,
                 gpus=settings.gpus_per_worker,
+                speaker=speaker_stage(settings, clips, reporter),
+                checks=clip_checks_from(settings),
             )
         except runner_errors() as exc:
             raise JobError(str(exc)) from exc

@@ -1,5 +1,6 @@
 """The quality stage of validate: signal metrics for every clip, MOS judges for the clips that
-``--mos-mode`` selects, composite MOS, and the MOS part of ``keep``.
+``--mos-mode`` selects, composite MOS, the MOS part of ``keep``, and the clip checks (DSP sanity,
+timing cross-check, G2P audit, speaker similarity: ``ClipResult.reasons``).
 
 Judges run one after another in batch mode (one model in memory at a time); per-judge time is
 recorded per clip in ``mos_ms``. The selection depends only on the mode, the seed, the set of
@@ -17,6 +18,8 @@ import soundfile as sf
 from judges.base import AudioItem, MOSJudge, Scores
 from judges.mos import MOSCandidate, composite, select_for_mos
 from pipeline.choices import MosMode
+from pipeline.clip_checks import ClipCheckThresholds, dsp_reasons, speaker_reasons, timing_reasons
+from pipeline.reasons import CLIP_REASONS, g2p_reasons
 from pipeline.records import ClipResult
 from pipeline.signal import signal_metrics_for_file
 from pipeline.stages.base import ItemFailure, Resources, Stage
@@ -77,6 +80,25 @@ def _duration(path: str) -> float | None:
         return None
 
 
+def with_checks(result: ClipResult, speaker_similarity: float | None, checks: ClipCheckThresholds) -> ClipResult:
+    """``result`` plus the clip checks: DSP sanity, the timing cross-check, the G2P audit's
+    unfixed findings and speaker similarity, as reason ids and measurements."""
+    try:
+        audio, rate = sf.read(result.clip.audio_path, dtype="float32", always_2d=False)
+    except Exception:  # unreadable audio is already the result's error
+        return result
+    reasons, measured = dsp_reasons(audio, rate, checks)
+    verdict_words = result.verdicts.words if result.verdicts is not None else ()
+    timing, timing_measured = timing_reasons(result.clip.word_times, verdict_words, measured["speech_end_s"], checks)
+    found = {*reasons, *timing, *g2p_reasons(result.clip.g2p_flags), *speaker_reasons(speaker_similarity, checks)}
+    return replace(
+        result,
+        speaker_similarity=speaker_similarity,
+        checks={**measured, **timing_measured},
+        reasons=tuple(r for r in CLIP_REASONS if r in found),
+    )
+
+
 def with_quality(result: ClipResult, scores: list[Scores] | None, mos: MOSPlan, thresholds: Thresholds) -> ClipResult:
     """``result`` plus its signal metrics, duration and MOS columns (``scores``: its judges' scores)."""
     signal, problem = signal_row(result.clip.audio_path)
@@ -132,6 +154,7 @@ class QualityItem:
 
     result: ClipResult
     scores: tuple[Scores, ...] = ()
+    speaker_similarity: float | None = None  # None: not our clip, or speaker check off
 
 
 class QualityStage(Stage[QualityItem, ClipResult]):
@@ -140,10 +163,24 @@ class QualityStage(Stage[QualityItem, ClipResult]):
 
     name = "quality"
 
-    def __init__(self, mos: MOSPlan, thresholds: Thresholds, resources: Resources | None = None) -> None:
+    def __init__(
+        self,
+        mos: MOSPlan,
+        thresholds: Thresholds,
+        resources: Resources | None = None,
+        checks: ClipCheckThresholds | None = None,
+    ) -> None:
         self.mos = mos
         self.thresholds = thresholds
         self.resources = resources or Resources(cpus=1, batch_size=8)
+        self.checks = checks or ClipCheckThresholds()
 
     def process_batch(self, items: Sequence[QualityItem]) -> list[ClipResult | ItemFailure]:
-        return [with_quality(i.result, list(i.scores) or None, self.mos, self.thresholds) for i in items]
+        return [
+            with_checks(
+                with_quality(i.result, list(i.scores) or None, self.mos, self.thresholds),
+                i.speaker_similarity,
+                self.checks,
+            )
+            for i in items
+        ]

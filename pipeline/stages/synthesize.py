@@ -24,6 +24,7 @@ from pipeline.files import write_bytes_atomic
 from pipeline.manifest import Manifest
 from pipeline.records import AudioRecord, Chunk
 from pipeline.stages.base import ItemFailure, Resources, Stage
+from pipeline.timing import predicted_word_times
 from pipeline.tts.backend import SAMPLE_RATE
 from pipeline.tts.engine import SynthesisResult, TTSEngine, derive_seed
 from pipeline.tts.voices import ResolvedVoice, voice_slug
@@ -45,7 +46,12 @@ class SynthesisJob:
 
 
 def clip_id(chunk: Chunk, voice_recipe: str, speed: float, fingerprint: str, seed: int) -> str:
-    key = "\x1f".join([chunk.book_id, chunk.text, voice_recipe, f"{speed:.4f}", fingerprint, str(seed)])
+    parts = [chunk.book_id, chunk.text, voice_recipe, f"{speed:.4f}", fingerprint, str(seed)]
+    if any(flag.fixed for flag in chunk.g2p_flags):
+        # The G2P audit changed what Kokoro reads: a clip made before the fix (same text) is
+        # regenerated, and --keep-caps gives back the old id.
+        parts.append(chunk.phonemes)
+    key = "\x1f".join(parts)
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:20]
 
 
@@ -211,4 +217,14 @@ class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
             device=info.device,
             gen_ms=round(result.elapsed_s * 1000, 1),
             gen_rtf=round(result.elapsed_s / duration, 4) if duration else 0.0,
+            g2p_flags=tuple(flag.to_json() for flag in job.chunk.g2p_flags),
+            word_times=_word_times(job.chunk, result),
         )
+
+
+def _word_times(chunk: Chunk, result: SynthesisResult) -> tuple[dict, ...] | None:
+    """Kokoro's predicted time of every label word (None without durations or word spans)."""
+    if result.durations is None or not chunk.word_spans:
+        return None
+    times = predicted_word_times(chunk.text.split(), chunk.phonemes, chunk.word_spans, result.durations)
+    return tuple(times) if times is not None else None

@@ -54,7 +54,7 @@ def _asr(prefix: str) -> tuple[str, ...]:
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "audio": AUDIO,
-    "generation": ("gen_ms", "gen_rtf", "gen_device", "phonemes", *AUDIO),
+    "generation": ("gen_ms", "gen_rtf", "gen_device", "phonemes", "g2p_flags", "g2p_details", "word_times", *AUDIO),
     "primary": _asr("primary"),
     "secondary": _asr("secondary"),
     "verdicts": (
@@ -87,11 +87,13 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "mos_seed",
         "mos_ms",
     ),
+    # The clip checks (pipeline.clip_checks): speaker similarity, DSP, timing and G2P reasons.
+    "checks": ("speaker_similarity", "clip_reasons", "clip_checks"),
     # The signal step writes exactly what pipeline.signal computes (duration and rate included).
     "signal": SIGNAL_METRICS,
 }
 
-JSON_COLUMNS = frozenset({"mos_ms", "versions", "config", "metadata"})
+JSON_COLUMNS = frozenset({"mos_ms", "versions", "config", "metadata", "g2p_details", "word_times", "clip_checks"})
 # Merged into the existing value (jsonb ||) instead of replacing it.
 MERGED_JSON = ("versions", "config", "metadata")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.reasons import clip_keep
 from pipeline.records import AudioRecord, ClipResult
 from pipeline.store.columns import GROUPS, WORD_COLUMNS
 
@@ -36,7 +37,15 @@ def generation_row(record: AudioRecord) -> dict[str, Any]:
         "duration_s": record.duration_s,
         "sample_rate": record.sample_rate,
         "versions": {"tts": record.tts_version},
+        "g2p_flags": g2p_flag_ids(record.g2p_flags),
+        "g2p_details": list(record.g2p_flags),
+        "word_times": list(record.word_times) if record.word_times is not None else None,
     }
+
+
+def g2p_flag_ids(flags) -> list[str]:
+    """One rule id per G2P audit finding; a fixed one as ``<rule>.fixed``."""
+    return [f"{f['rule']}.fixed" if f.get("fixed") else f["rule"] for f in flags]
 
 
 def _asr_group(result: ClipResult, role: str) -> dict[str, Any] | None:
@@ -77,7 +86,7 @@ def _verdict_group(result: ClipResult) -> dict[str, Any]:
             "n_insertions": summary.n_insertions,
             "adjusted_wer": summary.adjusted_wer,
             "tier": summary.tier,
-            "keep": summary.keep and not result.mos_rejected,
+            "keep": clip_keep(result),
         }
     return columns
 
@@ -97,6 +106,13 @@ def validation_groups(result: ClipResult) -> dict[str, dict[str, Any]]:
         groups["audio"] = {**key, "duration_s": result.duration_s}
     if result.mos is not None:
         groups["mos"] = {**key, **result.mos}
+    if result.checks is not None:
+        groups["checks"] = {
+            **key,
+            "speaker_similarity": result.speaker_similarity,
+            "clip_reasons": list(result.reasons),
+            "clip_checks": result.checks,
+        }
     return groups
 
 

@@ -25,6 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from pipeline.reasons import clip_keep
 from pipeline.records import AudioRecord, ClipResult
 from pipeline.settings import Settings
 from pipeline.store.columns import IDENTITY, JSON_COLUMNS, KEY, MERGED_JSON, WORD_COLUMNS, columns_for
@@ -330,7 +331,7 @@ class ValidationSink(_StoreSink):
                     "files": len(report.results),
                     "judged": len(judged),
                     "rows": self.rows,
-                    "kept": sum(1 for r in judged if r.verdicts.summary.keep),
+                    "kept": sum(1 for r in judged if clip_keep(r)),
                 },
                 audio_s=report.audio_s,
                 wall_s=report.wall_s,

@@ -19,6 +19,7 @@ import numpy as np
 
 SAMPLE_RATE = 24_000
 STYLE_DIM = 256
+SAMPLES_PER_FRAME = 600  # one predicted duration frame = 25 ms at 24 kHz
 
 
 @lru_cache(maxsize=1)
@@ -67,6 +68,13 @@ class KokoroBackend(ABC):
     @abstractmethod
     def synthesize(self, phonemes: str, style_pack: np.ndarray, speed: float, seed: int | None) -> np.ndarray:
         """Return float32 mono audio at 24 kHz for one phoneme string."""
+
+    def synthesize_with_durations(
+        self, phonemes: str, style_pack: np.ndarray, speed: float, seed: int | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(audio, frames per token incl. the two boundary tokens, or None)``; one frame is
+        ``SAMPLES_PER_FRAME`` samples. Backends that cannot expose durations return None."""
+        return self.synthesize(phonemes, style_pack, speed, seed), None
 
     def synthesize_batch(self, requests: Sequence[SynthesisRequest]) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """``(audio, durations or None)`` per request.  Backends that cannot batch (the int8 ONNX

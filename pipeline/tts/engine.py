@@ -35,6 +35,8 @@ class SynthesisResult:
     speed: float
     seed: int | None
     elapsed_s: float
+    # Frames per token (incl. the two boundary tokens), when the backend exposes them.
+    durations: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def duration_s(self) -> float:
@@ -140,8 +142,9 @@ class TTSEngine:
     ) -> SynthesisResult:
         resolved = voice if isinstance(voice, ResolvedVoice) else self.resolve_voice(voice)
         started = time.perf_counter()
-        audio = self.backend.synthesize(phonemes, resolved.pack, speed, seed)
-        return SynthesisResult(audio, phonemes, resolved.canonical, speed, seed, time.perf_counter() - started)
+        audio, durations = self.backend.synthesize_with_durations(phonemes, resolved.pack, speed, seed)
+        elapsed = time.perf_counter() - started
+        return SynthesisResult(audio, phonemes, resolved.canonical, speed, seed, elapsed, durations)
 
     def synthesize_phonemes_batch(
         self, requests: Sequence[tuple[str, str | ResolvedVoice, float, int | None]]
@@ -159,8 +162,8 @@ class TTSEngine:
         elapsed = time.perf_counter() - started
         total = sum(audio.size for audio, _ in outputs) or 1
         return [
-            SynthesisResult(audio, r.phonemes, v.canonical, r.speed, r.seed, elapsed * audio.size / total)
-            for (audio, _), r, v in zip(outputs, batch, resolved, strict=True)
+            SynthesisResult(audio, r.phonemes, v.canonical, r.speed, r.seed, elapsed * audio.size / total, durations)
+            for (audio, durations), r, v in zip(outputs, batch, resolved, strict=True)
         ]
 
     def iter_text(

@@ -64,6 +64,13 @@ class G2P:
         self._pipeline = pipeline
 
     @property
+    def lexicon(self):
+        """misaki's ``Lexicon`` (``golds``/``silvers`` dictionaries), once set up."""
+        if self._pipeline is None:
+            raise RuntimeError("G2P.setup() must be called first")
+        return self._pipeline.g2p.lexicon
+
+    @property
     def ready(self) -> bool:
         return self._pipeline is not None
 

@@ -19,6 +19,20 @@ from pipeline.tts.g2p import KOKORO_MAX_PHONEMES
 
 log = logging.getLogger(__name__)
 
+# The per-token predicted durations (frames) inside the graph (FACTS.md "Durations"): exposed as
+# a second output when the session is built, at no extra cost; the audio is unchanged.
+DURATIONS_OUTPUT = "/encoder/Clip_output_0"
+
+
+def model_with_durations(model_path: Path) -> bytes:
+    """The ONNX model's bytes with ``DURATIONS_OUTPUT`` appended to its outputs."""
+    import onnx
+
+    model = onnx.load(str(model_path))
+    if DURATIONS_OUTPUT not in {o.name for o in model.graph.output}:
+        model.graph.output.append(onnx.helper.make_tensor_value_info(DURATIONS_OUTPUT, onnx.TensorProto.FLOAT, None))
+    return model.SerializeToString()
+
 
 def onnx_model_version(model_path: Path) -> str:
     """Identify the model by content (part of every chunk id: another model means other audio)."""
@@ -53,7 +67,7 @@ class KokoroOnnxBackend(KokoroBackend):
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(self.model_path), options, providers=providers)
+        self._session = ort.InferenceSession(model_with_durations(self.model_path), options, providers=providers)
         self._providers = self._session.get_providers()
         self._version = onnx_model_version(self.model_path)
         log.info("loaded %s with %s, %d thread(s)", self.model_path.name, self._providers[0], self.threads)
@@ -64,6 +78,11 @@ class KokoroOnnxBackend(KokoroBackend):
         return BackendInfo("kokoro-onnx", str(self.model_path.name), device, self._version or "unloaded")
 
     def synthesize(self, phonemes: str, style_pack: np.ndarray, speed: float, seed: int | None) -> np.ndarray:
+        return self.synthesize_with_durations(phonemes, style_pack, speed, seed)[0]
+
+    def synthesize_with_durations(
+        self, phonemes: str, style_pack: np.ndarray, speed: float, seed: int | None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
         if self._session is None:
             raise RuntimeError("KokoroOnnxBackend.setup() must be called first")
         if len(phonemes) > KOKORO_MAX_PHONEMES:
@@ -78,8 +97,10 @@ class KokoroOnnxBackend(KokoroBackend):
             "style": style_for(style_pack, phonemes),
             "speed": np.asarray([speed], dtype=np.float32),
         }
-        (audio,) = self._session.run(None, feeds)
-        return np.asarray(audio, dtype=np.float32).reshape(-1)
+        outputs = self._session.run(None, feeds)
+        audio = np.asarray(outputs[0], dtype=np.float32).reshape(-1)
+        durations = np.asarray(outputs[1]).reshape(-1).round().astype(np.int64) if len(outputs) > 1 else None
+        return audio, durations
 
     def teardown(self) -> None:
         self._session = None

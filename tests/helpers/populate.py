@@ -425,6 +425,14 @@ ENGINES = {
 }
 
 
+def _checks_row(key: dict[str, str], kept: bool) -> dict[str, Any]:
+    """Speaker similarity and clip reasons of a generated clip, from its hash (the shared rng is
+    left alone so the other columns stay as they were); only clips that are not kept get reasons."""
+    unit = int(key["file_hash"][:8], 16) / 0xFFFFFFFF
+    reason = [] if kept else [("long_silence", "speaker_drift", "truncated")[int(unit * 3) % 3]]
+    return {**key, "speaker_similarity": round(0.8 + 0.17 * unit, 4), "clip_reasons": reason, "clip_checks": {}}
+
+
 def populate_demo(store, seed: int = 0) -> dict[str, Any]:
     """Fill ``store`` with the two demo datasets; returns counts for assertions.
 
@@ -433,7 +441,9 @@ def populate_demo(store, seed: int = 0) -> dict[str, Any]:
     ``tiers`` (tier -> files) and ``voices``.
     """
     rng = random.Random(seed)
-    groups: dict[str, list[dict[str, Any]]] = {g: [] for g in ("generation", "primary", "secondary", "verdicts")}
+    groups: dict[str, list[dict[str, Any]]] = {
+        g: [] for g in ("generation", "primary", "secondary", "verdicts", "checks")
+    }
     groups |= {"mos": [], "signal": []}
     words: list[dict[str, Any]] = []
     files: list[tuple[str, str]] = []
@@ -485,6 +495,8 @@ def populate_demo(store, seed: int = 0) -> dict[str, Any]:
         groups["verdicts"].append(verdict_row)
         groups["mos"].append(mos_row)
         groups["signal"].append(_signal_row(rng, key, clip["duration"], clip["sample_rate"]))
+        if clip["generation"] is not None:
+            groups["checks"].append(_checks_row(key, verdict_row["keep"]))
         words.extend(word_rows)
 
         stats["validated"] += 1
@@ -495,7 +507,7 @@ def populate_demo(store, seed: int = 0) -> dict[str, Any]:
         stats["hours"] += clip["duration"] / 3600
         stats["tiers"][verdict_row["tier"]] = stats["tiers"].get(verdict_row["tier"], 0) + 1
 
-    for group in ("generation", "primary", "secondary", "verdicts", "mos", "signal"):
+    for group in ("generation", "primary", "secondary", "verdicts", "mos", "signal", "checks"):
         store.upsert(group, groups[group])
     store.replace_words(files, words)
 

@@ -1,0 +1,70 @@
+"""Reason ids of the clip checks (G2P audit, DSP sanity, timing cross-check, speaker similarity):
+each one names a reason a clip is not kept, stored in ``audio_quality.clip_reasons`` and carried
+by ``ClipResult.reasons`` for the keep decision. Grepping a stored id finds its constant here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from pipeline.tts.g2p_audit import G2P_LETTER_SPELLING, G2P_NO_PHONEMES, G2P_OUT_OF_VOCAB, G2P_UNKNOWN_MARKER
+
+if TYPE_CHECKING:
+    from pipeline.records import ClipResult
+
+SPEAKER_DRIFT = "speaker_drift"  # speaker embedding far from the voice's reference
+CLIPPING = "clipping"  # too many samples at full scale
+LONG_SILENCE = "long_silence"  # a pause inside the speech longer than the threshold
+LEADING_SILENCE = "leading_silence"  # silence before the speech starts longer than the threshold
+TRAILING_SILENCE = "trailing_silence"  # silence after the speech ends longer than the threshold
+TRUNCATED = "truncated"  # the speech stops well before Kokoro's predicted end of the last word
+TIMING_MISMATCH = "timing_mismatch"  # a word heard far from its predicted time
+G2P_LETTER_SPELLED = "g2p_letter_spelling"  # a dictionary word spelled letter by letter (not fixed)
+G2P_SILENT_WORD = "g2p_no_phonemes"  # a word the G2P gave no phonemes
+G2P_UNKNOWN = "g2p_unknown_marker"  # misaki's unknown marker in the phonemes
+G2P_OUT_OF_VOCABULARY = "g2p_out_of_vocab"  # phoneme symbols Kokoro's vocabulary lacks
+
+CLIP_REASONS = (
+    SPEAKER_DRIFT,
+    CLIPPING,
+    LONG_SILENCE,
+    LEADING_SILENCE,
+    TRAILING_SILENCE,
+    TRUNCATED,
+    TIMING_MISMATCH,
+    G2P_LETTER_SPELLED,
+    G2P_SILENT_WORD,
+    G2P_UNKNOWN,
+    G2P_OUT_OF_VOCABULARY,
+)
+
+# G2P audit rule -> reason, for findings the audit did not fix. ``g2p.heteronym_uncertain`` is for
+# review only (espeak-ng is often the one that is wrong), so it is no reason.
+G2P_REASONS = {
+    G2P_LETTER_SPELLING: G2P_LETTER_SPELLED,
+    G2P_NO_PHONEMES: G2P_SILENT_WORD,
+    G2P_UNKNOWN_MARKER: G2P_UNKNOWN,
+    G2P_OUT_OF_VOCAB: G2P_OUT_OF_VOCABULARY,
+}
+
+
+def g2p_reasons(flags: Iterable[dict]) -> list[str]:
+    """Reasons from a clip's G2P audit findings (``AudioRecord.g2p_flags``): unfixed ones only."""
+    return sorted({G2P_REASONS[f["rule"]] for f in flags if not f.get("fixed") and f["rule"] in G2P_REASONS})
+
+
+def keep_with_clip_reasons(keep: bool, reasons: Iterable[str]) -> bool:
+    """``keep`` from the verdicts (and MOS), vetoed by any clip-check reason.
+
+    Placeholder until the keep function of issue 12 (``reject_reasons``, branch ``keep``) lands:
+    that function folds ``ClipResult.reasons`` in with the verdict reasons and replaces this one."""
+    return keep and not any(True for _ in reasons)
+
+
+def clip_keep(result: ClipResult) -> bool | None:
+    """The stored ``keep`` of a validated clip (None: no verdicts): the verdicts' keep, the MOS
+    threshold, then the clip checks."""
+    if result.verdicts is None:
+        return None
+    return keep_with_clip_reasons(result.verdicts.summary.keep and not result.mos_rejected, result.reasons)

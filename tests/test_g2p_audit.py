@@ -1,0 +1,162 @@
+"""The G2P audit (pipeline/tts/g2p_audit.py) on the real misaki G2P and espeak-ng, table-driven,
+and end to end: an ALL-CAPS "DRINK ME" is read as words at generate time and the flag is stored."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from pipeline.manifest import Manifest
+from pipeline.tts.g2p import Phonemized, PhonemizedWord
+from pipeline.tts.g2p_audit import (
+    G2P_HETERONYM_UNCERTAIN,
+    G2P_LETTER_SPELLING,
+    G2P_NO_PHONEMES,
+    G2P_OUT_OF_VOCAB,
+    G2P_UNKNOWN_MARKER,
+    G2PAuditor,
+    heteronym_reading,
+    lower_words,
+)
+
+
+@pytest.fixture(scope="module")
+def auditor(g2p) -> G2PAuditor:
+    audit = G2PAuditor(g2p)
+    audit.setup()
+    return audit
+
+
+@pytest.fixture(scope="module")
+def caps_kept(g2p) -> G2PAuditor:
+    audit = G2PAuditor(g2p, keep_caps=True)
+    audit.setup()
+    return audit
+
+
+# text -> (letter-spelled words found, text the G2P reads after the fix)
+LETTER_SPELLING = [
+    ("It was labelled DRINK ME in large letters.", {"ME"}, "It was labelled DRINK me in large letters."),
+    ("EAT ME", set(), "EAT ME"),  # misaki reads this ME as a word already
+    ("The BBC and the FBI reported it.", set(), "The BBC and the FBI reported it."),  # acronyms: no dictionary word
+    ("I said so.", set(), "I said so."),  # one letter is a letter
+]
+
+
+@pytest.mark.parametrize(("text", "spelled", "fixed_text"), LETTER_SPELLING)
+def test_letter_spelled_dictionary_words_are_flagged_and_read_as_words(auditor, caps_kept, text, spelled, fixed_text):
+    read, phonemized, flags = auditor.audit_and_fix(text)
+    letter = [f for f in flags if f.rule == G2P_LETTER_SPELLING]
+    assert {f.word for f in letter} == spelled
+    assert all(f.fixed for f in letter)
+    assert read == fixed_text
+    assert all(not auditor.is_letter_spelling(w.text, w.phonemes) for w in phonemized.words)
+    # --keep-caps: the same findings, nothing changed
+    kept_text, kept, kept_flags = caps_kept.audit_and_fix(text)
+    assert kept_text == text
+    assert {f.word for f in kept_flags if f.rule == G2P_LETTER_SPELLING and not f.fixed} == spelled
+
+
+def test_drink_me_phonemes_before_and_after(auditor, g2p):
+    text = "It was labelled DRINK ME in large letters."
+    assert "dɹˈɪŋk ˌɛmˈi" in g2p.phonemize(text).phonemes  # misaki spells it ("em-ee") in this sentence
+    _, fixed, _ = auditor.audit_and_fix(text)
+    assert "dɹˈɪŋk mˌi" in fixed.phonemes
+
+
+# (word, phonemes) -> rules: constructed G2P output, as misaki could return it
+WORD_RULES = [
+    (("cat", "kˈæt"), set()),
+    (("Zyx", ""), {G2P_NO_PHONEMES}),
+    (("—", ""), set()),  # punctuation is silent by design
+    (("flibber-gast", "flˈɪbəɹ❓"), {G2P_UNKNOWN_MARKER}),
+    (("weird", "wˈɪɹd<"), {G2P_OUT_OF_VOCAB}),  # "<" is not in Kokoro's vocab
+    (("naïve", "nɑˈiv"), set()),
+]
+
+
+@pytest.mark.parametrize(("word", "rules"), WORD_RULES)
+def test_word_rules(auditor, word, rules):
+    text, phonemes = word
+    phonemized = Phonemized(text, phonemes, (PhonemizedWord(text, phonemes, ""),), ())
+    assert {f.rule for f in auditor.word_flags(phonemized)} == rules
+
+
+# heteronym readings in both notations (misaki's letters, espeak-ng's IPA)
+READINGS = [
+    ("close", "klˈOs", "s (near)"),
+    ("close", "klˈoʊz", "z (shut)"),
+    ("bow", "bˈO", "oʊ (ribbon)"),
+    ("bow", "bˈaʊ", "aʊ (bend)"),
+    ("wind", "wˈInd", "aɪ (turn)"),
+    ("read", "ɹˈɛd", "ɛ (past)"),
+    ("read", "ɹˈiːd", "iː (present)"),
+    ("tear", "tˈɛɹ", "ɛə (rip)"),
+    ("refuse", "ɹᵻfjˈuːz", "verb"),
+    ("cat", "kˈæt", None),
+]
+
+
+@pytest.mark.parametrize(("word", "phonemes", "reading"), READINGS)
+def test_heteronym_readings(word, phonemes, reading):
+    assert heteronym_reading(word, phonemes) == reading
+
+
+# sentence -> heteronyms where misaki and espeak-ng disagree (either may be the wrong one)
+HETERONYM_SENTENCES = [
+    ("The wind blew hard.", set()),  # both: the air
+    ("Wind the clock before bed.", {"Wind"}),  # misaki: turn (right); espeak-ng: air
+    ("I read it yesterday.", {"read"}),  # misaki: past (right); espeak-ng: present
+    ("I will read it tomorrow.", set()),
+    ("She had a tear in her eye.", set()),
+    ("Alice was not a bit hurt.", set()),  # no heteronym at all
+]
+
+
+@pytest.mark.parametrize(("sentence", "uncertain"), HETERONYM_SENTENCES)
+def test_heteronym_second_opinion(auditor, g2p, sentence, uncertain):
+    flags = auditor.heteronym_flags(g2p.phonemize(sentence))
+    assert {f.word for f in flags} == uncertain
+    assert all(f.rule == G2P_HETERONYM_UNCERTAIN and "espeak-ng" in f.detail for f in flags)
+
+
+def test_lower_words_touches_whole_words_only():
+    assert lower_words("ME, MEN and ME'S ME", {"ME"}) == "me, MEN and ME'S me"
+
+
+BOOK = """\
+CHAPTER I.
+The Bottle
+
+It was all very well to say DRINK ME, but the wise little Alice was not going to do that in a hurry.
+"""
+
+
+def test_all_caps_word_is_fixed_at_generate_time(tmp_path):
+    book = tmp_path / "bottle.txt"
+    book.write_text(BOOK, encoding="utf-8")
+    work = tmp_path / "work"
+    args = ["generate", "--book", str(book), "--work-dir", str(work), "--workers", "1", "--no-db"]
+    result = CliRunner().invoke(app, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "g2p.letter_spelling.fixed 1" in " ".join(result.output.split())
+    records = {r.chunk_index: r for r in Manifest.for_dataset(work / "datasets" / "main").records()}
+    text = next(r for r in records.values() if "DRINK ME" in r.text)
+    assert text.text.startswith("It was all very well to say DRINK ME,")  # the label keeps the book's words
+    assert "dɹˈɪŋk mˌi" in text.phonemes and "ɛmˈi" not in text.phonemes
+    assert [(f["rule"], f["word"], f["fixed"]) for f in text.g2p_flags] == [(G2P_LETTER_SPELLING, "ME", True)]
+    # Kokoro's predicted time for every label word, in order, inside the clip
+    times = text.word_times
+    assert [t["word"] for t in times] == text.text.split()
+    assert all(0 <= t["start_s"] < t["end_s"] <= text.duration_s for t in times)
+    assert all(a["end_s"] <= b["start_s"] for a, b in zip(times, times[1:], strict=False))
+    me = next(t for t in times if t["word"] == "ME,")
+    assert me["phonemes"].startswith("mˌi")
+    # --keep-caps: the letters again, under another clip id (a fix changes the id, so reruns redo it)
+    kept = CliRunner().invoke(app, [*args[:-1], "--dataset", "caps", "--keep-caps", "--no-db"], catch_exceptions=False)
+    assert kept.exit_code == 0, kept.output
+    caps = next(r for r in Manifest.for_dataset(work / "datasets" / "caps").records() if "DRINK ME" in r.text)
+    assert "ˌɛmˈi" in caps.phonemes
+    assert [(f["rule"], f["fixed"]) for f in caps.g2p_flags] == [(G2P_LETTER_SPELLING, False)]
+    assert caps.id != text.id
