@@ -134,6 +134,10 @@ class Lexicon:
         cached = self._g2p_cache[word]
         return (cached,) if cached else ()
 
+    def pronounce(self, tokens: Sequence[str]) -> set[str]:
+        """Every way the token sequence can be said (misaki alphabet, stress removed, joined)."""
+        return _joined_str(self.phonemes(t) for t in tokens)
+
     def sounds_alike(self, a: Sequence[str], b: Sequence[str]) -> str | None:
         """How the two token sequences can be pronounced the same (ignoring stress and word
         boundaries): "cmudict" or "g2p"; None when they cannot."""
