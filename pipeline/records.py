@@ -26,6 +26,7 @@ class Chunk:
     phonemes: str  # exactly what the model receives (len <= max_phonemes)
     n_words: int
     est_seconds: float
+    word_phonemes: tuple[str, ...] = ()  # the part of ``phonemes`` each label word (text.split()) owns
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,8 @@ class AudioRecord:
     device: str
     gen_ms: float
     gen_rtf: float  # generation seconds per audio second
+    # What Kokoro was fed for each label word (text.split()); empty in manifests written before it.
+    word_phonemes: tuple[str, ...] | list[str] = ()
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -71,6 +74,7 @@ class ClipSource:
     path: str  # as stored in the row: relative to the dataset root where there is one
     text: str | None
     problem: str | None = None  # set when the clip cannot be validated against a label
+    word_phonemes: tuple[str, ...] | None = None  # what Kokoro was fed per label word (our manifests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,3 +93,4 @@ class ClipResult:
     signal: dict | None = None  # the 11 signal metrics (every clip)
     mos: dict | None = None  # mos column group (clips the --mos-mode selected)
     mos_rejected: bool = False  # composite MOS below the keep threshold
+    reasons: tuple[str, ...] = ()  # reject reasons of checks beyond the words and MOS (pipeline.keep)

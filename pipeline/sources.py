@@ -49,7 +49,8 @@ def from_manifest(manifest_path: Path, dataset: str) -> tuple[list[ClipSource], 
         if not wav.is_file():
             issues.append(SourceIssue(record.wav_path, "in the manifest but the wav is missing"))
             continue
-        clips.append(ClipSource(record.file_hash, dataset, str(wav.resolve()), record.wav_path, record.text))
+        fed = tuple(record.word_phonemes) or None
+        clips.append(ClipSource(record.file_hash, dataset, str(wav.resolve()), record.wav_path, record.text, None, fed))
     return clips, issues
 
 

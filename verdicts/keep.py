@@ -15,10 +15,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from verdicts.summary import Thresholds
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Tier, escalation and keep thresholds (settings). Confidences are calibrated probabilities
+    that a word is right (``verdicts.calibration``), the mean over the primary engine's words."""
+
+    strict_wer: float = 0.02  # adjusted WER below this ...
+    strict_confidence: float = 0.95  # ... and calibrated confidence at least this
+    balanced_wer: float = 0.05
+    balanced_confidence: float = 0.90
+    permissive_wer: float = 0.10
+    permissive_confidence: float = 0.80
+    escalate_wer: float = 0.05  # cascade: run the secondary when primary WER is above this
+    escalate_confidence: float = 0.90  # ... or its calibrated confidence below this (or extra words)
+    keep_min_mos: float | None = None  # keep also needs composite MOS >= this (when judged)
+
 
 # --- reason ids (audio_quality.reject_reasons) --------------------------------------------------
 TTS_FAILURE = "tts_failure"  # a label word both engines heard wrong the same way
@@ -89,6 +102,12 @@ def reject_reasons(*sources: Iterable[str]) -> tuple[str, ...]:
     """Every reason from every source once, in ``REASON_ORDER`` (unknown ids after, sorted)."""
     found = {reason for source in sources for reason in source}
     return tuple(sorted(found, key=lambda r: (_RANK.get(r, len(_RANK)), r)))
+
+
+def with_reasons(decision: KeepDecision, *sources: Iterable[str]) -> KeepDecision:
+    """``decision`` (the words') with more sources' reasons: any reason makes it a reject."""
+    reasons = reject_reasons(decision.reasons, *sources)
+    return KeepDecision(not reasons, reasons, decision.tier if not reasons else "reject")
 
 
 def decide(

@@ -12,26 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from verdicts.keep import decide, mos_reasons, tier_for, verdict_reasons
+from verdicts.keep import KeepDecision, Thresholds, decide, mos_reasons, tier_for, verdict_reasons
 from verdicts.names import COUNTED_VERDICTS, VERDICT_NAMES
 
 __all__ = ["DEFAULT_THRESHOLDS", "FileSummary", "Thresholds", "decide_keep", "should_escalate", "summarize", "tier_for"]
-
-
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Tier, escalation and keep thresholds (settings). Confidences are calibrated probabilities
-    that a word is right (``verdicts.calibration``), the mean over the primary engine's words."""
-
-    strict_wer: float = 0.02  # adjusted WER below this ...
-    strict_confidence: float = 0.95  # ... and calibrated confidence at least this
-    balanced_wer: float = 0.05
-    balanced_confidence: float = 0.90
-    permissive_wer: float = 0.10
-    permissive_confidence: float = 0.80
-    escalate_wer: float = 0.05  # cascade: run the secondary when primary WER is above this
-    escalate_confidence: float = 0.90  # ... or its calibrated confidence below this (or extra words)
-    keep_min_mos: float | None = None  # keep also needs composite MOS >= this (when judged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +35,10 @@ class FileSummary:
     reasons: tuple[str, ...]  # reject reasons from the words (and MOS when given); empty when kept
     escalate: bool  # the primary alone crosses the escalation thresholds
     escalate_reason: str | None
+
+    @property
+    def decision(self) -> KeepDecision:
+        return KeepDecision(self.keep, self.reasons, self.tier)
 
 
 DEFAULT_THRESHOLDS = Thresholds()

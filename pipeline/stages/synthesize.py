@@ -211,4 +211,5 @@ class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
             device=info.device,
             gen_ms=round(result.elapsed_s * 1000, 1),
             gen_rtf=round(result.elapsed_s / duration, 4) if duration else 0.0,
+            word_phonemes=job.chunk.word_phonemes,
         )
