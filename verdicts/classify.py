@@ -42,7 +42,8 @@ def _word_reading(
     heard = tuple(engine.norm.tokens[k] for k in heard_ix)
     if all(t.status == "ok" for t in parts):
         return WordReading("ok", None, heard), heard_ix
-    if any(t.status == "wrong" for t in parts):
+    # A block rule that names a failure (letters one by one) groups the tokens but explains nothing.
+    if any(t.status == "wrong" or (t.explanation and t.explanation.verdict == "tts_failure") for t in parts):
         return WordReading("wrong", None, heard), heard_ix
     first = next(t.explanation for t in parts if t.status == "explained")
     assert first is not None

@@ -115,9 +115,10 @@ def is_letters(tokens: tuple[str, ...]) -> bool:
 
 
 def is_acronym(label_word: str, lexicon: Lexicon) -> bool:
-    """Written in capitals and not a word in lower case ("BBC", not "ME" or "DRINK")."""
+    """Written in capitals and not in misaki's curated lexicon as a word ("BBC", not "ME" or
+    "DRINK"; CMUdict lists many acronyms as words, so it is not asked)."""
     letters = "".join(ch for ch in label_word if ch.isalpha())
-    return len(letters) >= 2 and letters.isupper() and not lexicon.is_word(letters.lower())
+    return len(letters) >= 2 and letters.isupper() and not lexicon.is_listed(letters.lower())
 
 
 def _letters(block: Block, lexicon: Lexicon) -> Explanation | None:
@@ -125,7 +126,9 @@ def _letters(block: Block, lexicon: Lexicon) -> Explanation | None:
         if is_letters(spelled) and len(word) == 1 and "".join(spelled) == word[0]:
             heard_letters = spelled is block.hyp
             if heard_letters and not all(is_acronym(w, lexicon) for w in block.label_words):
-                return None  # "ME" read "em-ee": a spelled-out reading, not a match
+                # "ME" read "em-ee": a spelled-out reading, not a match. Returned so that the
+                # letters stay together with the word; the reading counts it as wrong.
+                return _ex("tts_failure", ids.TTS_FAILURE_SPELLED_OUT)
             return _ex("abbreviation", ids.ABBREVIATION_LETTERS)
     return None
 
@@ -140,8 +143,8 @@ def _missing_space(block: Block, lexicon: Lexicon) -> Explanation | None:
 
 def _compound(block: Block, lexicon: Lexicon) -> Explanation | None:
     ref, hyp = block.ref, block.hyp
-    if len(ref) + len(hyp) < 3 or "".join(ref) != "".join(hyp):
-        return None
+    if len(ref) + len(hyp) < 3 or "".join(ref) != "".join(hyp) or is_letters(ref) or is_letters(hyp):
+        return None  # letters one by one are the letters rule's (an acronym, or a spelled-out word)
     if len(ref) > len(hyp):
         return _ex("compound", ids.COMPOUND_MERGED)  # the label's words heard as one
     if len(ref) < len(hyp):
