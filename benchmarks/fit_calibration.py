@@ -133,10 +133,22 @@ def labelled_words(clip: Clip, tx: Transcript) -> list[tuple[float, int]]:
 
 
 def fit_isotonic(x: Sequence[float], y: Sequence[int]) -> tuple[list[float], list[float]]:
+    """Isotonic regression, each constant block's rate smoothed to (right + 1) / (words + 2) (with
+    few wrong words a raw block rate of exactly 1.0 would claim certainty), kept monotone."""
     from sklearn.isotonic import IsotonicRegression
 
     model = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(x, y)
-    return [float(v) for v in model.X_thresholds_], [float(v) for v in model.y_thresholds_]
+    fitted = model.predict(x)
+    blocks: dict[float, list[int]] = {}
+    for level, right in zip(fitted, y, strict=True):
+        blocks.setdefault(round(float(level), 9), []).append(right)
+    smoothed = {level: (sum(r) + 1) / (len(r) + 2) for level, r in blocks.items()}
+    xs = [float(v) for v in model.X_thresholds_]
+    ys, floor = [], 0.0
+    for level in model.y_thresholds_:
+        floor = max(floor, smoothed.get(round(float(level), 9), float(level)))
+        ys.append(floor)
+    return xs, ys
 
 
 def fit_platt(x: Sequence[float], y: Sequence[int]) -> tuple[list[float], list[float]]:
