@@ -171,6 +171,27 @@ def test_insertions_decide(lexicon, primary, secondary, keep, reasons, rule, pos
     assert s.adjusted_wer == pytest.approx(counted / len(LABEL.split()))
 
 
+def test_a_repeat_placed_differently_by_the_two_engines_is_one_insertion(lexicon) -> None:
+    # Real transcripts of Kokoro saying "... out of the way out of the way": the alignment puts the
+    # primary's copy before the first "out", the secondary's after the last "way".
+    label = "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way."
+    heard = (
+        "There was nothing so very remarkable in that. Nor did Alice think {} so very much out of the way, "
+        "out of the way."
+    )
+    result = judge_words(
+        label, Hypothesis("p", heard.format("it's")), Hypothesis("s", heard.format("it")), lexicon=lexicon
+    )
+    (row,) = result.insertions
+    assert (row.rule, row.position, row.primary_word, row.secondary_word) == (
+        "insertion.both_engines",
+        len(label.split()),
+        "out of the way",
+        "out of the way",
+    )
+    assert result.summary.reasons == ("insertion",)
+
+
 def test_unverified_and_unspeakable_labels_are_not_kept(lexicon) -> None:
     truncated = judge_words(LABEL, Hypothesis("p", "alice was"), None, lexicon=lexicon).summary
     assert (truncated.keep, truncated.reasons) == (False, ("unverified",))

@@ -177,15 +177,34 @@ def judge_words(
     )
 
 
+def _rightmost(ref: Normalized, engine: EngineReading, ins: InsertedTokens) -> int:
+    """The last place the same extra words could sit: a repeat ("out of the way out of the way")
+    aligns before the first copy in one engine and after the second in another; both are the same
+    insertion. Shifted right while the label token there equals the first inserted token."""
+    tokens = [engine.norm.tokens[k] for k in ins.hyp]
+    at = ins.position
+    while tokens and at < len(ref.tokens) and tokens[0] == ref.tokens[at]:
+        tokens = [*tokens[1:], ref.tokens[at]]
+        at += 1
+    return at
+
+
 def _insertions(ref: Normalized, p: EngineReading, s: EngineReading | None, skip: set[int]) -> tuple[Insertion, ...]:
     """One row per place in the label where an engine heard extra words."""
     by_position: dict[int, dict[str, list[InsertedTokens]]] = {}
     for role, engine in (("primary", p), ("secondary", s)):
         if engine is None:
             continue
+        explained = [ins for ins in engine.insertions if ins.explanation is not None]
+        merged: dict[int, tuple[int, ...]] = {}  # unexplained words at one place: one run
         for ins in engine.insertions:
+            if ins.explanation is None:
+                merged[ins.position] = merged.get(ins.position, ()) + ins.hyp
+        runs = [InsertedTokens(at, tuple(sorted(hyp)), None) for at, hyp in merged.items()]
+        for ins in explained + runs:
             if ins.position not in skip:
-                by_position.setdefault(ins.position, {}).setdefault(role, []).append(ins)
+                at = ins.position if ins.explanation is not None else _rightmost(ref, engine, ins)
+                by_position.setdefault(at, {}).setdefault(role, []).append(ins)
     rows: list[Insertion] = []
     for position in sorted(by_position):
         found = by_position[position]
