@@ -45,9 +45,10 @@ SAME_SOUND_MAX = 0.4
 
 
 def clean(phonemes: str) -> str:
-    """Phoneme symbols only: stress/length marks and spaces removed, a few aliases unified."""
+    """Phoneme symbols only: stress/length marks, spaces and punctuation (a word's fed phonemes
+    carry the commas and quotes Kokoro read with it) removed, a few aliases unified."""
     text = _MARKS.sub("", phonemes)
-    return "".join(_ALIASES.get(ch, ch) for ch in text)
+    return "".join(_ALIASES.get(ch, ch) for ch in text if ch.isalpha())
 
 
 def substitution_cost(a: str, b: str) -> float:
