@@ -54,13 +54,14 @@ def _word_reading(
 
 
 def proper_noun(words: Sequence[str], index: int, lexicon: Lexicon) -> bool:
-    """A capitalized word that is not all capitals, inside a sentence or (at its start) not a
-    word in lower case: a name, whose spelling an engine can only guess."""
+    """A capitalized word that is not all capitals, inside a sentence, or at a sentence start when
+    misaki's curated lexicon does not list it (CMUdict lists most names): a name, whose spelling an
+    engine can only guess."""
     letters = "".join(ch for ch in words[index] if ch.isalpha() or ch == "'").strip("'")
     if not letters or not letters[0].isupper() or (len(letters) > 1 and letters.isupper()):
         return False
     starts_sentence = index == 0 or bool(_SENTENCE_END.search(words[index - 1]))
-    return not starts_sentence or not lexicon.is_word(letters.lower())
+    return not starts_sentence or not lexicon.is_listed(letters.lower())
 
 
 def _engine_words(engine: EngineReading, hyp_ix: Sequence[int]) -> list[Word]:
