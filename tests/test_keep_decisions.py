@@ -221,6 +221,13 @@ def test_cascade_escalates_on_unexplained_primary_insertions(lexicon) -> None:
     assert solo.escalate is True and "insertion" in (solo.escalate_reason or "")
 
 
+def test_cascade_escalates_a_word_the_primary_leaves_unverified(lexicon) -> None:
+    label = " ".join(["alice was beginning to get very tired of sitting by her sister on the bank"] * 2)
+    solo = judge_words(label, Hypothesis("p", label.replace("sister", "blister", 1)), None, lexicon=lexicon).summary
+    assert solo.primary_wer <= Thresholds().escalate_wer and solo.counts["unverified"] == 1
+    assert solo.escalate is True and "unverified" in (solo.escalate_reason or "")
+
+
 # --- calibration -------------------------------------------------------------------------------
 
 CAL = Calibration("e", "m", (0.2, 0.6, 0.9), (0.5, 0.9, 0.99))

@@ -65,13 +65,18 @@ def should_escalate(
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
     *,
     insertions: int = 0,
+    unverified: int = 0,
 ) -> tuple[bool, str | None]:
-    """Whether a cascade sends the clip to the secondary engine, and why (None when not)."""
+    """Whether a cascade sends the clip to the secondary engine, and why (None when not). A word
+    the primary alone leaves unverified, or extra words it heard, escalate too: a clip is kept only
+    when verified, so the second opinion is what can keep it."""
     reasons = []
     if primary_wer > thresholds.escalate_wer:
         reasons.append(f"primary WER {primary_wer:.1%} > {thresholds.escalate_wer:.1%}")
     if conf_calibrated is not None and conf_calibrated < thresholds.escalate_confidence:
         reasons.append(f"calibrated confidence {conf_calibrated:.3f} < {thresholds.escalate_confidence:.3f}")
+    if unverified:
+        reasons.append(f"{unverified} unverified word(s)")
     if insertions:
         reasons.append(f"{insertions} unexplained insertion(s)")
     return (True, "; ".join(reasons)) if reasons else (False, None)
@@ -111,7 +116,9 @@ def summarize(
     conf_min = min(confidences) if confidences else None
     conf_calibrated = sum(calibrated) / len(calibrated) if calibrated else None
     adjusted = adjusted_wer(counts, len(verdicts), n_insertions)
-    escalate, reason = should_escalate(primary_wer, conf_calibrated, thresholds, insertions=n_insertions)
+    escalate, reason = should_escalate(
+        primary_wer, conf_calibrated, thresholds, insertions=n_insertions, unverified=counts["unverified"]
+    )
     decision = decide(
         [
             verdict_reasons(counts, len(verdicts), confirmed, n_insertions - confirmed),

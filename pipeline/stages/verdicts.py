@@ -3,7 +3,8 @@
 
 Engine modes (``pipeline.choices.EngineMode``): ``primary`` | ``secondary`` (only that engine) |
 ``both`` | ``cascade`` (primary on all, secondary only where the primary's WER or calibrated
-confidence crosses the escalation thresholds, or it heard extra words no rule explains).
+confidence crosses the escalation thresholds, or it leaves a word unverified or heard extra words
+no rule explains: ``verdicts.should_escalate``).
 
 The words are judged against what Kokoro was fed for each label word: the manifest's
 ``word_phonemes``, or for other data the project G2P of the label.
@@ -16,7 +17,7 @@ from pipeline.calibration import calibration_for
 from pipeline.choices import EngineMode
 from pipeline.lexicon import fed_phonemes, g2p_lexicon
 from pipeline.records import ClipResult, ClipSource
-from verdicts import Hypothesis, Thresholds, judge_words, should_escalate
+from verdicts import Hypothesis, Thresholds, judge_words
 
 
 def hypothesis(transcript: Transcript | None) -> Hypothesis | None:
@@ -72,4 +73,4 @@ def decide_escalation(
     main = hypothesis(primary)
     assert main is not None
     summary = _judge(clip, main, None, thresholds).summary
-    return should_escalate(summary.primary_wer, summary.conf_calibrated, thresholds, insertions=summary.n_insertions)
+    return summary.escalate, summary.escalate_reason
