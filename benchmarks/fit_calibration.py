@@ -3,7 +3,7 @@ word is right, one table per engine and model in ``data/calibration/`` (read by
 ``pipeline.calibration``).
 
     python benchmarks/fit_calibration.py DATASET_DIR [DATASET_DIR ...] [--engines whisper whisper-tiny]
-        [--method isotonic|platt] [--out data/calibration] [--transcripts cache.json]
+        [--method isotonic|platt] [--out data/calibration] [--transcripts cache.json] [--note TEXT]
 
 Each DATASET_DIR is a dataset of ours (``manifest.jsonl``): a ``pipeline generate`` output, or
 a set built by the detection benchmark (``benchmarks/detection.py``; its ``faults.json`` is
@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--method", choices=("isotonic", "platt"), default="isotonic")
     parser.add_argument("--out", type=Path, default=CALIBRATION_DIR)
     parser.add_argument("--transcripts", type=Path, help="JSON cache of transcripts (reused by refits)")
+    parser.add_argument("--note", help="what the datasets are (stored in the table's fitted_on)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = Settings()
@@ -225,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         for engine in args.engines:
-            cal = fit_engine(engine, clips, settings, args.method, cache, [str(d) for d in args.datasets])
+            sources = [args.note] if args.note else [str(d) for d in args.datasets]
+            cal = fit_engine(engine, clips, settings, args.method, cache, sources)
             path = args.out / file_name(cal.engine, cal.model)
             path.write_text(json.dumps(cal.to_json(), indent=1) + "\n", encoding="utf-8")
             s = cal.fitted_on
