@@ -317,3 +317,23 @@ def test_more_reasons_make_a_kept_clip_a_reject() -> None:
     assert with_reasons(kept, ()) == kept
     assert with_reasons(kept, ("speaker_drift",)) == KeepDecision(False, ("speaker_drift",), "reject")
     assert tier_for(0.03, 0.99, TH) == "balanced"
+
+
+# --- tier settings and flags -------------------------------------------------------------------
+
+
+def test_tier_flags_become_settings() -> None:
+    import typer
+
+    from pipeline.commands.options import tier_overrides
+    from pipeline.settings import Settings
+
+    overrides = tier_overrides("0.01,0.04,0.2", "0.99,0.9,0.5")
+    settings = Settings(**overrides)
+    th = settings.thresholds
+    assert (th.strict_wer, th.balanced_wer, th.permissive_wer) == (0.01, 0.04, 0.2)
+    assert (th.strict_confidence, th.balanced_confidence, th.permissive_confidence) == (0.99, 0.9, 0.5)
+    assert tier_overrides(None, None) == {}
+    for bad in ("0.9,0.8", "a,b,c"):
+        with pytest.raises(typer.BadParameter, match="three numbers"):
+            tier_overrides(None, bad)
