@@ -248,6 +248,40 @@ class _Planned:
     heading: bool
 
 
+def token_owners(tokens: Sequence[str], result: Phonemized) -> list[int]:
+    """For each misaki token of ``result``, the label token it belongs to: misaki's tokens are
+    located in the speak text and charged to the label token they start in."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for token in tokens:
+        speak = _speak_token(token)
+        spans.append((pos, pos + len(speak)))
+        if speak:
+            pos += len(speak) + 1
+    text = result.text
+    owners: list[int] = []
+    cursor = 0
+    owner = 0
+    for word in result.words:
+        at = text.find(word.text, cursor) if word.text else -1
+        if at >= 0:
+            cursor = at + len(word.text)
+            while owner + 1 < len(spans) and spans[owner][1] <= at:
+                owner += 1
+        owners.append(owner)
+    return owners
+
+
+def word_phonemes(tokens: Sequence[str], result: Phonemized) -> tuple[str, ...]:
+    """What Kokoro is fed for each label token (whitespace-split label words): the phonemes of
+    the misaki tokens it owns, joined with the spaces Kokoro receives between them."""
+    parts: list[list[str]] = [[] for _ in tokens]
+    for word, owner in zip(result.words, token_owners(tokens, result), strict=True):
+        if tokens:
+            parts[owner].append(word.phonemes + (" " if word.whitespace else ""))
+    return tuple("".join(p).strip() for p in parts)
+
+
 class _Chunker:
     def __init__(self, g2p: G2P, plan: _Plan, auditor: G2PAuditor | None = None) -> None:
         self.g2p = g2p
@@ -271,27 +305,11 @@ class _Chunker:
         return result
 
     def token_costs(self, tokens: Sequence[str], result: Phonemized) -> list[int]:
-        """Phonemes per label token, from one phonemization of the whole span: misaki's tokens
-        are located in the speak text and charged to the label token they start in."""
-        spans: list[tuple[int, int]] = []
-        pos = 0
-        for token in tokens:
-            speak = _speak_token(token)
-            spans.append((pos, pos + len(speak)))
-            if speak:
-                pos += len(speak) + 1
-        text = result.text
+        """Phonemes per label token, from one phonemization of the whole span (see
+        ``token_owners``)."""
         costs = [0] * len(tokens)
-        cursor = 0
-        owner = 0
-        for word in result.words:
-            cost = len(word.phonemes) + (1 if word.whitespace else 0)
-            at = text.find(word.text, cursor) if word.text else -1
-            if at >= 0:
-                cursor = at + len(word.text)
-                while owner + 1 < len(spans) and spans[owner][1] <= at:
-                    owner += 1
-            costs[owner] += cost
+        for word, owner in zip(result.words, token_owners(tokens, result), strict=True):
+            costs[owner] += len(word.phonemes) + (1 if word.whitespace else 0)
         return costs
 
     # -- units -----------------------------------------------------------------------------
@@ -554,6 +572,7 @@ def chunk_book(
                         text=text,
                         speak_text=speak,
                         phonemes=result.phonemes,
+                        word_phonemes=word_phonemes(tokens, result),
                         n_words=len(tokens),
                         est_seconds=round(len(result.phonemes) / phonemes_per_second, 2),
                         g2p_flags=planned.flags,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pipeline.tts.g2p_audit import G2P_LETTER_SPELLING, G2P_NO_PHONEMES, G2P_OUT_OF_VOCAB, G2P_UNKNOWN_MARKER
 
 if TYPE_CHECKING:
-    from pipeline.records import ClipResult
+    pass
 
 SPEAKER_DRIFT = "speaker_drift"  # speaker embedding far from the voice's reference
 CLIPPING = "clipping"  # too many samples at full scale
@@ -52,19 +52,3 @@ G2P_REASONS = {
 def g2p_reasons(flags: Iterable[dict]) -> list[str]:
     """Reasons from a clip's G2P audit findings (``AudioRecord.g2p_flags``): unfixed ones only."""
     return sorted({G2P_REASONS[f["rule"]] for f in flags if not f.get("fixed") and f["rule"] in G2P_REASONS})
-
-
-def keep_with_clip_reasons(keep: bool, reasons: Iterable[str]) -> bool:
-    """``keep`` from the verdicts (and MOS), vetoed by any clip-check reason.
-
-    Placeholder until the keep function of issue 12 (``reject_reasons``, branch ``keep``) lands:
-    that function folds ``ClipResult.reasons`` in with the verdict reasons and replaces this one."""
-    return keep and not any(True for _ in reasons)
-
-
-def clip_keep(result: ClipResult) -> bool | None:
-    """The stored ``keep`` of a validated clip (None: no verdicts): the verdicts' keep, the MOS
-    threshold, then the clip checks."""
-    if result.verdicts is None:
-        return None
-    return keep_with_clip_reasons(result.verdicts.summary.keep and not result.mos_rejected, result.reasons)

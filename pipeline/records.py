@@ -30,6 +30,7 @@ class Chunk:
     g2p_flags: tuple[G2PFlag, ...] = ()  # the G2P audit's findings (fixed ones say so)
     # Per label token (text.split()): its [start, end) characters in ``phonemes``; None = silent.
     word_spans: tuple[tuple[int, int] | None, ...] = ()
+    word_phonemes: tuple[str, ...] = ()  # the part of ``phonemes`` each label word (text.split()) owns
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +65,8 @@ class AudioRecord:
     # Per label word: {"index", "word", "phonemes", "start_s", "end_s"}, Kokoro's predicted
     # times (None: the backend gave no durations, or a manifest from before they were kept).
     word_times: tuple[dict, ...] | None = None
+    # What Kokoro was fed for each label word (text.split()); empty in manifests written before it.
+    word_phonemes: tuple[str, ...] | list[str] = ()
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -82,6 +85,7 @@ class ClipSource:
     voice_recipe: str | None = None  # our clips: the voice that spoke it (speaker similarity)
     g2p_flags: tuple[dict, ...] = ()  # our clips: the G2P audit's findings at generate time
     word_times: tuple[dict, ...] | None = None  # our clips: Kokoro's predicted word times
+    word_phonemes: tuple[str, ...] | None = None  # what Kokoro was fed per label word (our manifests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,4 +106,5 @@ class ClipResult:
     mos_rejected: bool = False  # composite MOS below the keep threshold
     speaker_similarity: float | None = None  # cosine to the voice's reference embedding
     checks: dict | None = None  # the clip checks' measurements (pipeline.clip_checks)
-    reasons: tuple[str, ...] = ()  # reason ids of the clip checks (pipeline.reasons): not kept
+    # Reasons beyond the words and MOS (the clip checks: pipeline.reasons); pipeline.keep folds them in.
+    reasons: tuple[str, ...] = ()

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from pipeline.queries import QueryResult, format_value, get_query, run_query, run_sql
 
-SUMMARY_QUERIES = ("pass_rate", "tiers", "verdict_breakdown", "mos_by_voice", "worst_files", "failing_words")
+SUMMARY_QUERIES = (
+    "pass_rate",
+    "tiers",
+    "reject_reasons",
+    "verdict_breakdown",
+    "mos_by_voice",
+    "worst_files",
+    "failing_words",
+)
 SUMMARY_QUERIES += ("judge_correlation", "dataset_comparison", "signal_outliers", "clip_checks", "speaker_similarity")
 CLIPS_SQL = """
 SELECT dataset, voice, duration_s, primary_wer, adjusted_wer, composite_mos,

@@ -109,8 +109,19 @@ class Settings(BaseSettings):
     asr_threads: int = Field(0, ge=0, description="CPU threads per ASR engine (0 = library default)")
     escalate_wer: float = Field(_THRESHOLDS.escalate_wer, ge=0, description="Cascade: escalate when primary WER > this")
     escalate_confidence: float = Field(
-        _THRESHOLDS.escalate_confidence, ge=0, le=1, description="... or mean word confidence below this"
+        _THRESHOLDS.escalate_confidence,
+        ge=0,
+        le=1,
+        description="... or its mean calibrated word confidence below this (or it heard unexplained extra words)",
     )
+    # Tiers of kept clips (a clip that is not kept is always `reject`): adjusted WER below <tier>_wer
+    # and the primary engine's mean calibrated confidence at least <tier>_confidence.
+    strict_wer: float = Field(_THRESHOLDS.strict_wer, ge=0)
+    strict_confidence: float = Field(_THRESHOLDS.strict_confidence, ge=0, le=1)
+    balanced_wer: float = Field(_THRESHOLDS.balanced_wer, ge=0)
+    balanced_confidence: float = Field(_THRESHOLDS.balanced_confidence, ge=0, le=1)
+    permissive_wer: float = Field(_THRESHOLDS.permissive_wer, ge=0)
+    permissive_confidence: float = Field(_THRESHOLDS.permissive_confidence, ge=0, le=1)
     keep_min_mos: float | None = Field(None, description="keep also needs composite MOS >= this (when judged)")
     mos_judges: list[str] = Field(default_factory=lambda: ["dnsmos", "distillmos", "utmosv2", "scoreq", "nisqa"])
     mos_mode: MosMode = MosMode.sample
@@ -175,6 +186,21 @@ class Settings(BaseSettings):
 
     # --- store ----------------------------------------------------------------------------
     database_url: str | None = Field(None, validation_alias=AliasChoices("DATABASE_URL", "PIPELINE_DATABASE_URL"))
+
+    @property
+    def thresholds(self) -> Thresholds:
+        """The verdict rules' thresholds from these settings."""
+        return Thresholds(
+            strict_wer=self.strict_wer,
+            strict_confidence=self.strict_confidence,
+            balanced_wer=self.balanced_wer,
+            balanced_confidence=self.balanced_confidence,
+            permissive_wer=self.permissive_wer,
+            permissive_confidence=self.permissive_confidence,
+            escalate_wer=self.escalate_wer,
+            escalate_confidence=self.escalate_confidence,
+            keep_min_mos=self.keep_min_mos,
+        )
 
     @property
     def datasets_dir(self) -> Path:

@@ -59,6 +59,7 @@ def from_manifest(manifest_path: Path, dataset: str) -> tuple[list[ClipSource], 
                 voice_recipe=record.voice_recipe,
                 g2p_flags=tuple(record.g2p_flags),
                 word_times=tuple(record.word_times) if record.word_times is not None else None,
+                word_phonemes=tuple(record.word_phonemes) or None,
             )
         )
     return clips, issues

@@ -11,6 +11,7 @@ import soundfile as sf
 from judges.speaker import ResemblyzerJudge, similarity
 from pipeline import reasons as R
 from pipeline.clip_checks import ClipCheckThresholds, dsp_reasons, speech_extent
+from pipeline.keep import clip_decision
 from pipeline.records import ClipSource
 from pipeline.settings import Settings
 from pipeline.timing import HeardWord, timing_check
@@ -158,7 +159,8 @@ def test_truncated_copy_is_caught_by_the_timing_check(tmp_path, engine):
     assert whole.checks["timing_max_offset_s"] < CHECKS.timing_tolerance_s
     assert R.TRUNCATED in truncated.reasons, truncated.checks
     assert truncated.checks["speech_end_s"] < truncated.checks["predicted_end_s"] - CHECKS.truncation_tolerance_s
-    assert not R.clip_keep(truncated)
+    decision = clip_decision(truncated)
+    assert not decision.keep and R.TRUNCATED in decision.reasons and decision.tier == "reject"
 
 
 def test_g2p_reasons_only_for_unfixed_findings():
@@ -168,7 +170,6 @@ def test_g2p_reasons_only_for_unfixed_findings():
         {"rule": "g2p.out_of_vocab", "fixed": False},
     ]
     assert R.g2p_reasons(flags) == [R.G2P_OUT_OF_VOCABULARY]
-    assert R.keep_with_clip_reasons(True, []) and not R.keep_with_clip_reasons(True, [R.CLIPPING])
 
 
 def test_speaker_stage_scores_against_a_cached_reference(tmp_path, engine, speaker_judge):

@@ -103,6 +103,9 @@ def test_manifest_lines_are_complete_records(generated):
     row = json.loads(manifest_path.read_text().splitlines()[0])
     for key in ("id", "wav_path", "txt_path", "text", "voice", "speed", "duration_s", "tts_engine", "gen_ms"):
         assert key in row
+    # what Kokoro was fed, split over the label's words: one entry per word, together the whole string
+    assert len(row["word_phonemes"]) == len(row["text"].split())
+    assert "".join(row["word_phonemes"]).replace(" ", "") == row["phonemes"].replace(" ", "")
 
 
 @pytest.mark.parametrize(

@@ -598,11 +598,13 @@ def test_summary_arithmetic(lexicon: Lexicon) -> None:
     assert set(s.counts) == set(VERDICT_NAMES)
     assert s.primary_wer == pytest.approx(4 / 10)  # bat, key, tale, hole substituted
     assert s.secondary_wer == pytest.approx(3 / 10)  # bat, key substituted; "and" inserted
-    assert s.adjusted_wer == pytest.approx(2 / 10)
-    assert s.adjusted_wer == pytest.approx(sum(s.counts[v] for v in COUNTED_VERDICTS) / s.n_words)
-    assert s.n_insertions == 1
+    # tts_failure + ambiguous + the "and" only the secondary heard (counts like ambiguous)
+    assert s.adjusted_wer == pytest.approx(3 / 10)
+    assert s.adjusted_wer == pytest.approx((sum(s.counts[v] for v in COUNTED_VERDICTS) + s.n_insertions) / s.n_words)
+    assert s.n_insertions == 1 and s.n_confirmed_insertions == 0
     assert s.tier == "reject"
     assert s.keep is False
+    assert s.reasons == ("tts_failure", "ambiguous", "ambiguous_insertion")
     assert s.escalate is True and "WER" in s.escalate_reason
 
 
@@ -618,11 +620,12 @@ def test_keep_and_tier_on_a_clean_clip(lexicon: Lexicon) -> None:
     assert judge_words("The cat sat.", hyp, None, strict_mos, mos=None, lexicon=lexicon).summary.keep is True
 
 
-def test_unverified_does_not_block_keep(lexicon: Lexicon) -> None:
+def test_unverified_blocks_keep(lexicon: Lexicon) -> None:
     result = judge_words("a small golden key", Hypothesis("p", "a small golden tea"), None, lexicon=lexicon)
     assert result.summary.counts["unverified"] == 1
     assert result.summary.adjusted_wer == pytest.approx(0.25)
-    assert result.summary.keep is True
+    assert result.summary.keep is False
+    assert (result.summary.reasons, result.summary.tier) == (("unverified",), "reject")
 
 
 def test_empty_reference_and_empty_hypothesis(lexicon: Lexicon) -> None:

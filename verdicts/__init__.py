@@ -9,7 +9,9 @@ Example::
 """
 
 from verdicts.align import Alignment, AlignOp, align, word_error_rate
+from verdicts.calibration import Calibration
 from verdicts.classify import judge_words
+from verdicts.keep import KeepDecision, decide, reject_reasons
 from verdicts.lexicon import Lexicon, default_lexicon
 from verdicts.names import COUNTED_VERDICTS, INSERTION, VERDICT_NAMES, Verdict
 from verdicts.normalize import Normalized, normalize, normalize_words
@@ -22,12 +24,14 @@ __all__ = [
     "INSERTION",
     "VERDICT_NAMES",
     "AlignOp",
+    "Calibration",
     "Alignment",
     "Explanation",
     "FileSummary",
     "FileVerdicts",
     "Hypothesis",
     "Insertion",
+    "KeepDecision",
     "Lexicon",
     "Normalized",
     "Thresholds",
@@ -35,12 +39,14 @@ __all__ = [
     "Word",
     "WordVerdict",
     "align",
+    "decide",
     "decide_keep",
     "default_lexicon",
     "judge_words",
     "normalize",
     "normalize_words",
     "read_engine",
+    "reject_reasons",
     "should_escalate",
     "tier_for",
     "word_error_rate",

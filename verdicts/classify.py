@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from verdicts import rule_ids as ids
@@ -21,21 +22,46 @@ from verdicts.names import INSERTION
 from verdicts.normalize import Normalized, normalize
 from verdicts.reading import EngineReading, InsertedTokens, read_engine
 from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
-from verdicts.rules import WordReading, combine
+from verdicts.rules import WordContext, WordReading, combine, sounds_as_fed
 from verdicts.summary import DEFAULT_THRESHOLDS, Thresholds, summarize
 
+# Extra words that every engine that ran heard: they count like a tts_failure. Heard by one of
+# two engines they count like an ambiguous word.
+CONFIRMED_INSERTION_RULES = frozenset({ids.INSERTION_BOTH_ENGINES, ids.INSERTION_SINGLE_ENGINE})
+# A word ends a sentence when its letters are followed by . ! ? or : (then quotes or brackets).
+_SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
 
-def _word_reading(engine: EngineReading, start: int, end: int) -> tuple[WordReading, tuple[int, ...]]:
-    """Combine the token readings of one label word (tokens start..end)."""
+
+def _word_reading(
+    engine: EngineReading, start: int, end: int, fed: str | None, lexicon: Lexicon
+) -> tuple[WordReading, tuple[int, ...]]:
+    """Combine the token readings of one label word (tokens start..end). A homophone counts only
+    when the heard word sounds like what Kokoro was fed for this word (when that is known)."""
     parts = engine.tokens[start:end]
     heard_ix = tuple(dict.fromkeys(k for t in parts for k in t.hyp))
     heard = tuple(engine.norm.tokens[k] for k in heard_ix)
     if all(t.status == "ok" for t in parts):
         return WordReading("ok", None, heard), heard_ix
-    if any(t.status == "wrong" for t in parts):
+    # A block rule that names a failure (letters one by one) groups the tokens but explains nothing.
+    if any(t.status == "wrong" or (t.explanation and t.explanation.verdict == "tts_failure") for t in parts):
         return WordReading("wrong", None, heard), heard_ix
     first = next(t.explanation for t in parts if t.status == "explained")
+    assert first is not None
+    if first.verdict == "homophone" and fed and end - start == 1 and len(heard) == 1:
+        if not sounds_as_fed(heard, fed, lexicon):
+            return WordReading("wrong", None, heard), heard_ix
     return WordReading("explained", first, heard), heard_ix
+
+
+def proper_noun(words: Sequence[str], index: int, lexicon: Lexicon) -> bool:
+    """A capitalized word that is not all capitals, inside a sentence, or at a sentence start when
+    misaki's curated lexicon does not list it (CMUdict lists most names): a name, whose spelling an
+    engine can only guess."""
+    letters = "".join(ch for ch in words[index] if ch.isalpha() or ch == "'").strip("'")
+    if not letters or not letters[0].isupper() or (len(letters) > 1 and letters.isupper()):
+        return False
+    starts_sentence = index == 0 or bool(_SENTENCE_END.search(words[index - 1]))
+    return not starts_sentence or not lexicon.is_listed(letters.lower())
 
 
 def _engine_words(engine: EngineReading, hyp_ix: Sequence[int]) -> list[Word]:
@@ -67,13 +93,19 @@ def judge_words(
     *,
     mos: float | None = None,
     lexicon: Lexicon | None = None,
+    fed_phonemes: Sequence[str] | None = None,
 ) -> FileVerdicts:
     """One verdict per label word, insertions, and the file summary.
+
+    ``fed_phonemes``: what Kokoro was fed for each label word (whitespace-split label words, in
+    order); with it, homophones are judged in context and a name heard as another spelling of its
+    fed phonemes is a spelling variant. Ignored when it does not have one entry per word.
 
     Example: ``judge_words("The tale ends.", Hypothesis("parakeet", "the tail ends"), None)``
     """
     lexicon = lexicon or default_lexicon()
     ref = normalize(reference_text)
+    fed = tuple(fed_phonemes) if fed_phonemes is not None and len(fed_phonemes) == len(ref.words) else None
     p = read_engine(ref, primary, lexicon)
     s = read_engine(ref, secondary, lexicon) if secondary is not None else None
 
@@ -99,9 +131,11 @@ def judge_words(
             s_ix = tuple(absorbed.get(index, {}).get(s.engine, ())) if s is not None else ()
             explanation = Explanation("gt_error", ids.GT_ERROR_MARKUP)
         else:
-            p_read, p_ix = _word_reading(p, start, end)
-            s_read, s_ix = _word_reading(s, start, end) if s is not None else (None, ())
-            explanation = combine(label, p_read, s_read, lexicon, markup=is_markup)
+            word_fed = fed[index] if fed is not None else None
+            p_read, p_ix = _word_reading(p, start, end, word_fed, lexicon)
+            s_read, s_ix = _word_reading(s, start, end, word_fed, lexicon) if s is not None else (None, ())
+            context = WordContext(word_fed, proper_noun(ref.words, index, lexicon))
+            explanation = combine(label, p_read, s_read, lexicon, markup=is_markup, context=context)
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)
         rows.append(
@@ -116,16 +150,20 @@ def judge_words(
                 start_s=start_s,
                 end_s=end_s,
                 confidence=confidence,
+                fed_phonemes=fed[index] if fed is not None else None,
             )
         )
 
     insertions = _insertions(ref, p, s, set(markup_anchor))
+    unexplained = [i for i in insertions if i.verdict == INSERTION]
     summary = summarize(
         [r.verdict for r in rows],
-        n_insertions=sum(1 for i in insertions if i.verdict == INSERTION),
+        n_insertions=len(unexplained),
+        n_confirmed_insertions=sum(1 for i in unexplained if i.rule in CONFIRMED_INSERTION_RULES),
         primary_wer=p.alignment.wer,
         secondary_wer=s.alignment.wer if s is not None else None,
         confidences=primary.confidences,
+        calibrated=primary.calibrated_confidences,
         thresholds=thresholds,
         mos=mos,
     )
@@ -140,15 +178,34 @@ def judge_words(
     )
 
 
+def _rightmost(ref: Normalized, engine: EngineReading, ins: InsertedTokens) -> int:
+    """The last place the same extra words could sit: a repeat ("out of the way out of the way")
+    aligns before the first copy in one engine and after the second in another; both are the same
+    insertion. Shifted right while the label token there equals the first inserted token."""
+    tokens = [engine.norm.tokens[k] for k in ins.hyp]
+    at = ins.position
+    while tokens and at < len(ref.tokens) and tokens[0] == ref.tokens[at]:
+        tokens = [*tokens[1:], ref.tokens[at]]
+        at += 1
+    return at
+
+
 def _insertions(ref: Normalized, p: EngineReading, s: EngineReading | None, skip: set[int]) -> tuple[Insertion, ...]:
     """One row per place in the label where an engine heard extra words."""
     by_position: dict[int, dict[str, list[InsertedTokens]]] = {}
     for role, engine in (("primary", p), ("secondary", s)):
         if engine is None:
             continue
+        explained = [ins for ins in engine.insertions if ins.explanation is not None]
+        merged: dict[int, tuple[int, ...]] = {}  # unexplained words at one place: one run
         for ins in engine.insertions:
+            if ins.explanation is None:
+                merged[ins.position] = merged.get(ins.position, ()) + ins.hyp
+        runs = [InsertedTokens(at, tuple(sorted(hyp)), None) for at, hyp in merged.items()]
+        for ins in explained + runs:
             if ins.position not in skip:
-                by_position.setdefault(ins.position, {}).setdefault(role, []).append(ins)
+                at = ins.position if ins.explanation is not None else _rightmost(ref, engine, ins)
+                by_position.setdefault(at, {}).setdefault(role, []).append(ins)
     rows: list[Insertion] = []
     for position in sorted(by_position):
         found = by_position[position]
@@ -160,6 +217,8 @@ def _insertions(ref: Normalized, p: EngineReading, s: EngineReading | None, skip
             verdict, rule = "filler_word", ids.FILLER_WORD_INSERTED
         elif len(unexplained) == 2:
             verdict, rule = INSERTION, ids.INSERTION_BOTH_ENGINES
+        elif s is None:
+            verdict, rule = INSERTION, ids.INSERTION_SINGLE_ENGINE
         else:
             verdict, rule = INSERTION, ids.INSERTION_BY_ENGINE[next(iter(unexplained))]
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])

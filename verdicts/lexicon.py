@@ -126,6 +126,9 @@ class Lexicon:
         known = self.misaki.get(word)
         if known:
             return known
+        return self._g2p(word)
+
+    def _g2p(self, word: str) -> tuple[str, ...]:
         if self._phonemize is None:
             return ()
         if word not in self._g2p_cache:
@@ -133,6 +136,11 @@ class Lexicon:
             self._g2p_cache[word] = _STRESS_MISAKI.sub("", raw).replace(" ", "") if raw else None
         cached = self._g2p_cache[word]
         return (cached,) if cached else ()
+
+    def pronounce(self, tokens: Sequence[str]) -> set[str]:
+        """Every way the token sequence can be said (misaki alphabet, stress removed, joined): the
+        lexicon's readings (US and British) and the G2P's, which is how fed phonemes were made."""
+        return _joined_str(tuple(dict.fromkeys((*self.phonemes(t), *self._g2p(t)))) for t in tokens)
 
     def sounds_alike(self, a: Sequence[str], b: Sequence[str]) -> str | None:
         """How the two token sequences can be pronounced the same (ignoring stress and word

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from verdicts.align import Alignment
+from verdicts.calibration import Calibration
 from verdicts.summary import FileSummary
 
 
@@ -43,6 +44,7 @@ class Hypothesis:
     engine: str
     text: str
     words: tuple[Word, ...] | None = None
+    calibration: Calibration | None = None  # raw word confidence -> probability the word is right
 
     def __post_init__(self) -> None:
         if self.words is not None and not isinstance(self.words, tuple):
@@ -53,6 +55,13 @@ class Hypothesis:
         if self.words is None:
             return ()
         return tuple(w.confidence for w in self.words if w.confidence is not None)
+
+    @property
+    def calibrated_confidences(self) -> tuple[float, ...] | None:
+        """The word confidences through the engine's calibration; None when it has none."""
+        if self.calibration is None:
+            return None
+        return tuple(self.calibration(c) for c in self.confidences)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +78,7 @@ class WordVerdict:
     start_s: float | None = None
     end_s: float | None = None
     confidence: float | None = None
+    fed_phonemes: str | None = None  # what Kokoro was fed for this word (None: not known)
 
 
 @dataclass(frozen=True, slots=True)

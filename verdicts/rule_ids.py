@@ -21,6 +21,7 @@ SECONDARY_ERROR_PRIMARY_EXPLAINED = "secondary_error.primary_explained"
 TTS_FAILURE_BOTH_MISSING = "tts_failure.both_missing"
 TTS_FAILURE_SAME_WORD = "tts_failure.same_word"
 TTS_FAILURE_SAME_SOUND = "tts_failure.same_sound"
+TTS_FAILURE_SPELLED_OUT = "tts_failure.spelled_out"  # letters one by one for a word that is no acronym
 AMBIGUOUS_DIFFERENT_WORDS = "ambiguous.different_words"
 UNVERIFIED_SINGLE_ENGINE = "unverified.single_engine"
 
@@ -47,6 +48,8 @@ SPELLING_VARIANT_AE_E = "spelling_variant.ae_e"
 SPELLING_VARIANT_DGEMENT = "spelling_variant.dgement"
 SPELLING_VARIANT_LL_L = "spelling_variant.ll_l"
 SPELLING_VARIANT_APOSTROPHE = "spelling_variant.apostrophe"
+# A proper noun or unknown word heard as another spelling of the phonemes Kokoro was fed.
+SPELLING_VARIANT_PHONEMES_NEAR = "spelling_variant.phonemes_near"
 
 # --- the label itself is wrong ------------------------------------------------------------------
 GT_TYPO_EDIT_DISTANCE = "gt_typo.edit_distance"
@@ -57,6 +60,7 @@ GT_ERROR_MARKUP = "gt_error.markup"
 INSERTION_BOTH_ENGINES = "insertion.both_engines"
 INSERTION_PRIMARY_ONLY = "insertion.primary_only"
 INSERTION_SECONDARY_ONLY = "insertion.secondary_only"
+INSERTION_SINGLE_ENGINE = "insertion.single_engine"  # only one engine ran
 
 # --- ids chosen by lookup -----------------------------------------------------------------------
 # ``verdicts.variants.variant_rule`` names -> rule id.

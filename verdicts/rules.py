@@ -23,6 +23,7 @@ from verdicts.abbreviations import ABBREVIATIONS, spoken_forms
 from verdicts.abbreviations import lookup as lookup_abbreviation
 from verdicts.lexicon import Lexicon
 from verdicts.numbers import GLUE, is_number_word, roman_value, spoken_values
+from verdicts.phonemes import near, same_sound
 from verdicts.records import Explanation
 from verdicts.variants import variant_rule
 
@@ -108,11 +109,27 @@ def _expansion(block: Block, lexicon: Lexicon) -> Explanation | None:
     return None
 
 
+def is_letters(tokens: tuple[str, ...]) -> bool:
+    """Two or more single letters: a word read out letter by letter."""
+    return len(tokens) >= 2 and all(len(t) == 1 and t.isalpha() for t in tokens)
+
+
+def is_acronym(label_word: str, lexicon: Lexicon) -> bool:
+    """Written in capitals and not in misaki's curated lexicon as a word ("BBC", not "ME" or
+    "DRINK"; CMUdict lists many acronyms as words, so it is not asked)."""
+    letters = "".join(ch for ch in label_word if ch.isalpha())
+    return len(letters) >= 2 and letters.isupper() and not lexicon.is_listed(letters.lower())
+
+
 def _letters(block: Block, lexicon: Lexicon) -> Explanation | None:
     for spelled, word in ((block.ref, block.hyp), (block.hyp, block.ref)):
-        if len(spelled) >= 2 and len(word) == 1 and all(len(t) == 1 and t.isalpha() for t in spelled):
-            if "".join(spelled) == word[0]:
-                return _ex("abbreviation", ids.ABBREVIATION_LETTERS)
+        if is_letters(spelled) and len(word) == 1 and "".join(spelled) == word[0]:
+            heard_letters = spelled is block.hyp
+            if heard_letters and not all(is_acronym(w, lexicon) for w in block.label_words):
+                # "ME" read "em-ee": a spelled-out reading, not a match. Returned so that the
+                # letters stay together with the word; the reading counts it as wrong.
+                return _ex("tts_failure", ids.TTS_FAILURE_SPELLED_OUT)
+            return _ex("abbreviation", ids.ABBREVIATION_LETTERS)
     return None
 
 
@@ -126,8 +143,8 @@ def _missing_space(block: Block, lexicon: Lexicon) -> Explanation | None:
 
 def _compound(block: Block, lexicon: Lexicon) -> Explanation | None:
     ref, hyp = block.ref, block.hyp
-    if len(ref) + len(hyp) < 3 or "".join(ref) != "".join(hyp):
-        return None
+    if len(ref) + len(hyp) < 3 or "".join(ref) != "".join(hyp) or is_letters(ref) or is_letters(hyp):
+        return None  # letters one by one are the letters rule's (an acronym, or a spelled-out word)
     if len(ref) > len(hyp):
         return _ex("compound", ids.COMPOUND_MERGED)  # the label's words heard as one
     if len(ref) < len(hyp):
@@ -248,6 +265,35 @@ Status = Literal["ok", "explained", "wrong"]
 
 
 @dataclass(frozen=True, slots=True)
+class WordContext:
+    """What the rules know about one label word beyond its tokens."""
+
+    fed: str | None = None  # the phonemes Kokoro was fed for it (None: unknown, e.g. foreign data)
+    proper_noun: bool = False  # a name: engines can only guess its spelling
+
+
+def spelled_out(label: tuple[str, ...], heard: tuple[str, ...]) -> bool:
+    return is_letters(heard) and "".join(heard) == "".join(label)
+
+
+def fed_sound_near(
+    label: tuple[str, ...], heard: tuple[str, ...], context: WordContext | None, lexicon: Lexicon
+) -> bool:
+    """A proper noun or unknown word heard as another spelling of what Kokoro was fed."""
+    if context is None or not context.fed or not heard or is_letters(heard):
+        return False
+    if not (context.proper_noun or not all(lexicon.is_word(t) for t in label)):
+        return False
+    return any(near(context.fed, said) for said in lexicon.pronounce(heard))
+
+
+def sounds_as_fed(heard: tuple[str, ...], fed: str, lexicon: Lexicon) -> bool:
+    """The heard word can be said the way Kokoro was asked to say the label word (a homophone
+    in context, not any dictionary reading of it)."""
+    return any(same_sound(fed, said) for said in lexicon.pronounce(heard))
+
+
+@dataclass(frozen=True, slots=True)
 class WordReading:
     """One engine's reading of one label word."""
 
@@ -263,12 +309,14 @@ def combine(
     lexicon: Lexicon,
     *,
     markup: bool = False,
+    context: WordContext | None = None,
 ) -> Explanation:
     """The verdict for one label word from the primary and (optional) secondary reading.
 
     Order: broken label; label typo (both engines agree on a nearby real word); pass; rules that
-    explain every disagreement; one engine right; single engine; both wrong (same way =
-    tts_failure, differently = ambiguous).
+    explain every disagreement; one engine right; letters one by one (spelled out); a name heard
+    as another spelling of the fed phonemes; single engine; both wrong (same way = tts_failure,
+    differently = ambiguous).
     """
     if markup:
         return _ex("gt_error", ids.GT_ERROR_MARKUP)
@@ -287,6 +335,14 @@ def combine(
         first = next(r for r in readings if r.status == "explained")
         assert first.explanation is not None
         return first.explanation
+    if secondary is None or secondary.status == "wrong":
+        wrong = [r.heard for r in readings if r.status == "wrong"]
+        if primary.status == "wrong" and all(spelled_out(label, h) for h in wrong):
+            if secondary is None:
+                return _ex("unverified", ids.UNVERIFIED_SINGLE_ENGINE)
+            return _ex("tts_failure", ids.TTS_FAILURE_SPELLED_OUT)
+        if primary.status == "wrong" and all(fed_sound_near(label, h, context, lexicon) for h in wrong):
+            return _ex("spelling_variant", ids.SPELLING_VARIANT_PHONEMES_NEAR)
     if secondary is None:
         return _ex("unverified", ids.UNVERIFIED_SINGLE_ENGINE)
     if primary.status == "wrong" and secondary.status != "wrong":

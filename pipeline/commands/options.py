@@ -51,5 +51,29 @@ PrimaryEngine = Annotated[ASREngine | None, typer.Option(help="Primary ASR engin
 SecondaryEngine = Annotated[ASREngine | None, typer.Option(help="Secondary ASR engine (same choices).")]
 MosModeOpt = Annotated[MosMode | None, typer.Option("--mos-mode", help="Which clips the MOS judges score.")]
 MosSampleRate = Annotated[float | None, typer.Option(help="Fraction scored in sample mode (seeded).")]
+TierWer = Annotated[
+    str | None,
+    typer.Option(help="Tier bounds on adjusted WER: STRICT,BALANCED,PERMISSIVE (default 0.02,0.05,0.10)."),
+]
+TierConfidence = Annotated[
+    str | None,
+    typer.Option(help="Tier minimums of calibrated confidence: STRICT,BALANCED,PERMISSIVE (default 0.95,0.90,0.80)."),
+]
 AudioColumn = Annotated[str, typer.Option(help="HF dataset audio column.")]
 TextColumn = Annotated[str, typer.Option(help="HF dataset text column.")]
+
+
+def tier_overrides(tier_wer: str | None, tier_confidence: str | None) -> dict[str, float]:
+    """Settings overrides from ``--tier-wer`` / ``--tier-confidence`` ("0.95,0.9,0.8")."""
+    out: dict[str, float] = {}
+    for flag, value, suffix in (("--tier-wer", tier_wer, "wer"), ("--tier-confidence", tier_confidence, "confidence")):
+        if value is None:
+            continue
+        try:
+            numbers = [float(part) for part in value.split(",")]
+        except ValueError:
+            numbers = []
+        if len(numbers) != 3:
+            raise typer.BadParameter(f"{flag} takes three numbers, STRICT,BALANCED,PERMISSIVE; got {value!r}")
+        out |= {f"{tier}_{suffix}": n for tier, n in zip(("strict", "balanced", "permissive"), numbers, strict=True)}
+    return out

@@ -149,6 +149,7 @@ def print_summary(data: ReportData, top: int) -> None:
     r = data.results
     print_result(r["pass_rate"], "pass rate per dataset")
     print_result(r["tiers"], "threshold tiers")
+    print_result(r["reject_reasons"], "reject reasons (clips not kept)")
     print_result(r["verdict_breakdown"], "verdict breakdown (audio_words)")
     print_result(r["mos_by_voice"], "MOS by voice")
     print_result(r["clip_checks"], "G2P audit and clip checks")

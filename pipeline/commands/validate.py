@@ -17,7 +17,7 @@ from pipeline.commands.progress import RichReporter
 from pipeline.jobs import GenerateRequest, ValidateReport, ValidateRequest
 from pipeline.jobs import generate as generate_job
 from pipeline.jobs import validate as validate_job
-from pipeline.reasons import clip_keep
+from pipeline.keep import clip_decision
 from pipeline.settings import Settings
 
 
@@ -34,6 +34,8 @@ def validate(
     ray_address: opt.RayAddress = None,
     audio_column: opt.AudioColumn = "audio",
     text_column: opt.TextColumn = "text",
+    tier_wer: opt.TierWer = None,
+    tier_confidence: opt.TierConfidence = None,
     db: opt.Db = True,
     work_dir: opt.WorkDir = None,
     verbose: opt.Verbose = False,
@@ -42,7 +44,7 @@ def validate(
     setup_logging(verbose)
     settings = settings_with(
         asr_primary=primary, asr_secondary=secondary, mos_mode=mos_mode, mos_sample_rate=mos_sample_rate,
-        work_dir=work_dir, runner=runner, ray_address=ray_address,
+        work_dir=work_dir, runner=runner, ray_address=ray_address, **opt.tier_overrides(tier_wer, tier_confidence),
     )  # fmt: skip
     request = ValidateRequest(source, dataset, engines, mode, db, audio_column, text_column)
     with user_errors():
@@ -115,11 +117,13 @@ def run(
 def _summary_table(report: ValidateReport) -> Table:
     results = report.results
     judged = [r for r in results if r.verdicts is not None]
-    kept = sum(1 for r in judged if clip_keep(r))
+    decisions = [d for d in map(clip_decision, judged) if d is not None]
+    kept = sum(1 for d in decisions if d.keep)
     verdicts: Counter[str] = Counter()
     for r in judged:
         verdicts.update({k: v for k, v in r.verdicts.summary.counts.items() if v})
-    tiers = Counter(r.verdicts.summary.tier for r in judged)
+    tiers = Counter(d.tier for d in decisions)
+    reasons = Counter(reason for d in decisions for reason in d.reasons)
     table = Table(title="validate summary", show_header=False)
     table.add_row("files", f"{len(results)} ({len(judged)} judged, {len(results) - len(judged)} errors)")
     table.add_row("audio", f"{report.audio_s:.1f} s ({report.audio_s / 3600:.3f} h)")
@@ -130,6 +134,7 @@ def _summary_table(report: ValidateReport) -> Table:
     table.add_row("pass rate (keep)", f"{kept}/{len(judged)} = {kept / max(len(judged), 1):.1%}")
     table.add_row("verdicts", ", ".join(f"{k} {v}" for k, v in verdicts.most_common()))
     table.add_row("tiers", ", ".join(f"{k} {v}" for k, v in sorted(tiers.items())))
+    table.add_row("reject reasons (clips)", ", ".join(f"{k} {v}" for k, v in reasons.most_common()) or "none")
     mos = _mos_means(report)
     if mos:
         table.add_row("MOS (mean)", mos)

@@ -355,11 +355,7 @@ def mos_plan(settings: Settings, reporter: Reporter) -> MOSPlan:
 
 
 def thresholds_from(settings: Settings) -> Thresholds:
-    return Thresholds(
-        escalate_wer=settings.escalate_wer,
-        escalate_confidence=settings.escalate_confidence,
-        keep_min_mos=settings.keep_min_mos,
-    )
+    return settings.thresholds
 
 
 def clip_checks_from(settings: Settings) -> ClipCheckThresholds:

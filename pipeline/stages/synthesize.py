@@ -219,6 +219,7 @@ class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
             gen_rtf=round(result.elapsed_s / duration, 4) if duration else 0.0,
             g2p_flags=tuple(flag.to_json() for flag in job.chunk.g2p_flags),
             word_times=_word_times(job.chunk, result),
+            word_phonemes=job.chunk.word_phonemes,
         )
 
 

@@ -2,27 +2,40 @@
 (rules in ``verdicts/``), and the cascade's decision whether a clip goes to the second engine.
 
 Engine modes (``pipeline.choices.EngineMode``): ``primary`` | ``secondary`` (only that engine) |
-``both`` | ``cascade`` (primary on all, secondary only where the primary's WER or confidence
-crosses the escalation thresholds).
+``both`` | ``cascade`` (primary on all, secondary only where the primary's WER or calibrated
+confidence crosses the escalation thresholds, or it leaves a word unverified or heard extra words
+no rule explains: ``verdicts.should_escalate``).
+
+The words are judged against what Kokoro was fed for each label word: the manifest's
+``word_phonemes``, or for other data the project G2P of the label.
 """
 
 from __future__ import annotations
 
 from judges.base import Transcript
+from pipeline.calibration import calibration_for
 from pipeline.choices import EngineMode
-from pipeline.lexicon import g2p_lexicon
+from pipeline.lexicon import fed_phonemes, g2p_lexicon
 from pipeline.records import ClipResult, ClipSource
-from verdicts import Hypothesis, Thresholds, judge_words, should_escalate
+from verdicts import Hypothesis, Thresholds, judge_words
 
 
 def hypothesis(transcript: Transcript | None) -> Hypothesis | None:
+    """What one engine heard, with its confidence calibration (when the repo has one)."""
     if transcript is None or transcript.error is not None:
         return None
     return Hypothesis(
         engine=transcript.engine,
         text=transcript.text,
         words=transcript.words,
+        calibration=calibration_for(transcript.engine, transcript.model),
     )
+
+
+def _judge(clip: ClipSource, main: Hypothesis, other: Hypothesis | None, thresholds: Thresholds):
+    assert clip.text is not None
+    fed = clip.word_phonemes or fed_phonemes(clip.text)
+    return judge_words(clip.text, main, other, thresholds, lexicon=g2p_lexicon(), fed_phonemes=fed)
 
 
 def combine(
@@ -42,7 +55,7 @@ def combine(
         return ClipResult(clip, primary, secondary, escalated, reason, None, clip.problem or "no label")
     if main is None:
         return ClipResult(clip, primary, secondary, escalated, reason, None, "; ".join(errors) or "no transcript")
-    verdicts = judge_words(clip.text, main, other, thresholds, lexicon=g2p_lexicon())
+    verdicts = _judge(clip, main, other, thresholds)
     return ClipResult(clip, primary, secondary, escalated, reason, verdicts, "; ".join(errors) or None)
 
 
@@ -57,7 +70,7 @@ def decide_escalation(
         return True, f"primary failed: {primary.error}"
     if clip.text is None:
         return False, None
-    solo = judge_words(clip.text, hypothesis(primary), None, thresholds, lexicon=g2p_lexicon())
-    confidences = primary.confidences
-    conf_mean = sum(confidences) / len(confidences) if confidences else None
-    return should_escalate(solo.summary.primary_wer, conf_mean, thresholds)
+    main = hypothesis(primary)
+    assert main is not None
+    summary = _judge(clip, main, None, thresholds).summary
+    return summary.escalate, summary.escalate_reason

@@ -49,23 +49,29 @@ VERDICT_NAMES = (
 
 
 def _asr(prefix: str) -> tuple[str, ...]:
-    return tuple(f"{prefix}_{c}" for c in ("engine", "model", "text", "wer", "conf_mean", "conf_min", "ms"))
+    columns = ("engine", "model", "text", "wer", "conf_mean", "conf_min", "conf_calibrated", "ms")
+    return tuple(f"{prefix}_{c}" for c in columns)
 
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "audio": AUDIO,
-    "generation": ("gen_ms", "gen_rtf", "gen_device", "phonemes", "g2p_flags", "g2p_details", "word_times", *AUDIO),
+    "generation": (
+        "gen_ms", "gen_rtf", "gen_device", "phonemes", "word_phonemes",
+        "g2p_flags", "g2p_details", "word_times", *AUDIO,
+    ),  # fmt: skip
     "primary": _asr("primary"),
     "secondary": _asr("secondary"),
     "verdicts": (
         "n_words",
         *(f"n_{v}" for v in VERDICT_NAMES),
         "n_insertions",
+        "n_confirmed_insertions",
         "adjusted_wer",
         "escalated",
         "escalation_reason",
         "tier",
         "keep",
+        "reject_reasons",
         "validate_error",
     ),
     "mos": (
@@ -118,4 +124,6 @@ WORD_COLUMNS = (
     "start_s",
     "end_s",
     "confidence",
+    "position",
+    "fed_phonemes",
 )

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.reasons import clip_keep
+from pipeline.calibration import calibration_for
+from pipeline.keep import clip_decision
 from pipeline.records import AudioRecord, ClipResult
 from pipeline.store.columns import GROUPS, WORD_COLUMNS
 
@@ -34,6 +35,7 @@ def generation_row(record: AudioRecord) -> dict[str, Any]:
         "gen_rtf": record.gen_rtf,
         "gen_device": record.device,
         "phonemes": record.phonemes,
+        "word_phonemes": list(record.word_phonemes) or None,
         "duration_s": record.duration_s,
         "sample_rate": record.sample_rate,
         "versions": {"tts": record.tts_version},
@@ -53,10 +55,12 @@ def _asr_group(result: ClipResult, role: str) -> dict[str, Any] | None:
     if tx is None:
         return None
     confidences = tx.confidences
-    wer = None
+    wer = calibrated = None
     if result.verdicts is not None and tx.error is None:
         summary = result.verdicts.summary
         wer = summary.primary_wer if role == "primary" else summary.secondary_wer
+        calibration = calibration_for(tx.engine, tx.model)
+        calibrated = calibration.mean(confidences) if calibration is not None else None
     return {
         f"{role}_engine": tx.engine,
         f"{role}_model": tx.model,
@@ -64,6 +68,7 @@ def _asr_group(result: ClipResult, role: str) -> dict[str, Any] | None:
         f"{role}_wer": wer,
         f"{role}_conf_mean": sum(confidences) / len(confidences) if confidences else None,
         f"{role}_conf_min": min(confidences) if confidences else None,
+        f"{role}_conf_calibrated": calibrated,
         f"{role}_ms": round(tx.ms, 1),
     }
 
@@ -78,15 +83,18 @@ def _verdict_group(result: ClipResult) -> dict[str, Any]:
         "escalation_reason": result.escalation_reason,
         "validate_error": result.error,
     }
-    if result.verdicts is not None:
+    decision = clip_decision(result)
+    if result.verdicts is not None and decision is not None:
         summary = result.verdicts.summary
         columns |= {
             "n_words": summary.n_words,
             **{f"n_{name}": count for name, count in summary.counts.items()},
             "n_insertions": summary.n_insertions,
+            "n_confirmed_insertions": summary.n_confirmed_insertions,
             "adjusted_wer": summary.adjusted_wer,
-            "tier": summary.tier,
-            "keep": clip_keep(result),
+            "tier": decision.tier,
+            "keep": decision.keep,
+            "reject_reasons": list(decision.reasons),
         }
     return columns
 
@@ -136,6 +144,8 @@ def word_rows(result: ClipResult) -> list[dict[str, Any]]:
             "start_s": word.start_s,
             "end_s": word.end_s,
             "confidence": word.confidence,
+            "position": word.position if is_insertion else None,
+            "fed_phonemes": None if is_insertion else word.fed_phonemes,
         }
         rows.append({column: values[column] for column in WORD_COLUMNS})
     return rows

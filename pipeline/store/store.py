@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from pipeline.reasons import clip_keep
+from pipeline.keep import clip_decision
 from pipeline.records import AudioRecord, ClipResult
 from pipeline.settings import Settings
 from pipeline.store.columns import IDENTITY, JSON_COLUMNS, KEY, MERGED_JSON, WORD_COLUMNS, columns_for
@@ -331,7 +331,7 @@ class ValidationSink(_StoreSink):
                     "files": len(report.results),
                     "judged": len(judged),
                     "rows": self.rows,
-                    "kept": sum(1 for r in judged if clip_keep(r)),
+                    "kept": sum(1 for r in judged if (d := clip_decision(r)) is not None and d.keep),
                 },
                 audio_s=report.audio_s,
                 wall_s=report.wall_s,

@@ -490,6 +490,9 @@ def populate_demo(store, seed: int = 0) -> dict[str, Any]:
         quality = clip["voice_quality"] + rng.gauss(0, 0.3) - (0.35 if failing else 0.0)
         mos_row = _mos_row(rng, key, quality, utmos=dataset == ALICE, seed=seed)
         verdict_row["keep"] = failing == 0 and mos_row["composite_mos"] >= MOS_KEEP_THRESHOLD
+        verdict_row["reject_reasons"] = [r for r in ("tts_failure", "ambiguous") if verdict_row[f"n_{r}"]] + (
+            ["low_mos"] if mos_row["composite_mos"] < MOS_KEEP_THRESHOLD else []
+        )
         verdict_row["config"] = {"escalate_wer": 0.05, "escalate_conf": 0.98, "mos_keep": MOS_KEEP_THRESHOLD}
         verdict_row["versions"] = {"verdicts": "0.1.0"}
         groups["verdicts"].append(verdict_row)

@@ -1,0 +1,127 @@
+"""Re-judge stored transcripts with the current verdict and keep rules, no ASR run: how would the
+rules of this checkout decide the clips a validate run already transcribed?
+
+    python benchmarks/rejudge.py DATASET_DIR VALIDATIONS_LOG [--json out.json]
+
+DATASET_DIR has ``manifest.jsonl`` (labels; ``word_phonemes`` when generate stored them, else the
+project G2P of each label stands for what Kokoro was fed) and, for a detection-benchmark set
+(``benchmarks/detection.py``), ``faults.json``. VALIDATIONS_LOG is that run's results log
+(``<work>/validations/<dataset>.jsonl``): its engine texts are judged again. The log holds texts,
+not word confidences, so tiers here are on WER alone and calibration is not exercised.
+
+Per fault kind (``clean`` for clips without a fault): clips, not kept now / in the log (the rules
+that wrote it), flagged at the fault word now (a counted verdict on a fault word, or an insertion
+next to it), and the reasons. Clean clips that are not kept are listed with their words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+from pipeline.lexicon import fed_phonemes, g2p_lexicon
+from verdicts import Hypothesis, judge_words
+from verdicts.names import COUNTED_VERDICTS
+
+
+def load(dataset_dir: Path, log: Path) -> list[dict]:
+    manifest = {}
+    for line in (dataset_dir / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        manifest[row["file_hash"]] = row
+    faults = {}
+    if (dataset_dir / "faults.json").is_file():
+        faults = {row["wav_path"]: row for row in json.loads((dataset_dir / "faults.json").read_text("utf-8"))}
+    clips = []
+    for line in log.read_text(encoding="utf-8").splitlines():
+        groups = json.loads(line)["groups"]
+        verdicts = groups.get("verdicts", {})
+        record = manifest.get(verdicts.get("file_hash"))
+        if record is None or "primary" not in groups:
+            continue
+        clips.append(
+            {
+                "record": record,
+                "fault": faults.get(record["wav_path"]),
+                "primary": groups["primary"].get("primary_text"),
+                "secondary": groups.get("secondary", {}).get("secondary_text"),
+                "logged_keep": verdicts.get("keep"),
+            }
+        )
+    return clips
+
+
+def flagged_at_fault(result, fault: dict) -> bool:
+    indices = set(fault["indices"])
+    if any(w.index in indices and w.verdict in COUNTED_VERDICTS for w in result.words):
+        return True
+    lo = min(indices | {fault["insert_position"] or min(indices)})
+    hi = max(indices) + 1
+    return any(i.verdict == "insertion" and lo <= i.position <= hi for i in result.insertions)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset_dir", type=Path)
+    parser.add_argument("log", type=Path)
+    parser.add_argument("--json", type=Path, help="write every clip's decision here")
+    args = parser.parse_args(argv)
+    lexicon = g2p_lexicon()
+    rows = []
+    for clip in load(args.dataset_dir, args.log):
+        record, fault = clip["record"], clip["fault"]
+        if not clip["primary"] and not clip["secondary"]:
+            continue
+        fed = record.get("word_phonemes") or fed_phonemes(record["text"])
+        main_text = clip["primary"] if clip["primary"] is not None else clip["secondary"]
+        other = Hypothesis("secondary", clip["secondary"]) if clip["primary"] and clip["secondary"] else None
+        result = judge_words(record["text"], Hypothesis("primary", main_text), other, lexicon=lexicon, fed_phonemes=fed)
+        kind = fault["kind"] if fault else "clean"
+        rows.append(
+            {
+                "path": record["wav_path"],
+                "kind": kind,
+                "keep": result.summary.keep,
+                "logged_keep": clip["logged_keep"],
+                "reasons": list(result.summary.reasons),
+                "flagged": flagged_at_fault(result, fault) if fault and kind != "clean" else None,
+                "words": [
+                    (
+                        getattr(w, "label_word", f"+@{getattr(w, 'position', '')}"),
+                        w.primary_word,
+                        w.secondary_word,
+                        w.rule,
+                    )
+                    for w in (*result.words, *result.insertions)
+                    if w.verdict in (*COUNTED_VERDICTS, "insertion")
+                ],
+            }
+        )
+    print("| kind | clips | not kept (now) | not kept (log) | flagged at the fault word | reasons (now) |")
+    print("|---|---|---|---|---|---|")
+    for kind in sorted({r["kind"] for r in rows}, key=lambda k: (k != "clean", k)):
+        group = [r for r in rows if r["kind"] == kind]
+        n = len(group)
+        now = sum(not r["keep"] for r in group)
+        logged = sum(r["logged_keep"] is False for r in group)
+        flagged = "" if kind == "clean" else f"{sum(bool(r['flagged']) for r in group)}/{n}"
+        reasons = Counter(reason for r in group for reason in r["reasons"])
+        print(
+            f"| {kind} | {n} | {now}/{n} = {now / n:.0%} | {logged}/{n} = {logged / n:.0%} | {flagged} | "
+            + ", ".join(f"{k} {v}" for k, v in reasons.most_common())
+            + " |"
+        )
+    print("\nclean clips not kept now:")
+    for r in rows:
+        if r["kind"] == "clean" and not r["keep"]:
+            print(f"- {r['path']}: {', '.join(r['reasons'])}: {r['words']}")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

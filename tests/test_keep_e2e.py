@@ -1,0 +1,91 @@
+"""Keep decisions end to end on real Kokoro audio and the embedded Whisper pair (base + tiny.en),
+through ``pipeline generate`` and ``pipeline validate`` (library API, rows into Postgres):
+
+* a clip whose audio repeats a phrase the label says once is not kept, with reason ``insertion``
+  and the insertion's label position stored;
+* a passage of Alice where both engines write the name "Dinah" another way ("dina", "dino") is
+  kept: what they heard is near the phonemes Kokoro was fed for it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+import soundfile as sf
+
+from pipeline.jobs import GenerateRequest, ValidateRequest, generate, validate
+from pipeline.settings import Settings
+from pipeline.tts.engine import build_engine
+
+# Alice, chapter 1: the passage where the dozing Alice talks to her cat.
+NAME_PASSAGE = (
+    "She felt that she was dozing off, and had just begun to dream that she was walking hand in hand "
+    "with Dinah, and saying to her very earnestly, “Now, Dinah, tell me the truth: did you ever eat a bat?” "
+    "when suddenly, thump! thump! down she came upon a heap of sticks and dry leaves, and the fall was over."
+)
+REPEAT_LABEL = "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way."
+REPEAT_SPOKEN = (
+    "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way out of the way."
+)
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, database_url):
+    work = tmp_path_factory.mktemp("keep_e2e")
+    settings = Settings(work_dir=work, database_url=database_url, mos_mode="none", voices=["af_heart"], headings="drop")
+    book = work / "passage.txt"
+    book.write_text(f"CHAPTER I.\n\n{NAME_PASSAGE}\n", encoding="utf-8")
+    generate(GenerateRequest(book=book, dataset="names", chapters="1"), settings)
+    folder = work / "faults"
+    folder.mkdir()
+    engine = build_engine(settings)
+    engine.setup()
+    sf.write(folder / "repeat.wav", engine.synthesize_text(REPEAT_SPOKEN, voice="af_heart").audio, 24_000)
+    (folder / "repeat.txt").write_text(REPEAT_LABEL, encoding="utf-8")
+    engine.teardown()
+    out = {}
+    for source, name in ((settings.datasets_dir / "names", "names"), (folder, "faults")):
+        report = validate(ValidateRequest(source=source, dataset=name, engines="both"), settings)
+        out |= {Path(r.clip.path).stem: r for r in report.results}
+    return out, database_url
+
+
+def _rows(url: str, sql: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_a_repeated_phrase_is_not_kept(results) -> None:
+    clips, url = results
+    summary = clips["repeat"].verdicts.summary
+    assert summary.keep is False and "insertion" in summary.reasons
+    assert summary.adjusted_wer > 0
+    keep, reasons, tier = _rows(url, "select keep, reject_reasons, tier from audio_quality where dataset = 'faults'")[0]
+    assert (keep, tier) == (False, "reject") and "insertion" in reasons
+    positions = _rows(url, "select position from audio_words where dataset = 'faults' and verdict = 'insertion'")
+    n_words = len(REPEAT_LABEL.split())
+    # the repeat sits at the end of the label ("... out of the way [out of the way]")
+    assert positions and all(n_words - 4 <= p <= n_words for (p,) in positions)
+
+
+def test_a_name_heard_with_another_spelling_is_kept(results) -> None:
+    clips, url = results
+    (result,) = [r for r in clips.values() if r.clip.dataset == "names"]
+    summary = result.verdicts.summary
+    unexplained = [(w.label_word, w.primary_word, w.secondary_word, w.rule) for w in result.verdicts.words]
+    assert summary.keep is True, [u for u in unexplained if not u[3].startswith("pass")]
+    dinah = [w for w in result.verdicts.words if "Dinah" in w.label_word]
+    assert len(dinah) == 2
+    respelled = [w for w in dinah if w.verdict == "spelling_variant"]
+    assert respelled, "the engines heard the name as another spelling"
+    for word in respelled:
+        assert word.rule == "spelling_variant.phonemes_near"
+        assert word.fed_phonemes and "dinah" not in {word.primary_word, word.secondary_word}
+    stored = _rows(
+        url,
+        "select keep, reject_reasons, tier, array_length(word_phonemes, 1) from audio_quality where dataset = 'names'",
+    )
+    assert stored == [(True, [], summary.tier, len(NAME_PASSAGE.split()))]
+    assert summary.tier in ("strict", "balanced")
