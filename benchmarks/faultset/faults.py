@@ -195,10 +195,24 @@ def repeat_phrase(tokens: Sequence[str], rng: random.Random, phonetics: Phonetic
     )
 
 
+# Closed-class words a sentence does not end on: a truncation keeps cutting until it does not
+# end on one of these, so the edited text ends with the cadence of a finished sentence.
+_FUNCTION_WORDS = frozenset(
+    """a an the of to in on at by for with from into upon and or but nor that as so if than then
+    his her its my your their our i you he she it we they me him them us who which what when
+    whom whose this these those there is was were be been am are had have has do did not no
+    very all said would could should shall will can may might must""".split()
+)
+
+
 def truncate(tokens: Sequence[str], rng: random.Random, phonetics: Phonetics, vocabulary: Sequence[str] = ()):
-    """The last 3-5 words dropped; the new last word ends the sentence with a full stop."""
-    for k in rng.sample([3, 4, 5], 3):
-        last = parse(tokens[-k - 1]) if len(tokens) > k + 3 else None
+    """The last 3-5 words dropped; the new last word (not a function word where one of the
+    three cuts allows) ends the sentence with a full stop."""
+    cuts = rng.sample([3, 4, 5], 3)
+    ends = {k: parse(tokens[-k - 1]) if len(tokens) > k + 3 else None for k in cuts}
+    natural = [k for k in cuts if ends[k] is not None and ends[k].core.lower() not in _FUNCTION_WORDS]
+    for k in natural + [k for k in cuts if k not in natural]:
+        last = ends[k]
         if last is None:
             continue
         edited = tuple(tokens[: -k - 1]) + (last.prefix + last.core + ".",)
