@@ -12,18 +12,18 @@ T = Thresholds()
 
 @pytest.mark.parametrize(
     ("wer", "conf", "tier"),
-    [
+    [  # confidences are calibrated probabilities (defaults: strict 0.95, balanced 0.90, permissive 0.80)
         (0.0, 0.99, "strict"),
-        (0.019, 0.981, "strict"),
+        (0.019, 0.95, "strict"),  # calibrated confidence at or above the bound
         (0.02, 0.99, "balanced"),  # WER must be strictly below 2 %
-        (0.01, 0.98, "balanced"),  # confidence must be strictly above 0.98
-        (0.049, 0.971, "balanced"),
+        (0.01, 0.949, "balanced"),
+        (0.049, 0.90, "balanced"),
         (0.05, 0.99, "permissive"),
-        (0.01, 0.96, "permissive"),
-        (0.099, 0.951, "permissive"),
+        (0.01, 0.85, "permissive"),
+        (0.099, 0.80, "permissive"),
         (0.10, 0.99, "reject"),
-        (0.0, 0.95, "reject"),
-        (0.01, None, "strict"),  # no confidences: WER alone
+        (0.0, 0.79, "reject"),
+        (0.01, None, "strict"),  # no calibrated confidence: WER alone
         (0.07, None, "permissive"),
     ],
 )
@@ -40,7 +40,8 @@ def test_tier_thresholds_are_settings() -> None:
     ("counts", "mos", "min_mos", "keep"),
     [
         ({}, None, None, True),
-        ({"stt_error": 3, "homophone": 2, "unverified": 1}, None, None, True),
+        ({"stt_error": 3, "homophone": 2}, None, None, True),
+        ({"unverified": 1}, None, None, False),  # keep means verified
         ({"tts_failure": 1}, None, None, False),
         ({"ambiguous": 1}, 4.5, 3.0, False),
         ({}, 2.9, 3.0, False),
@@ -57,10 +58,10 @@ def test_keep(counts: dict[str, int], mos: float | None, min_mos: float | None, 
     ("wer", "conf", "escalate", "reason"),
     [
         (0.0, 0.99, False, None),
-        (0.05, 0.98, False, None),  # both exactly at the threshold: not escalated
+        (0.05, 0.90, False, None),  # both exactly at the threshold: not escalated
         (0.051, 0.99, True, "primary WER 5.1% > 5.0%"),
-        (0.0, 0.979, True, "mean confidence 0.979 < 0.980"),
-        (0.2, 0.5, True, "primary WER 20.0% > 5.0%; mean confidence 0.500 < 0.980"),
+        (0.0, 0.899, True, "calibrated confidence 0.899 < 0.900"),
+        (0.2, 0.5, True, "primary WER 20.0% > 5.0%; calibrated confidence 0.500 < 0.900"),
         (0.0, None, False, None),
     ],
 )
@@ -70,7 +71,7 @@ def test_should_escalate(wer: float, conf: float | None, escalate: bool, reason:
 
 def test_escalation_thresholds_are_settings() -> None:
     assert should_escalate(0.08, 0.99, Thresholds(escalate_wer=0.10))[0] is False
-    assert should_escalate(0.0, 0.97, Thresholds(escalate_confidence=0.95))[0] is False
+    assert should_escalate(0.0, 0.85, Thresholds(escalate_confidence=0.80))[0] is False
 
 
 def test_adjusted_wer_counts_only_review_verdicts() -> None:

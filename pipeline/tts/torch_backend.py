@@ -20,6 +20,7 @@ import json
 import logging
 import math
 import numbers
+import os
 import threading
 from collections.abc import Sequence
 from importlib import metadata
@@ -52,6 +53,12 @@ MAX_PHONEMES = 510  # Kokoro's context is 512 tokens, two of which are the 0 bou
 SAMPLES_PER_FRAME = 600  # one predicted duration frame = 25 ms at 24 kHz
 KMODEL_MODULES = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
 MODEL_ENV_VAR = "PIPELINE_KOKORO_TORCH_MODEL"
+
+
+def _hub_offline() -> bool:
+    """``HF_HUB_OFFLINE`` as set now (huggingface_hub reads it once, at its import, and some
+    libraries import it early): offline means the local cache only, failing at once."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _kokoro_version() -> str:
@@ -159,7 +166,7 @@ class KokoroTorchBackend(KokoroBackend):
         from huggingface_hub import hf_hub_download
 
         try:
-            return Path(hf_hub_download(repo_id=self.model, filename=filename))
+            return Path(hf_hub_download(repo_id=self.model, filename=filename, local_files_only=_hub_offline()))
         except Exception as exc:  # offline, DNS failure, 404, auth, disk ...
             raise RuntimeError(
                 f"could not fetch the Kokoro torch weights {self.model}/{filename} from the Hugging Face "
@@ -180,7 +187,8 @@ class KokoroTorchBackend(KokoroBackend):
         from huggingface_hub import hf_hub_download
 
         try:
-            return json.loads(Path(hf_hub_download(repo_id=self.model, filename="config.json")).read_text())
+            path = hf_hub_download(repo_id=self.model, filename="config.json", local_files_only=_hub_offline())
+            return json.loads(Path(path).read_text())
         except Exception as exc:
             raise RuntimeError(f"could not fetch config.json of {self.model} from the hub: {exc}") from exc
 
