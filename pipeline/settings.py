@@ -8,6 +8,7 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -189,18 +190,8 @@ class Settings(BaseSettings):
 
     @property
     def thresholds(self) -> Thresholds:
-        """The verdict rules' thresholds from these settings."""
-        return Thresholds(
-            strict_wer=self.strict_wer,
-            strict_confidence=self.strict_confidence,
-            balanced_wer=self.balanced_wer,
-            balanced_confidence=self.balanced_confidence,
-            permissive_wer=self.permissive_wer,
-            permissive_confidence=self.permissive_confidence,
-            escalate_wer=self.escalate_wer,
-            escalate_confidence=self.escalate_confidence,
-            keep_min_mos=self.keep_min_mos,
-        )
+        """The verdict rules' thresholds: the settings fields of the same names."""
+        return Thresholds(**{f.name: getattr(self, f.name) for f in fields(Thresholds)})
 
     @property
     def datasets_dir(self) -> Path:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -354,20 +354,9 @@ def mos_plan(settings: Settings, reporter: Reporter) -> MOSPlan:
     return MOSPlan(settings.mos_mode, settings.mos_sample_rate, settings.mos_seed, tuple(judges), skipped)
 
 
-def thresholds_from(settings: Settings) -> Thresholds:
-    return settings.thresholds
-
-
 def clip_checks_from(settings: Settings) -> ClipCheckThresholds:
-    return ClipCheckThresholds(
-        speaker_min_similarity=settings.speaker_min_similarity,
-        max_internal_silence_s=settings.max_internal_silence_s,
-        max_leading_silence_s=settings.max_leading_silence_s,
-        max_trailing_silence_s=settings.max_trailing_silence_s,
-        max_clipping_pct=settings.max_clipping_pct,
-        timing_tolerance_s=settings.timing_tolerance_s,
-        truncation_tolerance_s=settings.truncation_tolerance_s,
-    )
+    """The clip checks' thresholds: the settings fields of the same names."""
+    return ClipCheckThresholds(**{f.name: getattr(settings, f.name) for f in fields(ClipCheckThresholds)})
 
 
 def speaker_stage(settings: Settings, clips: Sequence[ClipSource], reporter: Reporter) -> SpeakerStage | None:
@@ -422,7 +411,7 @@ def validate(request: ValidateRequest, settings: Settings, reporter: Reporter | 
                 secondary=judges.get("secondary"),
                 engines=request.engines,
                 mode=request.mode,
-                thresholds=thresholds_from(settings),
+                thresholds=settings.thresholds,
                 on_result=on_result,
                 reporter=reporter,
                 mos=mos,
