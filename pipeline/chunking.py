@@ -107,29 +107,40 @@ def _speak_tokens(tokens: Sequence[str], heading: bool) -> list[str]:
     return [_speak_token(t) for t in (_heading_numbers(list(tokens)) if heading else tokens)]
 
 
-def phoneme_spans(tokens: Sequence[str], result: Phonemized, *, heading: bool = False) -> list[tuple[int, int] | None]:
-    """Per label token, the ``[start, end)`` characters of ``result.phonemes`` that misaki made of
-    it (``result`` = the phonemization of the tokens' speak text; None = a token that got no
-    phonemes). misaki's tokens are located in the speak text and belong to the label token they
-    start in, as in the chunker's cost estimate."""
+def token_owners(tokens: Sequence[str], result: Phonemized, *, heading: bool = False) -> list[int]:
+    """For each misaki token of ``result`` (the phonemization of the tokens' speak text), the
+    label token it belongs to: misaki's tokens are located in the speak text and charged to the
+    label token they start in. The one alignment walk behind the chunker's cost estimate,
+    ``phoneme_spans`` and ``word_phonemes``."""
     starts: list[int] = []  # where each token that is read starts in the speak text
-    owners: list[int] = []  # ... and which label token it is
+    readers: list[int] = []  # ... and which label token it is
     pos = 0
     for i, speak in enumerate(_speak_tokens(tokens, heading)):
         if speak:
             starts.append(pos)
-            owners.append(i)
+            readers.append(i)
             pos += len(speak) + 1
-    raw = "".join(w.phonemes + (" " if w.whitespace else "") for w in result.words)
-    lead = len(raw) - len(raw.lstrip())
-    spans: list[list[int] | None] = [None] * len(tokens)
-    cursor = offset = 0
-    owner = owners[0] if owners else 0
+    owners: list[int] = []
+    cursor = 0
+    owner = readers[0] if readers else 0
     for word in result.words:
         at = result.text.find(word.text, cursor) if word.text else -1
         if at >= 0:
             cursor = at + len(word.text)
-            owner = owners[max(0, bisect.bisect_right(starts, at) - 1)]
+            owner = readers[max(0, bisect.bisect_right(starts, at) - 1)] if readers else 0
+        owners.append(owner)
+    return owners
+
+
+def phoneme_spans(tokens: Sequence[str], result: Phonemized, *, heading: bool = False) -> list[tuple[int, int] | None]:
+    """Per label token, the ``[start, end)`` characters of ``result.phonemes`` that misaki made of
+    it (``result`` = the phonemization of the tokens' speak text; None = a token that got no
+    phonemes), by ``token_owners``."""
+    raw = "".join(w.phonemes + (" " if w.whitespace else "") for w in result.words)
+    lead = len(raw) - len(raw.lstrip())
+    spans: list[list[int] | None] = [None] * len(tokens)
+    offset = 0
+    for word, owner in zip(result.words, token_owners(tokens, result, heading=heading), strict=True):
         begin, end = offset - lead, offset - lead + len(word.phonemes)
         offset += len(word.phonemes) + (1 if word.whitespace else 0)
         if word.phonemes.strip():
@@ -248,35 +259,11 @@ class _Planned:
     heading: bool
 
 
-def token_owners(tokens: Sequence[str], result: Phonemized) -> list[int]:
-    """For each misaki token of ``result``, the label token it belongs to: misaki's tokens are
-    located in the speak text and charged to the label token they start in."""
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for token in tokens:
-        speak = _speak_token(token)
-        spans.append((pos, pos + len(speak)))
-        if speak:
-            pos += len(speak) + 1
-    text = result.text
-    owners: list[int] = []
-    cursor = 0
-    owner = 0
-    for word in result.words:
-        at = text.find(word.text, cursor) if word.text else -1
-        if at >= 0:
-            cursor = at + len(word.text)
-            while owner + 1 < len(spans) and spans[owner][1] <= at:
-                owner += 1
-        owners.append(owner)
-    return owners
-
-
-def word_phonemes(tokens: Sequence[str], result: Phonemized) -> tuple[str, ...]:
+def word_phonemes(tokens: Sequence[str], result: Phonemized, *, heading: bool = False) -> tuple[str, ...]:
     """What Kokoro is fed for each label token (whitespace-split label words): the phonemes of
     the misaki tokens it owns, joined with the spaces Kokoro receives between them."""
     parts: list[list[str]] = [[] for _ in tokens]
-    for word, owner in zip(result.words, token_owners(tokens, result), strict=True):
+    for word, owner in zip(result.words, token_owners(tokens, result, heading=heading), strict=True):
         if tokens:
             parts[owner].append(word.phonemes + (" " if word.whitespace else ""))
     return tuple("".join(p).strip() for p in parts)
@@ -572,7 +559,7 @@ def chunk_book(
                         text=text,
                         speak_text=speak,
                         phonemes=result.phonemes,
-                        word_phonemes=word_phonemes(tokens, result),
+                        word_phonemes=word_phonemes(tokens, result, heading=planned.heading),
                         n_words=len(tokens),
                         est_seconds=round(len(result.phonemes) / phonemes_per_second, 2),
                         g2p_flags=planned.flags,

@@ -156,6 +156,18 @@ def test_alice_headings_own_chunks(alice_chunks: list[Chunk], alice_book: Book) 
     assert [c.chapter_index for c in alice_chunks] == sorted(c.chapter_index for c in alice_chunks)
 
 
+def test_alice_word_phonemes_follow_the_word_spans(alice_chunks: list[Chunk]) -> None:
+    """Per label word, the fed phonemes are the characters its span owns, headings included (the
+    Roman numeral is read as a number and owns only that number: "III." -> "θɹˈi.")."""
+    for c in alice_chunks:
+        assert len(c.word_phonemes) == len(c.word_spans) == len(c.text.split())
+        for fed, span in zip(c.word_phonemes, c.word_spans, strict=True):
+            assert fed == ("" if span is None else c.phonemes[span[0] : span[1]].strip())
+    heading = next(c for c in alice_chunks if c.kind == "heading" and c.text.startswith("CHAPTER III."))
+    owned = dict(zip(heading.text.split(), heading.word_phonemes, strict=True))
+    assert owned["III."] == "θɹˈi." and owned["Tale"] == "tˈAl"
+
+
 def test_alice_chunk_sizes_near_target(alice_chunks: list[Chunk]) -> None:
     text = [c for c in alice_chunks if c.kind == "text"]
     seconds = [c.est_seconds for c in text]
