@@ -107,19 +107,23 @@ def _speak_tokens(tokens: Sequence[str], heading: bool) -> list[str]:
     return [_speak_token(t) for t in (_heading_numbers(list(tokens)) if heading else tokens)]
 
 
-def token_owners(tokens: Sequence[str], result: Phonemized, *, heading: bool = False) -> list[int]:
+def token_owners(
+    tokens: Sequence[str], result: Phonemized, *, heading: bool = False, speak: Sequence[str] | None = None
+) -> list[int]:
     """For each misaki token of ``result`` (the phonemization of the tokens' speak text), the
     label token it belongs to: misaki's tokens are located in the speak text and charged to the
     label token they start in. The one alignment walk behind the chunker's cost estimate,
-    ``phoneme_spans`` and ``word_phonemes``."""
+    ``phoneme_spans`` and ``word_phonemes``. ``speak``: what the G2P read for each label token
+    when it is not the chunker's own speak text (e.g. with misaki's ``[word](/phonemes/)``
+    overrides; "" = not read)."""
     starts: list[int] = []  # where each token that is read starts in the speak text
     readers: list[int] = []  # ... and which label token it is
     pos = 0
-    for i, speak in enumerate(_speak_tokens(tokens, heading)):
-        if speak:
+    for i, speak_token in enumerate(_speak_tokens(tokens, heading) if speak is None else speak):
+        if speak_token:
             starts.append(pos)
             readers.append(i)
-            pos += len(speak) + 1
+            pos += len(speak_token) + 1
     owners: list[int] = []
     cursor = 0
     owner = readers[0] if readers else 0
@@ -132,7 +136,9 @@ def token_owners(tokens: Sequence[str], result: Phonemized, *, heading: bool = F
     return owners
 
 
-def phoneme_spans(tokens: Sequence[str], result: Phonemized, *, heading: bool = False) -> list[tuple[int, int] | None]:
+def phoneme_spans(
+    tokens: Sequence[str], result: Phonemized, *, heading: bool = False, speak: Sequence[str] | None = None
+) -> list[tuple[int, int] | None]:
     """Per label token, the ``[start, end)`` characters of ``result.phonemes`` that misaki made of
     it (``result`` = the phonemization of the tokens' speak text; None = a token that got no
     phonemes), by ``token_owners``."""
@@ -140,7 +146,7 @@ def phoneme_spans(tokens: Sequence[str], result: Phonemized, *, heading: bool = 
     lead = len(raw) - len(raw.lstrip())
     spans: list[list[int] | None] = [None] * len(tokens)
     offset = 0
-    for word, owner in zip(result.words, token_owners(tokens, result, heading=heading), strict=True):
+    for word, owner in zip(result.words, token_owners(tokens, result, heading=heading, speak=speak), strict=True):
         begin, end = offset - lead, offset - lead + len(word.phonemes)
         offset += len(word.phonemes) + (1 if word.whitespace else 0)
         if word.phonemes.strip():
@@ -259,11 +265,13 @@ class _Planned:
     heading: bool
 
 
-def word_phonemes(tokens: Sequence[str], result: Phonemized, *, heading: bool = False) -> tuple[str, ...]:
+def word_phonemes(
+    tokens: Sequence[str], result: Phonemized, *, heading: bool = False, speak: Sequence[str] | None = None
+) -> tuple[str, ...]:
     """What Kokoro is fed for each label token (whitespace-split label words): the phonemes of
     the misaki tokens it owns, joined with the spaces Kokoro receives between them."""
     parts: list[list[str]] = [[] for _ in tokens]
-    for word, owner in zip(result.words, token_owners(tokens, result, heading=heading), strict=True):
+    for word, owner in zip(result.words, token_owners(tokens, result, heading=heading, speak=speak), strict=True):
         if tokens:
             parts[owner].append(word.phonemes + (" " if word.whitespace else ""))
     return tuple("".join(p).strip() for p in parts)

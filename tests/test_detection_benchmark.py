@@ -126,11 +126,14 @@ def test_text_faults_are_built_as_specified_and_synthesized(chapter_one, phonemi
         if spec.kind == "clean":
             assert spec.edited == speak_text(label) and spec.indices == ()
             assert spec.stored_phonemes == spec.synth_phonemes
+            assert len(spec.word_phonemes) == len(spec.word_spans) == len(label)
             continue
         _check_edit(FaultKind(spec.kind), spoken, spec.edited.split(), spec, us_lexicon)
-        # Kokoro was asked to say the label: the manifest stores its phonemes, not the edited ones.
+        # Kokoro was asked to say the label: the manifest stores its phonemes, not the edited ones,
+        # and per label word what it owns of them; no predicted word times (those were the edit's).
         assert spec.stored_phonemes == g2p.phonemize(speak_text(label)).phonemes
         assert spec.synth_phonemes == g2p.phonemize(spec.edited).phonemes != spec.stored_phonemes
+        assert len(spec.word_phonemes) == len(label) and spec.word_spans == ()
 
     settings = Settings(work_dir=tmp_path / "work")
     dataset_dir = settings.datasets_dir / config.name
@@ -140,6 +143,8 @@ def test_text_faults_are_built_as_specified_and_synthesized(chapter_one, phonemi
     for spec in read_specs(dataset_dir):
         record = records[spec.wav_path]
         assert record.text == spec.label and record.phonemes == spec.stored_phonemes
+        assert tuple(record.word_phonemes) == spec.word_phonemes
+        assert (record.word_times is not None) == (spec.kind == "clean")
         assert (dataset_dir / record.txt_path).read_text(encoding="utf-8") == spec.label + "\n"
         info = sf.info(dataset_dir / spec.wav_path)
         assert info.samplerate == 24000 and 4.0 < info.duration < 25.0
@@ -170,8 +175,14 @@ def test_g2p_faults_feed_other_phonemes_for_the_book_word(chapter_one, phonemize
         fed = g2p.phonemize(spec.edited)
         assert spec.synth_phonemes == fed.phonemes == spec.stored_phonemes  # generate would store these
         assert spec.synth_phonemes != g2p.phonemize(speak_text(label)).phonemes
+        # What generate would store: the faulty reading is the word's own, and a dictionary word
+        # read letter by letter is a G2P audit finding.
+        assert spec.word_phonemes[i].strip("“”‘’\"'.,;:!?—-()") in spec.synth_phonemes
         if spec.kind == FaultKind.spelled_out:
             assert us_lexicon.spelled(word) in spec.synth_phonemes
+            assert us_lexicon.spelled(word) in spec.word_phonemes[i]
+            letter = [f for f in spec.g2p_flags if f["rule"] == "g2p.letter_spelling" and not f["fixed"]]
+            assert [f["word"] for f in letter] == [word]
 
 
 def test_spell_out_reads_the_word_as_misaki_reads_an_acronym(us_lexicon):
@@ -196,3 +207,22 @@ def test_benchmark_end_to_end_on_a_tiny_set(chapter_one, tmp_path, monkeypatch):
     deletion = next(c for c in report["clips"] if c["spec"]["kind"] == "deletion")
     assert deletion["outcome"]["caught_at_word"]
     assert "| deletion |" in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_g2p_finding_that_cost_the_clip_its_place_is_a_flag_at_its_word():
+    from faultset.build import ClipSpec
+    from faultset.score import score_clip
+
+    spec = ClipSpec(
+        clip="spelled_out_001", kind="spelled_out", book_id="b", chunk_index=1, voice="af_heart", lang="a",
+        label="She said the word twice.", edited="", indices=(2,), targets=("the",), insert_position=None,
+        detail="", stored_phonemes="", synth_phonemes="",
+        g2p_flags=({"rule": "g2p.letter_spelling", "word": "the", "phonemes": "tˈi ˈAʧ ˈi", "fixed": False},),
+    )  # fmt: skip
+    rows = [{"word_index": i, "verdict": "pass"} for i in range(5)]
+    kept = {"groups": {"verdicts": {"keep": True, "reject_reasons": []}}, "words": rows}
+    assert not score_clip(spec, kept).caught_at_word  # a finding that decided nothing is no flag
+    rejected = {"groups": {"verdicts": {"keep": False, "reject_reasons": ["g2p_letter_spelling"]}}, "words": rows}
+    outcome = score_clip(spec, rejected)
+    assert outcome.caught_at_word and outcome.detected
+    assert outcome.flags == [{"at": 2, "insertion": False, "label_word": "the", "verdict": "g2p.letter_spelling"}]

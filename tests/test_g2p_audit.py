@@ -44,6 +44,17 @@ LETTER_SPELLING = [
 ]
 
 
+def test_a_lower_case_word_read_letter_by_letter_is_an_unfixed_finding(auditor):
+    """A phoneme override (or lexicon entry) that spells a dictionary word out is flagged in any
+    case; only ALL-CAPS words can be fixed by reading them in lower case."""
+    text = "She said [the](/tˈi ˈAʧ ˈi/) word and [Cat](/sˈi ˈA tˈi/) too."
+    read, _, flags = auditor.audit_and_fix(text)
+    letter = [f for f in flags if f.rule == G2P_LETTER_SPELLING]
+    assert {f.word for f in letter} == {"the", "Cat"}
+    assert not any(f.fixed for f in letter)
+    assert read == text
+
+
 @pytest.mark.parametrize(("text", "spelled", "fixed_text"), LETTER_SPELLING)
 def test_letter_spelled_dictionary_words_are_flagged_and_read_as_words(auditor, caps_kept, text, spelled, fixed_text):
     read, phonemized, flags = auditor.audit_and_fix(text)

@@ -31,12 +31,13 @@ from faultset.faults import (
     parse,
     with_overrides,
 )
-from pipeline.chunking import chunk_book, speakable
+from pipeline.chunking import chunk_book, phoneme_spans, speakable, word_phonemes
 from pipeline.ingest import read_book
 from pipeline.manifest import Manifest
 from pipeline.records import AudioRecord, Chunk
 from pipeline.settings import PHONEMES_PER_SECOND, Settings
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES
+from pipeline.tts.g2p_audit import G2PAuditor, G2PFlag
 
 SPEC_FILE = "faults.json"
 MIN_SECONDS, MAX_SECONDS = 5.0, 25.0
@@ -102,10 +103,27 @@ class ClipSpec:
     synth_phonemes: str  # what Kokoro actually received
     wav_path: str = ""
     id: str = ""
+    # What generate would have stored with the clip: per label word the part of stored_phonemes it
+    # owns, the G2P audit's findings, and (where Kokoro was fed the stored phonemes: clean clips and
+    # G2P faults) each label word's span of them, from which the synthesize stage derives Kokoro's
+    # predicted word times. Text faults get no spans: the durations Kokoro predicted are those of
+    # the edited text, not of the label.
+    word_phonemes: tuple[str, ...] = ()
+    g2p_flags: tuple[dict, ...] = ()
+    word_spans: tuple[tuple[int, int] | None, ...] = ()
 
     @classmethod
     def from_json(cls, row: dict) -> ClipSpec:
-        return cls(**{**row, "indices": tuple(row["indices"]), "targets": tuple(row["targets"])})
+        return cls(
+            **{
+                **row,
+                "indices": tuple(row["indices"]),
+                "targets": tuple(row["targets"]),
+                "word_phonemes": tuple(row.get("word_phonemes", ())),
+                "g2p_flags": tuple(row.get("g2p_flags", ())),
+                "word_spans": tuple(None if s is None else (s[0], s[1]) for s in row.get("word_spans", ())),
+            }
+        )
 
 
 class MisakiPhonetics:
@@ -143,11 +161,19 @@ class MisakiPhonetics:
 
 
 class Phonemizers:
-    """The project's G2P (and the matching lexicon) per misaki language, loaded on first use."""
+    """The project's G2P, its audit (as ``generate`` runs it) and the matching lexicon per misaki
+    language, loaded on first use."""
 
     def __init__(self) -> None:
         self._g2p: dict[str, G2P] = {}
+        self._auditors: dict[str, G2PAuditor] = {}
         self._phonetics: dict[str, MisakiPhonetics] = {}
+
+    def auditor(self, lang: str) -> G2PAuditor:
+        if lang not in self._auditors:
+            self._auditors[lang] = G2PAuditor(self.g2p(lang))
+            self._auditors[lang].setup()
+        return self._auditors[lang]
 
     def g2p(self, lang: str) -> G2P:
         if lang not in self._g2p:
@@ -223,8 +249,28 @@ def _inject(
     return INJECTORS[kind](tokens, rng, phonetics, vocab)
 
 
-def _phonemes(text: str, g2p: G2P) -> str:
-    return g2p.phonemize(text).phonemes
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the G2P (audited and fixed as ``generate`` does) made of a token list."""
+
+    phonemes: str
+    word_phonemes: tuple[str, ...]
+    word_spans: tuple[tuple[int, int] | None, ...]
+    g2p_flags: tuple[dict, ...]
+
+
+def read_tokens(tokens: Sequence[str], auditor: G2PAuditor, overrides: Sequence[tuple[int, str]] = ()) -> Reading:
+    """``tokens`` read as ``generate`` reads a chunk: speakable text (with misaki's phoneme markup
+    on the overridden words), audited and fixed; each token's phonemes and span located through the
+    speak tokens (a fix changes only letter case, so their lengths hold)."""
+    speak = with_overrides([speakable(t) for t in tokens], overrides)
+    _, result, flags = auditor.audit_and_fix(" ".join(t for t in speak if t))
+    return Reading(
+        result.phonemes,
+        word_phonemes(tokens, result, speak=speak),
+        tuple(phoneme_spans(tokens, result, speak=speak)),
+        tuple(f.to_json() for f in flags),
+    )
 
 
 def make_spec(
@@ -232,20 +278,23 @@ def make_spec(
 ) -> ClipSpec | None:
     """The clip's texts and phonemes; None when the result would not fit Kokoro or 5-25 s."""
     lang = lang_for(voice)
-    g2p = phon.g2p(lang)
+    auditor = phon.auditor(lang)
     tokens = passage.label.split()
-    label_phonemes = _phonemes(speak_text(tokens), g2p)
+    label = read_tokens(tokens, auditor)
     if fault is None:
-        edited, synth = speak_text(tokens), label_phonemes
+        edited, fed = speak_text(tokens), label
     else:
         edited = speak_text(fault.edited, fault.overrides)
-        synth = _phonemes(edited, g2p)
-        if synth == label_phonemes:  # the edit changed nothing Kokoro hears
+        fed = read_tokens(fault.edited, auditor, fault.overrides)
+        if fed.phonemes == label.phonemes:  # the edit changed nothing Kokoro hears
             return None
+    synth = fed.phonemes
     seconds = len(synth) / PHONEMES_PER_SECOND
     if len(synth) > KOKORO_MAX_PHONEMES or not MIN_SECONDS + 0.5 <= seconds <= MAX_SECONDS - 2:
         return None
-    stored = synth if kind in G2P_FAULTS or fault is None else label_phonemes
+    # G2P faults and clean clips: the label's tokens were read (wrongly, for a G2P fault) and that
+    # reading is what Kokoro got. Text faults: generate would have stored the label's reading.
+    stored = fed if kind in G2P_FAULTS or fault is None else label
     return ClipSpec(
         clip=clip,
         kind=kind.value,
@@ -259,8 +308,11 @@ def make_spec(
         targets=tuple(tokens[i] for i in fault.indices) if fault else (),
         insert_position=fault.insert_position if fault else None,
         detail=fault.detail if fault else "",
-        stored_phonemes=stored,
+        stored_phonemes=stored.phonemes,
         synth_phonemes=synth,
+        word_phonemes=stored.word_phonemes,
+        g2p_flags=stored.g2p_flags,
+        word_spans=stored.word_spans if stored is fed else (),
     )
 
 
@@ -371,6 +423,9 @@ def synthesize_set(specs: list[ClipSpec], dataset_dir: Path, settings: Settings,
             phonemes=spec.synth_phonemes,
             n_words=len(spec.label.split()),
             est_seconds=round(len(spec.synth_phonemes) / PHONEMES_PER_SECOND, 2),
+            g2p_flags=tuple(G2PFlag(**flag) for flag in spec.g2p_flags),
+            word_spans=spec.word_spans,
+            word_phonemes=spec.word_phonemes,
         )
         jobs.append(
             SynthesisJob(

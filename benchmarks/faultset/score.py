@@ -13,6 +13,7 @@ holds in the code this runs against: nothing here decides keep or tiers.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,6 +22,7 @@ from pathlib import Path
 from faultset.build import ClipSpec
 from faultset.faults import FaultKind
 from pipeline.manifest import Manifest
+from pipeline.reasons import G2P_REASONS
 from verdicts import COUNTED_VERDICTS, VERDICT_NAMES
 
 PASS = "pass"
@@ -29,6 +31,7 @@ EXPLAINED: frozenset[str] = frozenset(VERDICT_NAMES) - COUNTED_VERDICTS - {PASS}
 # without one, the position comes from the insertion's start time among the label words'.
 _POSITION_KEYS = ("position", "insert_position", "label_position", "insertion_position")
 _TIME_SLACK_S = 0.05
+_WORD = re.compile(r"[\w'’-]+")
 
 
 def is_flag(verdict: str | None) -> bool:
@@ -128,12 +131,30 @@ def score_clip(spec: ClipSpec, entry: dict | None, cascade: dict | None = None) 
         )
         if where is not None and where in window:
             outcome.caught_at_word = True
+    _g2p_flags(outcome, spec)
     outcome.flagged_anywhere = bool(outcome.flags)
     outcome.tts_failure_words = sum(1 for r in label_rows if r.get("verdict") == "tts_failure")
     if cascade is not None:
         cv = cascade["groups"].get("verdicts", {})
         outcome.escalated, outcome.cascade_keep = cv.get("escalated"), cv.get("keep")
     return outcome
+
+
+def _g2p_flags(outcome: ClipOutcome, spec: ClipSpec) -> None:
+    """The G2P audit's findings that cost the clip its place (a reason from ``g2p_reasons``) are
+    flags on the label word they name: generate stored each finding with the word it was made on."""
+    reasons = set(outcome.reject_reasons or ())
+    if not reasons & set(G2P_REASONS.values()):
+        return
+    label = spec.label.split()
+    for flag in spec.g2p_flags:
+        if flag.get("fixed") or G2P_REASONS.get(flag["rule"]) not in reasons:
+            continue
+        at = [i for i, token in enumerate(label) if flag["word"] in _WORD.findall(token)]
+        where = min(at, key=lambda i: min(abs(i - j) for j in spec.indices or (i,))) if at else None
+        outcome.flags.append({"at": where, "insertion": False, "label_word": flag["word"], "verdict": flag["rule"]})
+        if where is not None and where in (_window(spec) if spec.indices else set()):
+            outcome.caught_at_word = True
 
 
 def entries_for(specs: Sequence[ClipSpec], dataset_dir: Path, log_path: Path | None) -> dict[str, dict]:

@@ -2,10 +2,12 @@
 
 Rules (ids are constants; every flag of a clip is stored with it, ``g2p_flags``):
 
-* ``g2p.letter_spelling``: an ALL-CAPS word whose phonemes spell it letter by letter although its
-  lower-case form is a dictionary word ("DRINK ME" -> "ɛm-i"). Fixed by default: the word is read
-  in lower case (``fixed`` True on the flag); ``keep_caps`` opts out. Acronyms (no lower-case
-  dictionary entry: "BBC") are meant to be spelled and are not flagged.
+* ``g2p.letter_spelling``: a word whose phonemes spell it letter by letter although its lower-case
+  form is a dictionary word ("DRINK ME" -> "ɛm-i"). ALL-CAPS words are fixed by default: the word
+  is read in lower case (``fixed`` True on the flag); ``keep_caps`` opts out. A word in lower or
+  title case read letter by letter (a lexicon entry or phoneme override gone wrong) cannot be fixed
+  that way and stays a finding. Acronyms (no lower-case dictionary entry: "BBC") are meant to be
+  spelled and are not flagged.
 * ``g2p.no_phonemes``: a word with letters or digits that got no phonemes at all (silent).
 * ``g2p.unknown_marker``: misaki's unknown marker (``❓``) inside a word's phonemes.
 * ``g2p.out_of_vocab``: phoneme symbols Kokoro's vocabulary lacks (the model skips them).
@@ -168,13 +170,13 @@ class G2PAuditor:
         return any(word in table for table in self._dictionary)
 
     def is_letter_spelling(self, word: str, phonemes: str) -> bool:
-        """``phonemes`` spell ALL-CAPS ``word`` letter by letter and ``word.lower()`` is a word."""
-        if len(word) < 2 or not (word.isascii() and word.isalpha() and word.isupper()):
+        """``phonemes`` spell ``word`` letter by letter and ``word.lower()`` is a word."""
+        if len(word) < 2 or not (word.isascii() and word.isalpha()):
             return False
         if not self.in_dictionary(word.lower()):
             return False
-        spelled = "".join(self._letters.get(c) or "?" for c in word)
-        return phonemes.translate(_STRESS) == spelled.translate(_STRESS)
+        spelled = "".join(self._letters.get(c) or "?" for c in word.upper())
+        return "".join(phonemes.translate(_STRESS).split()) == spelled.translate(_STRESS)
 
     def word_flags(self, phonemized: Phonemized) -> list[G2PFlag]:
         """The per-word rules (everything but the heteronym second opinion)."""
@@ -221,12 +223,12 @@ class G2PAuditor:
         words are read in lower case unless ``keep_caps``; their flags say ``fixed``."""
         phonemized = phonemized or self.g2p.phonemize(text)
         flags = self.word_flags(phonemized)
-        spelled = {f.word for f in flags if f.rule == G2P_LETTER_SPELLING}
+        spelled = {f.word for f in flags if f.rule == G2P_LETTER_SPELLING and f.word.isupper()}
         if spelled and not self.keep_caps:
-            # Read in lower case, a dictionary word is read as a word: every such flag is fixed.
+            # Read in lower case, an ALL-CAPS dictionary word is read as a word: its flag is fixed.
             text = lower_words(text, spelled)
             phonemized = self.g2p.phonemize(text)
-            fixed = [replace(f, fixed=True) for f in flags if f.rule == G2P_LETTER_SPELLING]
+            fixed = [replace(f, fixed=True) for f in flags if f.rule == G2P_LETTER_SPELLING and f.word in spelled]
             flags = fixed + self.word_flags(phonemized)
         return text, phonemized, flags + self.heteronym_flags(phonemized)
 
