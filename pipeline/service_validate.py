@@ -30,7 +30,8 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,14 @@ class ValidatorHost:
         finally:
             ticket.finish(outcome)  # type: ignore[arg-type]
 
+    async def stop_jobs(self, timeout_s: float = 60.0) -> None:
+        """Cancel the running and queued folder jobs and wait for them to wind down."""
+        tasks = set(self.jobs.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)
+
     def store(self) -> Any:
         from pipeline.store.store import Store
 
@@ -310,7 +319,16 @@ class JsonErrorRoute(APIRoute):
 def validator_router(settings: Settings) -> APIRouter:
     """The validator API's routes over one ``ValidatorHost`` (its models load on first use)."""
     host = ValidatorHost(settings)
-    router = APIRouter(route_class=JsonErrorRoute)
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:  # shutdown: running folder jobs stop (after their current chunk), models are freed
+            await host.stop_jobs()
+            host.validator.close()
+
+    router = APIRouter(route_class=JsonErrorRoute, lifespan=lifespan)
 
     @router.post("/api/validate")
     async def validate(request: Request) -> Response:

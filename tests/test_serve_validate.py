@@ -242,6 +242,17 @@ def test_folder_job_limit(server: Server, clips: dict[str, Path]) -> None:
     assert job["stored_rows"] is None and job["run_id"] is None
 
 
+def test_a_queued_folder_job_can_be_cancelled(server: Server, clips: dict[str, Path]) -> None:
+    body = {"path": "folder", "engines": "primary"}
+    running = post(server, "/api/validate/folder", json=body).json()["id"]
+    queued = post(server, "/api/validate/folder", json=body).json()["id"]  # waits: one folder job runs at a time
+    cancelled = httpx.delete(f"{server.url}/api/jobs/{queued}", headers=server.headers(), timeout=10)
+    assert cancelled.status_code == 200 and cancelled.json()["cancel_requested"] is True
+    assert wait_for_job(server, running)["status"] == "done"
+    job = wait_for_job(server, queued)
+    assert job["status"] == "cancelled" and job["results"] == []
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 
