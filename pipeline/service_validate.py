@@ -41,6 +41,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.choices import EngineMode
 from pipeline.files import sha256_file
@@ -57,6 +58,7 @@ from pipeline.service_audio_inputs import (
     move_into,
     save_upload,
 )
+from pipeline.service_guard import error_body
 from pipeline.service_jobs import JobGate, run_in_thread_exclusively
 from pipeline.service_validate_jobs import FolderJob, FolderJobs
 from pipeline.settings import Settings
@@ -302,7 +304,8 @@ async def read_request(request: Request, model: type[_Options]) -> tuple[Any, Up
 
 
 class JsonErrorRoute(APIRoute):
-    """Answers an ``ApiError`` as the service's JSON error body; anything else as a 500 of the same shape."""
+    """Answers an ``ApiError`` as the service's JSON error body, and an unexpected error as a 500
+    of the same shape."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -312,6 +315,12 @@ class JsonErrorRoute(APIRoute):
                 return await handler(request)
             except ApiError as exc:
                 return JSONResponse(exc.payload(), status_code=exc.status, headers=exc.headers)
+            except StarletteHTTPException:  # the app's handlers answer these (e.g. the body limit's 413)
+                raise
+            except Exception as exc:  # a model that fails to load or run: said as JSON, logged in full
+                log.exception("%s %s failed", request.method, request.url.path)
+                message = f"validator failed: {type(exc).__name__}: {exc}"
+                return JSONResponse(error_body(message, "internal_error"), status_code=500)
 
         return route
 
