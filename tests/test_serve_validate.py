@@ -327,3 +327,18 @@ def test_the_api_key_of_the_tts_routes_guards_every_route(server: Server, method
     assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
     wrong = httpx.request(method, server.url + route, headers={"Authorization": "Bearer nope"}, timeout=10)
     assert wrong.status_code == 401
+
+
+def test_folder_labels_are_the_txt_or_else_the_lab_beside_each_wav(tmp_path: Path) -> None:
+    from pipeline.sources import discover
+
+    for name, seed in (("a", 1), ("b", 2)):
+        noise = np.random.default_rng(seed).normal(0, 0.01, 800).astype(np.float32)
+        sf.write(tmp_path / f"{name}.wav", noise, 8000, subtype="PCM_16")
+    (tmp_path / "a.lab").write_text("from the lab file", encoding="utf-8")
+    (tmp_path / "b.lab").write_text("not this one", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("from the txt file", encoding="utf-8")
+    (tmp_path / "c.lab").write_text("no audio", encoding="utf-8")
+    clips, issues = discover(tmp_path, "labels", tmp_path / ".cache")
+    assert {c.path: c.text for c in clips} == {"a.wav": "from the lab file", "b.wav": "from the txt file"}
+    assert [(i.path, i.problem) for i in issues] == [("c.lab", "label without a .wav")]
