@@ -268,33 +268,44 @@ class AudioRequest:
 
 async def read_request(request: Request, model: type[_Options]) -> tuple[Any, UploadFile | None, Any]:
     """(options, uploaded audio or None, the form to close) from a multipart or a JSON body."""
-    content_type = request.headers.get("content-type", "")
-    form = None
-    upload: UploadFile | None = None
-    if content_type.startswith("multipart/form-data"):
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
         form = await request.form()
-        fields: dict[str, Any] = {}
-        for key, value in form.multi_items():
-            if isinstance(value, UploadFile):
-                if key not in UPLOAD_FIELDS:
-                    raise ApiError(400, f"unexpected file field {key!r}; send the audio as `audio`", "invalid_request")
-                upload = value
-            else:
-                fields[key] = value
-        raw: Any = fields
-    else:
         try:
-            raw = await request.json()
-        except ValueError as exc:
-            raise ApiError(
-                400,
-                f"expected a JSON object or a multipart form (content-type {content_type!r}): {exc}",
-                "invalid_json",
-            ) from exc
-        if not isinstance(raw, dict):
-            raise ApiError(400, "the JSON body must be an object", "invalid_json")
+            return (*_form_options(form, model), form)
+        except ApiError:
+            await form.close()
+            raise
+    return _options(await _json_object(request), model), None, None
+
+
+def _form_options(form: Any, model: type[_Options]) -> tuple[Any, UploadFile | None]:
+    upload: UploadFile | None = None
+    fields: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            if key not in UPLOAD_FIELDS:
+                raise ApiError(400, f"unexpected file field {key!r}; send the audio as `audio`", "invalid_request")
+            upload = value
+        else:
+            fields[key] = value
+    return _options(fields, model), upload
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
     try:
-        return model.model_validate(raw), upload, form
+        raw = await request.json()
+    except ValueError as exc:
+        message = f"expected a JSON object or a multipart form (content-type {content_type!r}): {exc}"
+        raise ApiError(400, message, "invalid_json") from exc
+    if not isinstance(raw, dict):
+        raise ApiError(400, "the JSON body must be an object", "invalid_json")
+    return raw
+
+
+def _options(raw: dict[str, Any], model: type[_Options]) -> Any:
+    try:
+        return model.model_validate(raw)
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
         raise ApiError(422, details, "invalid_request") from exc

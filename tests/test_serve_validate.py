@@ -303,6 +303,16 @@ def test_bad_uploads_get_4xx(server: Server, clips: dict[str, Path]) -> None:
     assert send(clips["match"].read_bytes(), "/api/mos", judges="pesq") == (400, "unknown_judge")
 
 
+def test_malformed_bodies_get_4xx(server: Server, clips: dict[str, Path]) -> None:
+    not_json = post(server, "/api/validate", content=b"path=clips/match.wav")
+    assert error_of(not_json) == (400, "invalid_json")
+    assert error_of(post(server, "/api/validate", json=["clips/match.wav"])) == (400, "invalid_json")
+    wrong_field = post(server, "/api/mos", files={"speech": ("x.wav", clips["match"].read_bytes(), "audio/wav")})
+    assert error_of(wrong_field) == (400, "invalid_request")
+    both = post(server, "/api/mos", files={"audio": ("x.wav", b"RIFF", "audio/wav")}, data={"path": "clips/match.wav"})
+    assert error_of(both) == (400, "invalid_request")
+
+
 def test_folder_and_job_errors(server: Server, clips: dict[str, Path]) -> None:
     assert error_of(post(server, "/api/validate/folder", json={"path": ".."})) == (403, "path_not_allowed")
     assert error_of(post(server, "/api/validate/folder", json={"path": "clips/match.wav"})) == (400, "not_a_folder")
