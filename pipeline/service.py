@@ -47,6 +47,7 @@ from pipeline.service_jobs import (
     run_unless_gone,
     wait_disconnect,
 )
+from pipeline.service_validate import install_validator
 from pipeline.settings import Settings, get_settings
 from pipeline.tts.backend import SAMPLE_RATE
 from pipeline.tts.engine import TTSEngine, build_engine
@@ -352,6 +353,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="pipeline serve", lifespan=lifespan)
     # Authentication and the body limit run before any route reads the body.
     app.add_middleware(RequestGuard, api_key=config.api_key, max_body=max_body, max_input_chars=config.max_input_chars)
+    install_validator(app, config)  # the validator API: /api/validate, /api/mos, /api/help, ...
     app.state.host = host
     app.state.gate = gate
     app.state.config = config

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import HTTPException
@@ -54,6 +54,16 @@ class RequestGuard:
         self.max_body = max_body
         self.too_large = f"request body too large (input is limited to {max_input_chars} chars)"
 
+    def _limit(self, scope: Scope) -> tuple[int, str]:
+        """(byte limit, message) for the request's path: a route with larger bodies (audio
+        uploads) registers its own in ``app.state.body_limits`` ({path prefix: (bytes, message)})."""
+        app = scope.get("app")
+        limits: Mapping[str, tuple[int, str]] = getattr(getattr(app, "state", None), "body_limits", None) or {}
+        for prefix, limit in limits.items():
+            if scope["path"].startswith(prefix):
+                return limit
+        return self.max_body, self.too_large
+
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[dict]], send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
@@ -62,9 +72,10 @@ class RequestGuard:
         if scope["path"].startswith(PROTECTED_PREFIXES) and not authorized(self.api_key, headers.get("authorization")):
             await unauthorized_response()(scope, receive, send)
             return
+        max_body, too_large = self._limit(scope)
         length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
-            await JSONResponse(error_body(self.too_large, "too_large"), status_code=413)(scope, receive, send)
+        if length is not None and length.isdigit() and int(length) > max_body:
+            await JSONResponse(error_body(too_large, "too_large"), status_code=413)(scope, receive, send)
             return
         seen = 0
 
@@ -73,8 +84,8 @@ class RequestGuard:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
-                    raise HTTPException(413, self.too_large)
+                if seen > max_body:
+                    raise HTTPException(413, too_large)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -164,6 +164,18 @@ class Settings(BaseSettings):
     kokoro_gpu_memory_fraction: float | None = Field(
         None, gt=0, le=1, validation_alias=_env("KOKORO_GPU_MEMORY_FRACTION"), description="Torch backend GPU cap"
     )
+    # The validator API (/api/validate, /api/validate/folder, /api/mos) on the same app.
+    validate_root: Path | None = Field(
+        None,
+        validation_alias=_env("VALIDATE_ROOT"),
+        description="Files and folders the validator API may read by path (unset: uploads only)",
+    )
+    max_validate_seconds: float = Field(
+        600.0, gt=0, validation_alias=_env("MAX_VALIDATE_SECONDS"), description="Longest clip the API validates"
+    )
+    max_validate_bytes: int = Field(
+        50 * 2**20, ge=1024, validation_alias=_env("MAX_VALIDATE_BYTES"), description="Largest audio upload"
+    )
 
     @field_validator("prime_bytes")
     @classmethod

@@ -1,5 +1,6 @@
 """What ``pipeline validate`` reads: our dataset dirs, a manifest, any folder of ``x.wav`` + ``x.txt``
 pairs (recursive), or a Hugging Face dataset saved with ``save_to_disk``.
+A folder's labels are ``x.txt`` (or ``x.lab``) beside ``x.wav``.
 
 Every clip becomes a ``ClipSource`` keyed by the sha256 of its wav bytes. Problems that leave a
 clip without audio (a ``.txt`` with no ``.wav``) are returned as ``SourceIssue``s for the summary;
@@ -19,6 +20,8 @@ from pipeline.manifest import MANIFEST_NAME, Manifest
 from pipeline.records import ClipSource
 
 log = logging.getLogger(__name__)
+
+LABEL_SUFFIXES = (".txt", ".lab")  # the label beside x.wav: x.txt, else x.lab
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +68,19 @@ def from_manifest(manifest_path: Path, dataset: str) -> tuple[list[ClipSource], 
     return clips, issues
 
 
+def label_files(folder: Path) -> dict[Path, Path]:
+    """{path without suffix: label file} of every ``x.txt`` / ``x.lab`` under ``folder`` (the
+    ``.txt`` wins when a clip has both)."""
+    found: dict[Path, Path] = {}
+    for suffix in reversed(LABEL_SUFFIXES):
+        found |= {p.with_suffix(""): p for p in sorted(folder.rglob(f"*{suffix}")) if not p.name.startswith(".")}
+    return found
+
+
 def from_folder(folder: Path, dataset: str) -> tuple[list[ClipSource], list[SourceIssue]]:
     clips, issues = [], []
     wavs = {p.with_suffix(""): p for p in sorted(folder.rglob("*.wav")) if not p.name.startswith(".")}
-    txts = {p.with_suffix(""): p for p in sorted(folder.rglob("*.txt")) if not p.name.startswith(".")}
+    txts = label_files(folder)
     for stem in sorted(set(txts) - set(wavs)):
         issues.append(SourceIssue(str(txts[stem].relative_to(folder)), "label without a .wav"))
     for stem, wav in wavs.items():
