@@ -30,7 +30,7 @@ from pipeline.review.audio import AudioRefused, clip_file, waveform_png
 from pipeline.review.decisions import Decision, DecisionError, Rating, record_decision, record_rating
 from pipeline.review.sampling import decided_by, rated_by, rating_sample
 from pipeline.review.security import AuthGuard, csrf_ok, new_csrf_token
-from pipeline.review.stats import correlate, scatter_svg
+from pipeline.review.stats import MIN_PAIRS_FOR_CI, correlate, scatter_svg
 
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
@@ -263,7 +263,9 @@ def create_app(config: ReviewConfig) -> FastAPI:
                 }
             )
         agreement = [r for r in run_query("human_agreement", store=store).records() if r["dataset"] == name]
-        return page(request, "calibration.html", dataset=name, judges=judges, agreement=agreement)
+        return page(
+            request, "calibration.html", dataset=name, judges=judges, agreement=agreement, min_pairs=MIN_PAIRS_FOR_CI
+        )
 
     @app.post("/api/review")
     def post_review(

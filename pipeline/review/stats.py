@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 BOOTSTRAP_ROUNDS = 2000
+MIN_PAIRS_FOR_CI = 5  # below this a bootstrap interval says nothing
 CI_LEVEL = 0.95
 
 
@@ -52,8 +53,9 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
 
 def _bootstrap(x: np.ndarray, y: np.ndarray, statistic, rng: np.random.Generator) -> tuple[float, float] | None:
     """Percentile interval over resamples of the pairs; resamples where the statistic is
-    undefined (all scores equal) are skipped. None below 3 pairs or when most resamples fail."""
-    if len(x) < 3:
+    undefined (all scores equal) are skipped. None below MIN_PAIRS_FOR_CI pairs or when most
+    resamples fail."""
+    if len(x) < MIN_PAIRS_FOR_CI:
         return None
     values = []
     for _ in range(BOOTSTRAP_ROUNDS):
