@@ -235,3 +235,13 @@ def test_export_keep_follows_people(demo, tmp_path):
 def _rows(url: str, statement: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(statement).fetchall()
+
+
+def test_the_command_refuses_a_public_address_without_a_key(tmp_path):
+    from typer.testing import CliRunner
+
+    from cli import app
+
+    result = CliRunner().invoke(app, ["review", "--host", "0.0.0.0", "--work-dir", str(tmp_path)], env={"API_KEY": ""})
+    assert result.exit_code != 0
+    assert "API_KEY" in result.output

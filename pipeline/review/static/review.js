@@ -38,7 +38,11 @@
       decide.querySelectorAll("button.rate").forEach((b) => b.classList.toggle("chosen", b.dataset.mos === String(mos)));
       show("rated " + mos);
       const rated = document.getElementById("rated");
-      if (rated && !decide.dataset.rated) { rated.textContent = String(parseInt(rated.textContent, 10) + 1); }
+      if (rated && !decide.dataset.rated) {
+        rated.textContent = String(parseInt(rated.textContent, 10) + 1);
+        const bar = document.querySelector(".progress progress");
+        if (bar) bar.value = parseInt(rated.textContent, 10);
+      }
       decide.dataset.rated = "1";
     } catch (error) { show(error.message, true); }
   }
