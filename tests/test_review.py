@@ -245,3 +245,40 @@ def test_the_command_refuses_a_public_address_without_a_key(tmp_path):
     result = CliRunner().invoke(app, ["review", "--host", "0.0.0.0", "--work-dir", str(tmp_path)], env={"API_KEY": ""})
     assert result.exit_code != 0
     assert "API_KEY" in result.output
+
+
+def test_009_keeps_existing_rows_and_their_keep(tmp_path, pg_server_url):
+    import shutil
+    import uuid
+
+    from psycopg.conninfo import make_conninfo
+
+    from pipeline.store.migrations import MIGRATIONS_DIR, migrate
+
+    name = f"pipeline_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(pg_server_url, dbname=name)
+    try:
+        old = tmp_path / "old"
+        old.mkdir()
+        for path in sorted(MIGRATIONS_DIR.glob("*.sql")):
+            if path.name < "009":
+                shutil.copy(path, old / path.name)
+        with psycopg.connect(url) as conn:
+            migrate(conn, old)
+            for k, keep in enumerate((True, False, None)):
+                conn.execute(
+                    "INSERT INTO audio_quality (file_hash, dataset, text, keep) VALUES (%s, 'old', 'a b', %s)",
+                    (f"h{k}", keep),
+                )
+            conn.commit()
+            assert [p for p in migrate(conn) if p.startswith("009")] == ["009_reviews.sql"]
+            rows = conn.execute(
+                "SELECT file_hash, keep, human_decision, effective_keep FROM audio_quality ORDER BY 1"
+            ).fetchall()
+            assert rows == [("h0", True, None, True), ("h1", False, None, False), ("h2", None, None, None)]
+            assert migrate(conn) == []
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
