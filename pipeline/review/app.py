@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from pipeline.review.stats import MIN_PAIRS_FOR_CI, correlate, scatter_svg
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
 REVIEWER_COOKIE = "pipeline_reviewer"
+CHOICES_TTL_S = 60.0  # the list's drop-down values (DISTINCT over the dataset) are reread at most this often
 SIGNAL_COLUMNS = (
     "duration_s", "rms_db", "peak_amplitude", "clipping_pct", "silence_pct", "dynamic_range_db",
     "spectral_centroid_hz", "speaker_similarity",
@@ -80,6 +82,13 @@ def create_app(config: ReviewConfig) -> FastAPI:
     templates.env.filters["fmt"] = _fmt
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     store = config.store
+    choices_cache: dict[str, tuple[float, dict]] = {}
+
+    def choices_for(dataset: str) -> dict:
+        cached = choices_cache.get(dataset)
+        if cached is None or time.monotonic() - cached[0] > CHOICES_TTL_S:
+            cached = choices_cache[dataset] = (time.monotonic(), q.filter_choices(store, dataset))
+        return cached[1]
 
     def reviewer(request: Request) -> str:
         state = request.scope.get("state") or {}
@@ -154,7 +163,7 @@ def create_app(config: ReviewConfig) -> FastAPI:
             params=filters.as_params() | {"sort": sort},
             sort=sort,
             orders=q.ORDERS,
-            choices=q.filter_choices(store, name),
+            choices=choices_for(name),
             rows=result.rows,
             next_cursor=result.next_cursor,
             first_page=not cursor,

@@ -61,7 +61,8 @@ def waveform_png(wav: Path, *, width_px: int = 900, height_px: int = 260) -> byt
         top.set_ylim(-1, 1)
         top.set_yticks([])
         if len(mono) >= 512:
-            bottom.specgram(mono, NFFT=512, Fs=rate, noverlap=384, cmap="magma")
+            with np.errstate(divide="ignore"):  # digital silence: log10(0) is drawn as the darkest colour
+                bottom.specgram(mono, NFFT=512, Fs=rate, noverlap=384, cmap="magma")
         bottom.set_ylabel("Hz")
         bottom.set_xlabel("seconds")
         bottom.set_xlim(0, seconds)
