@@ -151,6 +151,7 @@ def test_the_list_loads_and_filters(server, browser, filled, shots):
     assert page.locator("#coverage").inner_text() == f"{kept} of 3"
     assert page.locator(".chunk .cell.kept").count() == kept
     assert page.locator(".chunk .cell.dropped").count() == 3 - kept
+    page.screenshot(path=str(shots / "book.png"))
     page.close()
 
 

@@ -36,6 +36,7 @@ from pipeline.review.stats import MIN_PAIRS_FOR_CI, correlate, scatter_svg
 HERE = Path(__file__).resolve().parent
 PAGE_SIZE = 50
 REVIEWER_COOKIE = "pipeline_reviewer"
+MAX_GRID_CLIPS = 5000  # a book with more clips shows its grid one chapter at a time
 CHOICES_TTL_S = 60.0  # the list's drop-down values (DISTINCT over the dataset) are reread at most this often
 SIGNAL_COLUMNS = (
     "duration_s", "rms_db", "peak_amplitude", "clipping_pct", "silence_pct", "dynamic_range_db",
@@ -215,19 +216,21 @@ def create_app(config: ReviewConfig) -> FastAPI:
         return Response(waveform_png(path), media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/book")
-    def book(request: Request, dataset: str | None = None, book: str | None = None) -> Response:
+    def book(
+        request: Request, dataset: str | None = None, book: str | None = None, chapter: int | None = None
+    ) -> Response:
         name = dataset_of(request, dataset)
         all_books = q.books(store, name)
         chosen = book if book is not None else (all_books[0]["book"] if all_books else None)
-        rows = q.book_chunks(store, name, chosen)
+        summary = q.book_chapters(store, name, chosen)
+        if chapter is None and sum(c["clips"] for c in summary) > MAX_GRID_CLIPS and summary:
+            chapter = summary[0]["chapter"]  # a very large book: one chapter's grid at a time
         chapters: dict[Any, dict[Any, list[dict]]] = {}
-        for r in rows:
+        for r in q.book_chunks(store, name, chosen, chapter):
             chapters.setdefault(r["chapter_index"], {}).setdefault(r["chunk_index"], []).append(r)
-        covered = sum(1 for ch in chapters.values() for clips in ch.values() if any(c["effective_keep"] for c in clips))
-        total = sum(len(ch) for ch in chapters.values())
         return page(
-            request, "book.html", dataset=name, books=all_books, book=chosen, chapters=chapters,
-            covered=covered, total=total,
+            request, "book.html", dataset=name, books=all_books, book=chosen, chapters=chapters, summary=summary,
+            chapter=chapter, covered=sum(c["covered"] for c in summary), total=sum(c["chunks"] for c in summary),
         )  # fmt: skip
 
     @app.get("/rate")

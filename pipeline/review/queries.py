@@ -259,15 +259,28 @@ def clip_people(store, dataset: str, file_hash: str) -> tuple[list[dict[str, Any
     return reviews, ratings
 
 
-def book_chunks(store, dataset: str, book: str | None) -> list[dict[str, Any]]:
-    """Every clip of one book in reading order (chapter, chunk, voice), for the coverage view."""
+def book_chunks(store, dataset: str, book: str | None, chapter: int | None = None) -> list[dict[str, Any]]:
+    """The clips of one book (or one of its chapters) in reading order (chapter, chunk, voice)."""
     statement = (
         "SELECT file_hash, book, chapter_index, chunk_index, kind, voice, tier, keep, human_decision,"
         " effective_keep, validate_error, n_words IS NOT NULL AS validated, left(text, 120) AS text"
-        " FROM audio_quality WHERE dataset = %s AND book IS NOT DISTINCT FROM %s"
-        " ORDER BY chapter_index NULLS LAST, chunk_index NULLS LAST, voice NULLS LAST, file_hash"
+        " FROM audio_quality WHERE dataset = %s AND COALESCE(book, '') = COALESCE(%s, '')"
+        " AND (%s::integer IS NULL OR COALESCE(chapter_index, -1) = %s)"
+        " ORDER BY COALESCE(chapter_index, -1), COALESCE(chunk_index, -1), voice NULLS LAST, file_hash"
     )
     with store.session("reading a book") as conn:
+        return conn.cursor(row_factory=dict_row).execute(statement, (dataset, book, chapter, chapter)).fetchall()
+
+
+def book_chapters(store, dataset: str, book: str | None) -> list[dict[str, Any]]:
+    """Per chapter of the book: clips, chunks, and chunks with a kept clip (after human decisions)."""
+    statement = (
+        "SELECT COALESCE(chapter_index, -1) AS chapter, count(*) AS clips, count(DISTINCT chunk_index) AS chunks,"
+        " count(DISTINCT chunk_index) FILTER (WHERE effective_keep) AS covered"
+        " FROM audio_quality WHERE dataset = %s AND COALESCE(book, '') = COALESCE(%s, '')"
+        " GROUP BY 1 ORDER BY 1"
+    )
+    with store.session("summarising a book") as conn:
         return conn.cursor(row_factory=dict_row).execute(statement, (dataset, book)).fetchall()
 
 
