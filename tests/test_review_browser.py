@@ -245,8 +245,9 @@ def test_ratings_and_decisions_land_in_postgres_and_the_export(server, browser, 
     page = bob.new_page()
     page.goto(server + "/clips")
     page.fill("#reviewer-name", "bob")
-    page.click("#reviewer-form button")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the page reloads under the new name
+        page.click("#reviewer-form button")
+    assert page.locator("#reviewer-name").input_value() == "bob"
     page.goto(server + f"/clip?dataset={DATASET}&hash={untouched}")
     page.click("button.rate[data-mos='3']")
     page.wait_for_selector("button.rate.chosen[data-mos='3']")
