@@ -21,6 +21,7 @@ from pipeline.commands.db import db_app
 from pipeline.commands.export import export
 from pipeline.commands.generate import generate
 from pipeline.commands.query import query, report
+from pipeline.commands.review import review
 from pipeline.commands.serve import serve
 from pipeline.commands.validate import run, validate
 from pipeline.commands.voices import voices_app
@@ -39,6 +40,7 @@ app.command()(export)
 app.command()(query)
 app.command()(report)
 app.command()(serve)
+app.command()(review)
 app.add_typer(voices_app, name="voices", help="List voices; add or remove named blends.")
 app.add_typer(db_app, name="db")
 

@@ -37,3 +37,10 @@ pip install --quiet --no-deps nisqa==2.0.post2 scoreq==1.0.1
 # weights (pretrained.pt, 17 MB) are inside the wheel: nothing is downloaded at run time.
 pip install --quiet --no-deps resemblyzer==0.1.4
 .venv/bin/pipeline assets
+# Browser tests of `pipeline review` (tests/test_review_browser.py): playwright drives Debian's
+# chromium (never `playwright install`: no browser download). Skipped where apt-get is unavailable.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then apt-get install -y chromium || (apt-get update && apt-get install -y chromium) || true
+    elif command -v sudo >/dev/null 2>&1; then sudo apt-get install -y chromium || true
+    fi
+fi

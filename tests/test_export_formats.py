@@ -311,7 +311,10 @@ def test_card_figures_match_the_database(store, alice, tmp_path):
     assert [facts["verdicts"][v] for v in VERDICT_NAMES] + [facts["words"]] == list(verdicts)
     assert facts["selection"]["tiers"] == tiers
     assert facts["selection"]["dataset_clips"] == total and sum(facts["selection"]["left_out"].values()) == dropped
-    assert facts["selection"]["rules"] == ["the SQL filter `keep` over audio_quality is true"]
+    assert facts["selection"]["rules"] == [
+        "the SQL filter `effective_keep` over audio_quality is true",
+        "no person rejected the clip in `pipeline review`",
+    ]
     [(p_engine, p_model, s_engine, s_model)] = engines
     assert facts["validator"]["primary"][0] | {"clips": 0} == {"engine": p_engine, "model": p_model, "clips": 0}
     assert facts["validator"]["secondary"][0]["model"] == s_model

@@ -66,12 +66,19 @@ class Selection:
     runs: list[dict[str, Any]]  # the dataset's finished generate/validate runs (args, versions), oldest first
 
 
+HUMAN_REVIEW = SelectionRule(
+    "human_review", "human_decision IS DISTINCT FROM 'reject'", "no person rejected the clip in `pipeline review`"
+)
+
+
 def selection_rules(where: str | None) -> tuple[SelectionRule, ...]:
     """The rules a clip must pass to be exported, in order (see the module docstring)."""
     where = where.strip() if where else None
     if not where:
         return ()
-    return (SelectionRule("where", where, f"the SQL filter `{where}` over audio_quality is true"),)
+    if where.lower() == "keep":  # the keep decision people overrule in `pipeline review` (migration 009)
+        where = "effective_keep"
+    return (SelectionRule("where", where, f"the SQL filter `{where}` over audio_quality is true"), HUMAN_REVIEW)
 
 
 def _table_columns(cur: psycopg.Cursor) -> dict[str, str]:
