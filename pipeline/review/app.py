@@ -193,27 +193,24 @@ def create_app(config: ReviewConfig) -> FastAPI:
             attempts=row.get("attempts"),
         )
 
-    @app.get("/audio")
-    def audio(dataset: str, hash: str) -> Response:  # noqa: A002
-        row = q.clip_row(store, dataset, hash)
+    def wav_of(dataset: str, file_hash: str):
+        """The clip's file, only inside the known roots (404 otherwise)."""
+        row = q.clip_row(store, dataset, file_hash)
         if row is None:
             raise HTTPException(404, "no such clip")
         try:
-            path = clip_file(row, roots=config.audio_roots, datasets_dir=config.datasets_dir)
+            return clip_file(row, roots=config.audio_roots, datasets_dir=config.datasets_dir)
         except AudioRefused as exc:
             raise HTTPException(404, str(exc)) from exc
-        return FileResponse(path, media_type="audio/wav")
+
+    @app.get("/audio")
+    def audio(dataset: str, hash: str) -> Response:  # noqa: A002
+        return FileResponse(wav_of(dataset, hash), media_type="audio/wav")
 
     @app.get("/picture")
     def picture(dataset: str, hash: str) -> Response:  # noqa: A002
-        row = q.clip_row(store, dataset, hash)
-        if row is None:
-            raise HTTPException(404, "no such clip")
-        try:
-            path = clip_file(row, roots=config.audio_roots, datasets_dir=config.datasets_dir)
-        except AudioRefused as exc:
-            raise HTTPException(404, str(exc)) from exc
-        return Response(waveform_png(path), media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+        png = waveform_png(wav_of(dataset, hash))
+        return Response(png, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
 
     @app.get("/book")
     def book(

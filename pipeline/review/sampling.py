@@ -37,20 +37,21 @@ def rating_sample(store, dataset: str, *, n: int, seed: int) -> list[dict]:
     return [{"file_hash": h, "tier": tier, "judges": judges} for h, tier, judges in rows]
 
 
-def rated_by(store, dataset: str, rater: str, hashes: list[str]) -> dict[str, int]:
-    """file_hash -> the rater's MOS, for the clips of ``hashes`` this rater has rated."""
-    with store.session("reading the rater's progress") as conn:
+def _by_person(store, table: str, column: str, dataset: str, person_column: str, person: str, hashes: list[str]):
+    with store.session(f"reading {table} of {person}") as conn:
         rows = conn.execute(
-            "SELECT file_hash, mos FROM human_ratings WHERE dataset = %s AND rater = %s AND file_hash = ANY(%s)",
-            (dataset, rater, hashes),
+            f"SELECT file_hash, {column} FROM {table} WHERE dataset = %s AND {person_column} = %s"
+            " AND file_hash = ANY(%s)",
+            (dataset, person, hashes),
         ).fetchall()
     return dict(rows)
+
+
+def rated_by(store, dataset: str, rater: str, hashes: list[str]) -> dict[str, int]:
+    """file_hash -> the rater's MOS, for the clips of ``hashes`` this rater has rated."""
+    return _by_person(store, "human_ratings", "mos", dataset, "rater", rater, hashes)
 
 
 def decided_by(store, dataset: str, reviewer: str, hashes: list[str]) -> dict[str, str]:
-    with store.session("reading the reviewer's decisions") as conn:
-        rows = conn.execute(
-            "SELECT file_hash, decision FROM reviews WHERE dataset = %s AND reviewer = %s AND file_hash = ANY(%s)",
-            (dataset, reviewer, hashes),
-        ).fetchall()
-    return dict(rows)
+    """file_hash -> the reviewer's decision, for the clips of ``hashes`` this reviewer decided."""
+    return _by_person(store, "reviews", "decision", dataset, "reviewer", reviewer, hashes)
