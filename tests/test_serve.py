@@ -8,6 +8,7 @@ API key) for auth, backpressure and disconnect tests.
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import os
@@ -66,7 +67,7 @@ def _start(command: list[str], port: int, extra_env: dict[str, str], log: Path) 
     return Server(f"http://127.0.0.1:{port}", process)
 
 
-def _wait_ready(server: Server, log: Path, timeout: float = 90.0) -> None:
+def _wait_ready(server: Server, log: Path, timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -186,7 +187,7 @@ def test_websocket_segments_and_bad_frame(main: Server) -> None:
                         audio += message
                         continue
                     end = json.loads(message)
-                    assert end == {"type": "end", "segment_id": sid}
+                    assert end == {"type": "end", "segment_id": sid, "audio_seconds": len(audio) / 2 / SAMPLE_RATE}
                     break
                 assert len(audio) / 2 / SAMPLE_RATE > 0.4
                 if sid == "seg-1":
@@ -212,7 +213,10 @@ def test_websocket_segments_and_bad_frame(main: Server) -> None:
         ({"input": "Hello.", "voice": "af_heart(2)+"}, 400),
         ({"input": "   ", "voice": "af_heart"}, 400),
         ({"voice": "af_heart"}, 422),
-        ({"input": "Hello.", "response_format": "mp3"}, 400 if shutil.which("ffmpeg") is None else 200),
+        ({"input": "Hello.", "response_format": "mp3"}, 200),  # in-process (PyAV): no ffmpeg binary needed
+        ({"input": "Hello.", "response_format": "ogg"}, 422),
+        ({"input": "Hello.", "format": "pcm", "response_format": "wav"}, 422),
+        ({"input": "Hello.", "lang_code": "xx"}, 400),
     ],
 )
 def test_bad_requests_are_json(main: Server, body: dict, status: int) -> None:
@@ -318,3 +322,196 @@ def test_priming_bytes_lead_the_stream(tight: Server) -> None:
     assert body[:9600] == bytes(9600), "PRIME_BYTES of silence first"
     audio = np.frombuffer(body[9600:], dtype=np.int16)
     assert np.abs(audio).max() > 1000, "then real speech"
+
+
+# --- formats, protocol, timestamps, seamless joins, failures (issue 16) ---------------------
+
+FORMATS = ("wav", "pcm", "flac", "mp3", "opus", "aac")
+SPLIT_SENTENCE = "How brave they'll all think me at home!"  # cut after "me" (FIRST_SEGMENT_MAX_WORDS=6)
+# The third segment is one "word" of 961 phonemes: Kokoro takes at most 510, and a word is never cut.
+FAILING_TEXT = "Hello there, my friend. This is fine. " + "-".join(["supercalifragilistic"] * 40) + "."
+
+
+def _decode(data: bytes, fmt: str) -> np.ndarray:
+    """Any served format back to mono float samples at 24 kHz (opus is 48 kHz inside: resampled)."""
+    if fmt == "pcm":
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768
+    import av
+
+    container = av.open(io.BytesIO(data))
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    parts = [frame.to_ndarray().reshape(-1) for raw in container.decode(audio=0) for frame in resampler.resample(raw)]
+    parts += [frame.to_ndarray().reshape(-1) for frame in resampler.resample(None)]
+    return np.concatenate(parts)
+
+
+def _silence_between(audio: np.ndarray, start_s: float, end_s: float) -> float:
+    """Seconds of 10 ms frames 40 dB below the clip's loudest frame, between two times."""
+    frame = SAMPLE_RATE // 100
+    n = len(audio) // frame
+    rms = np.sqrt((audio[: n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1))
+    quiet = rms < rms.max() * 10 ** (-40 / 20)
+    first, last = int(start_s * 100), int(np.ceil(end_s * 100))
+    return float(quiet[first:last].sum()) / 100
+
+
+def _speech_start_s(audio: np.ndarray) -> float:
+    frame = SAMPLE_RATE // 100
+    n = len(audio) // frame
+    rms = np.sqrt((audio[: n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1))
+    return float(np.flatnonzero(rms > rms.max() * 10 ** (-40 / 20))[0]) / 100
+
+
+def _ndjson(url: str, body: dict) -> tuple[bytes, list[dict], dict]:
+    """Audio bytes, word times and the last line of an NDJSON (``timestamps``) stream."""
+    audio, words, last = b"", [], {}
+    with httpx.stream("POST", url, json=body, timeout=120) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+        for line in r.iter_lines():
+            last = json.loads(line)
+            if last["type"] == "audio":
+                audio += base64.b64decode(last["audio"])
+            elif last["type"] == "words":
+                words += last["words"]
+    return audio, words, last
+
+
+def test_seed_body_with_format_is_honoured(main: Server) -> None:
+    seed = {"input": "Hello there.", "voice": "female", "format": "pcm"}
+    for path in ("/v1/audio/speech", "/v1/audio/speech/stream"):
+        response = httpx.post(main.url + path, json=seed, timeout=60)
+        assert response.status_code == 200 and response.headers["content-type"] == "audio/pcm", path
+        assert response.content[:4] != b"RIFF" and len(response.content) / 2 / SAMPLE_RATE > 0.4
+    wav = httpx.post(main.url + "/v1/audio/speech/stream", json=seed | {"format": "wav"}, timeout=60)
+    assert wav.content[:4] == b"RIFF"
+    assert sf.read(io.BytesIO(wav.content))[0].size > 0.4 * SAMPLE_RATE
+
+
+def test_models_and_openai_voices(main: Server) -> None:
+    models = httpx.get(main.url + "/v1/models").json()
+    assert models["object"] == "list" and {"kokoro", "tts-1"} <= {m["id"] for m in models["data"]}
+    voices = httpx.get(main.url + "/v1/audio/voices").json()
+    assert {"alloy", "echo", "fable", "nova", "onyx", "shimmer", "ash", "coral", "sage"} <= voices["openai"].keys()
+
+
+def test_openai_client_alloy_streams_every_format(main: Server) -> None:
+    client = openai.OpenAI(base_url=main.url + "/v1", api_key="unused")
+    lengths = {}
+    for fmt in FORMATS:
+        with client.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="alloy", input="Hello there.", response_format=fmt, extra_body={"stream": True}
+        ) as response:
+            data = b"".join(response.iter_bytes())
+        audio = _decode(data, fmt)
+        lengths[fmt] = len(audio) / SAMPLE_RATE
+        assert np.abs(audio).max() > 0.05, fmt
+    # mp3 and aac add their encoder delay (< 0.1 s); the others decode to the very same length
+    assert max(lengths.values()) - min(lengths.values()) < 0.15, lengths
+    whole = client.audio.speech.create(model="tts-1", voice="alloy", input="Hello there.", response_format="opus")
+    assert abs(len(_decode(whole.content, "opus")) / SAMPLE_RATE - lengths["opus"]) < 0.05
+
+
+def test_websocket_opus_frames_decode_to_the_announced_length(main: Server) -> None:
+    async def scenario() -> tuple[bytes, list[dict], dict]:
+        async with connect(main.ws_url) as ws:
+            text = "Hello there, my friend. This is a streaming test."
+            frame = {"segment_id": "o", "input": text, "voice": "nova", "format": "opus", "timestamps": True}
+            await ws.send(json.dumps(frame))
+            audio, words = b"", []
+            while True:
+                message = await asyncio.wait_for(ws.recv(), 60)
+                if isinstance(message, bytes):
+                    audio += message
+                    continue
+                parsed = json.loads(message)
+                if parsed["type"] == "words":
+                    words += parsed["words"]
+                else:
+                    return audio, words, parsed
+
+    data, words, end = asyncio.run(scenario())
+    assert end["type"] == "end" and end["segment_id"] == "o"
+    assert data[:4] == b"OggS"
+    decoded_s = len(_decode(data, "opus")) / SAMPLE_RATE
+    assert abs(decoded_s - end["audio_seconds"]) < 0.03, (decoded_s, end)
+    assert [w["word"] for w in words][-2:] == ["streaming", "test"]
+    assert abs(words[-1]["end_s"] - decoded_s) < 0.2
+
+
+def test_timestamps_match_the_audio(main: Server) -> None:
+    text = "Alice was beginning to get very tired. She had nothing to do."
+    data, words, end = _ndjson(main.url + "/v1/audio/speech/stream", {"input": text, "timestamps": True})
+    assert end == {"type": "end", "audio_seconds": pytest.approx(len(data) / 2 / SAMPLE_RATE, abs=0.002)}
+    audio = _decode(data, "pcm")
+    duration = len(audio) / SAMPLE_RATE
+    assert [w["word"] for w in words] == text.replace(".", "").split()
+    assert all(a["end_s"] <= b["start_s"] + 1e-3 for a, b in zip(words, words[1:], strict=False))
+    assert abs(words[-1]["end_s"] - duration) < 0.2, (words[-1], duration)
+    assert abs(words[0]["start_s"] - _speech_start_s(audio)) < 0.15, (words[0], _speech_start_s(audio))
+    whole = httpx.post(main.url + "/v1/audio/speech", json={"input": text, "timestamps": True}, timeout=120).json()
+    assert [w["word"] for w in whole["words"]] == [w["word"] for w in words]
+    assert abs(whole["words"][-1]["end_s"] - whole["audio_seconds"]) < 0.2
+
+
+def test_first_segment_join_pauses_like_the_whole_sentence(main: Server) -> None:
+    whole = httpx.post(
+        main.url + "/v1/audio/speech", json={"input": SPLIT_SENTENCE, "timestamps": True}, timeout=120
+    ).json()
+    whole_audio = _decode(base64.b64decode(whole["audio"]), "wav")
+    data, words, _ = _ndjson(main.url + "/v1/audio/speech/stream", {"input": SPLIT_SENTENCE, "timestamps": True})
+    split_audio = _decode(data, "pcm")
+
+    def pause(audio: np.ndarray, times: list[dict]) -> float:  # silence from "me" to "at"
+        at = {w["word"]: w for w in times}
+        return _silence_between(audio, at["me"]["start_s"], at["at"]["end_s"])
+
+    whole_pause, split_pause = pause(whole_audio, whole["words"]), pause(split_audio, words)
+    assert abs(split_pause - whole_pause) <= 0.1, (split_pause, whole_pause)
+    assert _speech_start_s(split_audio) <= 0.05 + 0.02  # LEADING_SILENCE_MS=50, 10 ms frames
+    assert _speech_start_s(whole_audio) <= 0.05 + 0.02
+
+
+def test_failing_segment_is_never_complete_looking_audio(main: Server) -> None:
+    body = {"input": FAILING_TEXT, "voice": "af_heart"}
+    received = []
+    with pytest.raises(httpx.RemoteProtocolError):  # cut off without the final chunk
+        with httpx.stream("POST", main.url + "/v1/audio/speech/stream", json=body, timeout=120) as r:
+            assert r.status_code == 200
+            for piece in r.iter_bytes():
+                received.append(piece)
+    assert received, "the first segments' audio came before the failure"
+    with pytest.raises(httpx.RemoteProtocolError):
+        _ndjson(main.url + "/v1/audio/speech/stream", body | {"timestamps": True})
+    one_shot = httpx.post(main.url + "/v1/audio/speech", json=body, timeout=120)
+    assert one_shot.status_code == 400 and "961 phonemes" in one_shot.json()["error"]["message"]
+
+    async def scenario() -> list:
+        async with connect(main.ws_url) as ws:
+            await ws.send(json.dumps({"segment_id": "bad", **body}))
+            frames = []
+            while not frames or isinstance(frames[-1], bytes):
+                frames.append(await asyncio.wait_for(ws.recv(), 60))
+            await ws.send(json.dumps({"segment_id": "next", "input": "Still here.", "voice": "af_heart"}))
+            while isinstance(message := await asyncio.wait_for(ws.recv(), 60), bytes):
+                pass
+            return [*frames, message]
+
+    frames = asyncio.run(scenario())
+    error, after = json.loads(frames[-2]), json.loads(frames[-1])
+    assert any(isinstance(f, bytes) for f in frames), "the first segment's audio came before the failure"
+    assert error["type"] == "error" and error["code"] == "segment_failed" and error["segment_id"] == "bad"
+    assert after == {"type": "end", "segment_id": "next", "audio_seconds": pytest.approx(after["audio_seconds"])}
+
+
+def test_bad_device_is_refused_at_start_up(tmp_path: Path) -> None:
+    for device, reason in (("cuda:1", "cuda:1"), ("tpu", "invalid torch device")):
+        env = {**os.environ, "PIPELINE_CACHE_DIR": str(REPO_ROOT / ".cache" / "pipeline"), "KOKORO_DEVICE": device}
+        done = subprocess.run(
+            [sys.executable, "cli.py", "serve", "--port", str(_free_port())],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode != 0 and reason in done.stdout + done.stderr, done.stderr[-2000:]
