@@ -160,6 +160,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return text
 
     async def check_language(lang: str | None) -> None:
+        if frontend.loaded(lang):
+            return
         try:
             await frontend.run(frontend.g2p, lang)
         except LanguageUnavailable as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import importlib.util
 import io
 import json
 import os
@@ -515,3 +516,39 @@ def test_bad_device_is_refused_at_start_up(tmp_path: Path) -> None:
             timeout=120,
         )
         assert done.returncode != 0 and reason in done.stdout + done.stderr, done.stderr[-2000:]
+
+
+def test_parallel_requests_overlap_in_synthesis(main: Server) -> None:
+    """Two requests at once run on different engine workers at the same time (the server's own
+    record of each synthesis: worker pid, start and end on one monotonic clock)."""
+
+    async def one(client: httpx.AsyncClient, text: str) -> str:
+        response = await client.post("/v1/audio/speech/stream", json={"input": text, "voice": "af_heart"})
+        assert response.status_code == 200 and len(response.content) > SAMPLE_RATE
+        return response.headers["x-request-id"]
+
+    async def scenario() -> list[str]:
+        async with httpx.AsyncClient(base_url=main.url, timeout=120) as client:
+            return await asyncio.gather(one(client, LONG_TEXT), one(client, LONG_TEXT))
+
+    first, second = asyncio.run(scenario())
+    log = httpx.get(main.url + "/api/synthesis").json()["requests"]
+    a, b = log[first], log[second]
+    overlapping = [(x, y) for x in a for y in b if x["start"] < y["end"] and y["start"] < x["end"]]
+    assert overlapping, (a, b)
+    assert all(x["worker"] != y["worker"] for x, y in overlapping)
+    assert httpx.get(main.url + "/api/status").json()["engines"]["workers"][1]["pid"]
+
+
+def test_languages_and_phonemize(main: Server) -> None:
+    english = httpx.post(main.url + "/v1/phonemize", json={"input": "Hello there."}, timeout=60).json()
+    assert english["phonemes"] == "həlˈO ðˈɛɹ." and english["lang_code"] == "a"
+    spanish = httpx.post(main.url + "/v1/phonemize", json={"input": "Me llamo Alicia.", "lang_code": "e"}, timeout=60)
+    assert spanish.json()["phonemes"] == "me ʎˈamo alˈiθja."
+    body = {"input": "Hola, me llamo Alicia.", "voice": "ef_dora", "lang_code": "e", "timestamps": True}
+    data, words, end = _ndjson(main.url + "/v1/audio/speech/stream", body)
+    assert [w["word"] for w in words] == ["Hola,", "me", "llamo", "Alicia."]
+    assert end["audio_seconds"] > 1.0 and np.abs(_decode(data, "pcm")).max() > 0.05
+    if importlib.util.find_spec("pyopenjtalk") is None:  # misaki[ja] is not installed here
+        refused = httpx.post(main.url + "/v1/audio/speech", json={"input": "こんにちは", "lang_code": "j"}, timeout=60)
+        assert refused.status_code == 400 and "lang_code 'j'" in refused.json()["error"]["message"]

@@ -86,6 +86,10 @@ class Frontend:
 
     # --- G2P (on the G2P thread) -----------------------------------------------------------
 
+    def loaded(self, lang: str | None) -> bool:
+        """True when ``lang``'s G2P is set up (checking it needs no G2P thread)."""
+        return (lang or self.default_lang).lower() in self._g2p
+
     def g2p(self, lang: str | None) -> G2P:
         code = (lang or self.default_lang).lower()
         if code not in LANGUAGES:
