@@ -297,7 +297,7 @@ def test_disconnect_frees_slot(tight: Server) -> None:
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("proto", ["ws", "http"])
+@pytest.mark.parametrize("proto", ["ws", "http", "openai"])
 def test_bench_measures_a_running_server(main: Server, proto: str) -> None:
     import asyncio
 
@@ -552,3 +552,19 @@ def test_languages_and_phonemize(main: Server) -> None:
     if importlib.util.find_spec("pyopenjtalk") is None:  # misaki[ja] is not installed here
         refused = httpx.post(main.url + "/v1/audio/speech", json={"input": "こんにちは", "lang_code": "j"}, timeout=60)
         assert refused.status_code == 400 and "lang_code 'j'" in refused.json()["error"]["message"]
+
+
+def test_bench_openai_drives_servers_side_by_side(main: Server) -> None:
+    """``pipeline bench --openai`` (the same server under two spellings of its URL stands in for a peer)."""
+    done = subprocess.run(
+        [sys.executable, "cli.py", "bench", "--openai", main.url, "--openai", main.url + "/v1/", "--n", "2"]
+        + ["--concurrency", "1", "--text", "Hello there."],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if main.url in line]
+    assert len(rows) == 2 and all(row.rstrip().rstrip("│").split("│")[-1].strip() == "0" for row in rows), done.stdout
