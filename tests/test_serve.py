@@ -32,6 +32,8 @@ websockets = pytest.importorskip("websockets")
 
 from websockets.asyncio.client import connect  # noqa: E402
 
+from pipeline.serve.segments import silence_between, speech_bounds  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 24000
 API_KEY = "test-secret"
@@ -346,21 +348,10 @@ def _decode(data: bytes, fmt: str) -> np.ndarray:
     return np.concatenate(parts)
 
 
-def _silence_between(audio: np.ndarray, start_s: float, end_s: float) -> float:
-    """Seconds of 10 ms frames 40 dB below the clip's loudest frame, between two times."""
-    frame = SAMPLE_RATE // 100
-    n = len(audio) // frame
-    rms = np.sqrt((audio[: n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1))
-    quiet = rms < rms.max() * 10 ** (-40 / 20)
-    first, last = int(start_s * 100), int(np.ceil(end_s * 100))
-    return float(quiet[first:last].sum()) / 100
-
-
 def _speech_start_s(audio: np.ndarray) -> float:
-    frame = SAMPLE_RATE // 100
-    n = len(audio) // frame
-    rms = np.sqrt((audio[: n * frame].astype(np.float64).reshape(n, frame) ** 2).mean(axis=1))
-    return float(np.flatnonzero(rms > rms.max() * 10 ** (-40 / 20))[0]) / 100
+    bounds = speech_bounds(audio)
+    assert bounds is not None
+    return bounds[0] / SAMPLE_RATE
 
 
 def _ndjson(url: str, body: dict) -> tuple[bytes, list[dict], dict]:
@@ -464,7 +455,7 @@ def test_first_segment_join_pauses_like_the_whole_sentence(main: Server) -> None
 
     def pause(audio: np.ndarray, times: list[dict]) -> float:  # silence from "me" to "at"
         at = {w["word"]: w for w in times}
-        return _silence_between(audio, at["me"]["start_s"], at["at"]["end_s"])
+        return silence_between(audio, at["me"]["start_s"], at["at"]["end_s"])
 
     whole_pause, split_pause = pause(whole_audio, whole["words"]), pause(split_audio, words)
     assert abs(split_pause - whole_pause) <= 0.1, (split_pause, whole_pause)

@@ -24,9 +24,10 @@ from pipeline.tts.backend import SAMPLE_RATE
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 TEXT_BLOCK_CHARS = 300  # ~20 s of speech: a whole-file request is synthesized a block at a time
 
-# Pause (seconds) Kokoro makes inside a sentence after a word ending in these characters, as
+# Pause (seconds) Kokoro makes inside a sentence after a word ending in these characters (a comma:
+# 0.17-0.34 s on the sentences of benchmarks/serve_joins.py), as
 # measured on whole sentences with the -40 dB rule below; a cut after a plain word: none.
-PAUSES_S = {",": 0.2, ";": 0.25, ":": 0.25, "-": 0.15, ".": 0.35, "!": 0.35, "?": 0.35}
+PAUSES_S = {",": 0.27, ";": 0.32, ":": 0.32, "-": 0.2, ".": 0.4, "!": 0.4, "?": 0.4}
 WORD_JOIN_S = 0.03
 JOIN_LEAD_S = 0.02  # silence kept before the speech of a segment that follows another
 SILENCE_DB = -40.0  # a 10 ms frame this far below the segment's loudest frame is silence
@@ -70,17 +71,27 @@ def pause_after(text: str) -> float:
     return PAUSES_S.get(stripped[-1:], WORD_JOIN_S) if stripped else WORD_JOIN_S
 
 
+def quiet_frames(audio: np.ndarray) -> np.ndarray:
+    """Per 10 ms frame: True where it is ``SILENCE_DB`` or more below the loudest frame."""
+    frames = len(audio) // FRAME
+    rms = np.sqrt((audio[: frames * FRAME].astype(np.float64).reshape(frames, FRAME) ** 2).mean(axis=1))
+    if frames == 0 or rms.max() <= 1e-6:
+        return np.ones(frames, dtype=bool)
+    return rms <= rms.max() * 10 ** (SILENCE_DB / 20)
+
+
+def silence_between(audio: np.ndarray, start_s: float, end_s: float) -> float:
+    """Seconds of quiet frames between two times (the pause around a word join)."""
+    quiet = quiet_frames(audio)
+    return float(quiet[int(start_s * 100) : int(np.ceil(end_s * 100))].sum()) / 100
+
+
 def speech_bounds(audio: np.ndarray) -> tuple[int, int] | None:
     """``[start, end)`` samples from the first to the last frame louder than ``SILENCE_DB`` below
     the loudest frame; None for silence."""
-    frames = len(audio) // FRAME
-    if frames == 0:
+    loud = np.flatnonzero(~quiet_frames(audio))
+    if loud.size == 0:
         return None
-    rms = np.sqrt((audio[: frames * FRAME].astype(np.float64).reshape(frames, FRAME) ** 2).mean(axis=1))
-    peak = rms.max()
-    if peak <= 1e-6:
-        return None
-    loud = np.flatnonzero(rms > peak * 10 ** (SILENCE_DB / 20))
     return int(loud[0]) * FRAME, min(len(audio), (int(loud[-1]) + 1) * FRAME)
 
 
