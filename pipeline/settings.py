@@ -170,6 +170,15 @@ class Settings(BaseSettings):
         validation_alias=_env("ENGINE_WORKERS"),
         description="Serve: engine worker processes; 0 = fill the CPU cores (cores // THREADS_PER_WORKER), one per GPU",
     )
+    max_batch: int = Field(
+        8, ge=1, le=64, validation_alias=_env("MAX_BATCH"), description="Serve, torch backend: pieces per forward pass"
+    )
+    batch_wait_ms: float = Field(
+        10.0,
+        ge=0,
+        validation_alias=_env("BATCH_WAIT_MS"),
+        description="Serve, torch backend: how long a worker waits for more pieces to batch",
+    )
     leading_silence_ms: int = Field(
         50, ge=0, validation_alias=_env("LEADING_SILENCE_MS"), description="Serve: silence kept before the speech"
     )

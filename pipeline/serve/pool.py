@@ -3,7 +3,9 @@ threads; by default as many as fill the CPU cores, one per GPU), so concurrent r
 segments of one request, synthesize in parallel.
 
 Pieces wait in one priority queue: a stream's first segment goes ahead of the later segments of
-every request (low time-to-first-byte under load), otherwise first come, first served. A piece
+every request (low time-to-first-byte under load), otherwise first come, first served. On the
+torch backend a worker that takes a piece also takes those that arrive within ``BATCH_WAIT_MS``
+(up to ``MAX_BATCH``) and synthesizes them in one padded forward pass (``pipeline.tts.batched``). A piece
 whose request has gone is dropped from the queue unsynthesized. Every synthesis is recorded with
 its worker and its start and end (``time.monotonic``, one clock for all processes), per request:
 ``/api/synthesis`` shows them, so overlap is visible without timing anything.
@@ -119,6 +121,8 @@ def worker_main(conn: Any, settings: Settings, plan: WorkerPlan) -> None:
     """Load the backend, say ready, then synthesize ``(phonemes, pack, speed, seed)`` messages
     until ``None``; every reply carries the interval the synthesis ran in."""
     os.environ.setdefault("OMP_NUM_THREADS", str(plan.threads))
+    from pipeline.tts.backend import SynthesisRequest
+
     try:
         from pipeline.tts.engine import make_backend
 
@@ -137,13 +141,16 @@ def worker_main(conn: Any, settings: Settings, plan: WorkerPlan) -> None:
             return
         if message is None:
             return
-        phonemes, pack, speed, seed = message
         started = time.monotonic()
         try:
-            audio, durations = backend.synthesize_with_durations(phonemes, pack, speed, seed)
-            conn.send(("ok", audio, durations, started, time.monotonic()))
-        except Exception as exc:  # a bad piece fails its request, not the worker
-            conn.send(("error", f"{type(exc).__name__}: {exc}", None, started, time.monotonic()))
+            if len(message) == 1:
+                phonemes, pack, speed, seed = message[0]
+                outputs = [backend.synthesize_with_durations(phonemes, pack, speed, seed)]
+            else:  # segments that arrived together: one padded forward pass (torch backend)
+                outputs = backend.synthesize_batch([SynthesisRequest(*payload) for payload in message])
+            conn.send(("ok", outputs, started, time.monotonic()))
+        except Exception as exc:  # a bad piece fails its request(s), not the worker
+            conn.send(("error", f"{type(exc).__name__}: {exc}", started, time.monotonic()))
 
 
 # --- the server side --------------------------------------------------------------------------
@@ -194,6 +201,9 @@ class _Worker:
 class EnginePool:
     def __init__(self, settings: Settings, plans: list[WorkerPlan]) -> None:
         self.settings = settings
+        batching = settings.tts_backend == "torch" and settings.max_batch > 1
+        self.max_batch = settings.max_batch if batching else 1
+        self.batch_wait_s = settings.batch_wait_ms / 1000 if batching else 0.0
         self.plans = plans
         self.workers: list[_Worker] = []
         self.ready = False
@@ -214,7 +224,7 @@ class EnginePool:
         self.workers = [_Worker(plan, self.settings) for plan in self.plans]
         try:
             await asyncio.gather(*(loop.run_in_executor(self._threads, w.wait_ready) for w in self.workers))
-            warm = (WARM_UP_PHONEMES, warm_pack, 1.0, self.settings.seed)
+            warm = [(WARM_UP_PHONEMES, warm_pack, 1.0, self.settings.seed)]
             replies = await asyncio.gather(*(loop.run_in_executor(self._threads, w.call, warm) for w in self.workers))
         except BaseException:
             await self.close()
@@ -236,26 +246,50 @@ class EnginePool:
             await asyncio.to_thread(worker.stop)
         self._threads.shutdown(wait=False, cancel_futures=True)
 
-    def _record(self, request_id: str, pid: int, started: float, ended: float) -> None:
-        self.intervals.setdefault(request_id, []).append({"worker": pid, "start": started, "end": ended})
+    def _record(self, request_id: str, pid: int, started: float, ended: float, batch: int) -> None:
+        interval = {"worker": pid, "start": started, "end": ended, "batch": batch}
+        self.intervals.setdefault(request_id, []).append(interval)
         self.intervals.move_to_end(request_id)
         while len(self.intervals) > RECENT_REQUESTS:
             self.intervals.popitem(last=False)
 
+    @staticmethod
+    def _live(job: _Job) -> bool:
+        return not job.future.done() and not (job.cancel is not None and job.cancel.is_set())
+
+    async def _take(self) -> list[_Job]:
+        """The next live piece, and (batching) the live pieces that arrive within the wait."""
+        assert self._queue is not None
+        jobs: list[_Job] = []
+        while not jobs:
+            job = await self._queue.get()
+            if self._live(job):  # a request that has gone: its piece is skipped
+                jobs.append(job)
+        deadline = time.monotonic() + self.batch_wait_s
+        while len(jobs) < self.max_batch:
+            try:
+                job = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                if time.monotonic() >= deadline:
+                    break
+                await asyncio.sleep(0.002)
+                continue
+            if self._live(job):
+                jobs.append(job)
+        return jobs
+
     async def _serve(self, index: int) -> None:
         loop = asyncio.get_running_loop()
-        assert self._queue is not None
         while True:
-            job = await self._queue.get()
-            if job.future.done() or (job.cancel is not None and job.cancel.is_set()):
-                continue  # the request has gone: skip its piece
+            jobs = await self._take()
             worker = self.workers[index]
             worker.busy = True
             try:
-                reply = await loop.run_in_executor(self._threads, worker.call, job.payload)
+                reply = await loop.run_in_executor(self._threads, worker.call, [job.payload for job in jobs])
             except (EOFError, OSError) as exc:
-                if not job.future.done():
-                    job.future.set_exception(EngineFailed(f"engine worker {worker.pid} died: {exc!r}"))
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(EngineFailed(f"engine worker {worker.pid} died: {exc!r}"))
                 log.error("engine worker %s died; starting a new one", worker.pid)
                 worker.stop()
                 self.workers[index] = _Worker(worker.plan, self.settings)
@@ -263,15 +297,16 @@ class EnginePool:
                 continue
             finally:
                 worker.busy = False
-            kind, first, second, started, ended = reply
-            self._record(job.request_id, worker.pid, started, ended)
-            self.synthesized += 1
-            if job.future.done():
-                continue
-            if kind == "ok":
-                job.future.set_result((first, second))
-            else:
-                job.future.set_exception(EngineFailed(first))
+            kind, outputs, started, ended = reply
+            self.synthesized += len(jobs)
+            for position, job in enumerate(jobs):
+                self._record(job.request_id, worker.pid, started, ended, len(jobs))
+                if job.future.done():
+                    continue
+                if kind == "ok":
+                    job.future.set_result(outputs[position])
+                else:
+                    job.future.set_exception(EngineFailed(outputs))
 
     async def synthesize(
         self,
@@ -301,6 +336,7 @@ class EnginePool:
         return {
             "workers": [{"pid": w.pid, "device": w.device, "busy": w.busy} for w in self.workers],
             "threads_per_worker": self.plans[0].threads if self.plans else None,
+            "max_batch": self.max_batch,
             "queued_pieces": self._queue.qsize() if self._queue else 0,
             "pieces_synthesized": self.synthesized,
         }
