@@ -208,6 +208,7 @@ class EnginePool:
         self.workers: list[_Worker] = []
         self.ready = False
         self.synthesized = 0
+        self.replaced = 0  # workers started again after one died
         self.intervals: OrderedDict[str, list[dict]] = OrderedDict()
         self._queue: asyncio.PriorityQueue[_Job] | None = None
         self._tasks: list[asyncio.Task] = []
@@ -278,11 +279,31 @@ class EnginePool:
                 jobs.append(job)
         return jobs
 
+    async def _replace(self, index: int) -> None:
+        old = self.workers[index]
+        await asyncio.to_thread(old.stop)
+        self.workers[index] = _Worker(old.plan, self.settings)
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._threads, self.workers[index].wait_ready)
+        except Exception as exc:  # it is tried again with the next piece
+            log.error("engine worker could not be started again: %s", exc)
+            await asyncio.sleep(1.0)
+            return
+        self.replaced += 1
+
     async def _serve(self, index: int) -> None:
         loop = asyncio.get_running_loop()
         while True:
             jobs = await self._take()
             worker = self.workers[index]
+            if not worker.process.is_alive():  # died while idle: nothing of these jobs was lost
+                log.error(
+                    "engine worker %s is gone (exit code %s); starting a new one", worker.pid, worker.process.exitcode
+                )
+                for job in jobs:
+                    self._queue.put_nowait(job)
+                await self._replace(index)
+                continue
             worker.busy = True
             try:
                 reply = await loop.run_in_executor(self._threads, worker.call, [job.payload for job in jobs])
@@ -290,10 +311,8 @@ class EnginePool:
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(EngineFailed(f"engine worker {worker.pid} died: {exc!r}"))
-                log.error("engine worker %s died; starting a new one", worker.pid)
-                worker.stop()
-                self.workers[index] = _Worker(worker.plan, self.settings)
-                await loop.run_in_executor(self._threads, self.workers[index].wait_ready)
+                log.error("engine worker %s died while synthesizing; starting a new one", worker.pid)
+                await self._replace(index)
                 continue
             finally:
                 worker.busy = False
@@ -339,4 +358,5 @@ class EnginePool:
             "max_batch": self.max_batch,
             "queued_pieces": self._queue.qsize() if self._queue else 0,
             "pieces_synthesized": self.synthesized,
+            "workers_replaced": self.replaced,
         }
