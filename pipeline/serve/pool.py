@@ -110,7 +110,7 @@ def plan_workers(settings: Settings, device: str) -> list[WorkerPlan]:
     elif device.startswith("cuda"):
         count = len(devices)
     else:
-        count = max(1, (os.cpu_count() or 1) // threads)
+        count = max(1, len(os.sched_getaffinity(0)) // threads)
     return [WorkerPlan(devices[i % len(devices)], threads) for i in range(count)]
 
 
