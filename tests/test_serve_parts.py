@@ -124,3 +124,24 @@ def test_format_and_response_format_are_one_field() -> None:
     assert WsSegment.model_validate({"response_format": "mp3"}).response_format == "mp3"
     with pytest.raises(ValueError, match="disagree"):
         SpeechRequest.model_validate({"input": "x", "format": "pcm", "response_format": "wav"})
+
+
+def test_devices_are_resolved_or_refused_and_workers_fill_the_cores() -> None:
+    import os
+
+    import torch
+
+    from pipeline.serve.pool import DeviceUnavailable, check_device, plan_workers
+    from pipeline.settings import Settings
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    with pytest.raises(DeviceUnavailable, match="invalid torch device"):
+        check_device(Settings(kokoro_device="tpu"))
+    with pytest.raises(DeviceUnavailable, match=f"cuda:{gpus}"):
+        check_device(Settings(kokoro_device=f"cuda:{gpus}"))  # one past the last GPU
+    if gpus == 0:
+        assert check_device(Settings(kokoro_device="auto")) == "cpu"
+        cores = len(os.sched_getaffinity(0))
+        assert len(plan_workers(Settings(), "cpu")) == cores
+        assert [p.threads for p in plan_workers(Settings(threads_per_worker=2), "cpu")] == [2] * max(1, cores // 2)
+        assert len(plan_workers(Settings(engine_workers=3), "cpu")) == 3

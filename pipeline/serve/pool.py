@@ -64,6 +64,14 @@ def _cuda_count() -> int:
         return 0
 
 
+def _backend_has_cuda(settings: Settings) -> bool:
+    if settings.tts_backend != "onnx":
+        return True
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
 def check_device(settings: Settings) -> str:
     """The device the engines will use: ``auto`` resolved; a device that is not there refused
     (both backends: the ONNX one needs onnxruntime's CUDA provider for ``cuda[:N]``)."""
@@ -73,20 +81,17 @@ def check_device(settings: Settings) -> str:
         raise DeviceUnavailable(f"KOKORO_DEVICE: {exc}") from exc
     count = _cuda_count()
     if device == "auto":
-        return "cuda" if count else "cpu"
+        return "cuda" if count and _backend_has_cuda(settings) else "cpu"
     if device.startswith("cuda"):
         index = int(device.split(":")[1]) if ":" in device else 0
         if index >= count:
             raise DeviceUnavailable(
                 f"KOKORO_DEVICE={device}: this machine has {count} CUDA device(s); refusing to run on another"
             )
-        if settings.tts_backend == "onnx":
-            import onnxruntime as ort
-
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise DeviceUnavailable(
-                    f"KOKORO_DEVICE={device} with the onnx backend needs onnxruntime-gpu (the `gpu` extra)"
-                )
+        if not _backend_has_cuda(settings):
+            raise DeviceUnavailable(
+                f"KOKORO_DEVICE={device} with the onnx backend needs onnxruntime-gpu (the `gpu` extra)"
+            )
     elif device == "mps":
         if settings.tts_backend == "onnx":
             raise DeviceUnavailable("KOKORO_DEVICE=mps: the onnx backend runs on cpu or cuda only")
