@@ -304,7 +304,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             outcome = "cancelled"
             return Response(status_code=499)  # nobody reads it: the client has left
         except SegmentFailed as exc:
-            raise ServiceError(400, str(exc), "synthesis_failed") from exc
+            raise ServiceError(exc.status, str(exc), "synthesis_failed") from exc
         finally:
             ticket.finish(outcome)
         data = await asyncio.to_thread(encode_whole, audio, body.response_format)

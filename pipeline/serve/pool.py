@@ -45,6 +45,10 @@ class EngineFailed(RuntimeError):
     """A piece the engine could not synthesize (or its worker died)."""
 
 
+class WorkerDied(EngineFailed):
+    """The worker process died while it synthesized the piece (not the input's fault)."""
+
+
 class DeviceUnavailable(RuntimeError):
     """``KOKORO_DEVICE`` names a device this machine (or this backend) does not have."""
 
@@ -315,7 +319,7 @@ class EnginePool:
             except (EOFError, OSError) as exc:
                 for job in jobs:
                     if not job.future.done():
-                        job.future.set_exception(EngineFailed(f"engine worker {worker.pid} died: {exc!r}"))
+                        job.future.set_exception(WorkerDied(f"engine worker {worker.pid} died: {exc!r}"))
                 log.error("engine worker %s died while synthesizing; starting a new one", worker.pid)
                 await self._replace(index)
                 continue

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.serve.frontend import Frontend, LanguageUnavailable
-from pipeline.serve.pool import EngineFailed, EnginePool
+from pipeline.serve.pool import EngineFailed, EnginePool, WorkerDied
 from pipeline.serve.segments import JOIN_LEAD_S, pause_after, trim_silence
 from pipeline.serve.timestamps import piece_word_times, shift_words
 from pipeline.tts.backend import SAMPLE_RATE
@@ -28,10 +28,11 @@ from pipeline.tts.backend import SAMPLE_RATE
 class SegmentFailed(Exception):
     """A segment that could not be synthesized; the audio sent so far is incomplete."""
 
-    def __init__(self, index: int, text: str, message: str) -> None:
+    def __init__(self, index: int, text: str, message: str, status: int = 400) -> None:
         super().__init__(f"segment {index} ({text[:40]!r}) failed: {message}")
         self.index = index
         self.message = message
+        self.status = status  # 400: the input cannot be spoken; 503: an engine worker died
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ async def _segment(
     except (ValueError, EngineFailed) as exc:
         if isinstance(exc, LanguageUnavailable):
             raise
-        raise SegmentFailed(index, text, str(exc)) from exc
+        raise SegmentFailed(index, text, str(exc), 503 if isinstance(exc, WorkerDied) else 400) from exc
     words: list[dict] = []
     clock = 0.0
     for piece, (audio, durations) in zip(pieces, outputs, strict=True):
