@@ -7,5 +7,6 @@
 * :mod:`.pool`: engine worker processes, first segments first, per-request synthesis intervals;
 * :mod:`.synthesis`: one request's segments through the front end and the pool, in order;
 * :mod:`.timestamps`: word times from Kokoro's predicted durations;
+* :mod:`.responses`: segments -> encoded chunks, NDJSON lines or WebSocket frames; job slots;
 * :mod:`.protocol`: request bodies and the error type answered as JSON.
 """
