@@ -172,6 +172,7 @@ class _Job:
     request_id: str = field(compare=False)
     future: asyncio.Future = field(compare=False)
     cancel: threading.Event | None = field(compare=False, default=None)
+    retried: bool = field(compare=False, default=False)
 
 
 class _Worker:
@@ -317,9 +318,14 @@ class EnginePool:
             try:
                 reply = await loop.run_in_executor(self._threads, worker.call, [job.payload for job in jobs])
             except (EOFError, OSError) as exc:
-                for job in jobs:
-                    if not job.future.done():
+                for job in jobs:  # a piece whose worker died is tried once more, then fails its request
+                    if job.future.done():
+                        continue
+                    if job.retried:
                         job.future.set_exception(WorkerDied(f"engine worker {worker.pid} died: {exc!r}"))
+                    else:
+                        job.retried = True
+                        self._queue.put_nowait(job)
                 log.error("engine worker %s died while synthesizing; starting a new one", worker.pid)
                 await self._replace(index)
                 continue
