@@ -1,9 +1,14 @@
 """Load test for a running ``pipeline serve``: time to first byte, total latency, audio x-real-time
 and errors per concurrency level, plus the highest concurrency whose p95 TTFB meets a target.
 
+``--openai URL`` (repeatable) drives any OpenAI-compatible server the same way (``POST
+/v1/audio/speech`` with ``stream: true`` and ``response_format: pcm``), rounds of ``concurrency``
+requests alternating between the servers, so they are measured side by side under the same load.
+
 Example::
 
     pipeline bench --proto ws --n 24 --concurrency 1,2,4 --url http://127.0.0.1:8000
+    pipeline bench --openai http://127.0.0.1:8000 --openai http://127.0.0.1:8880 --n 10 --concurrency 1,2
 """
 
 from __future__ import annotations
@@ -67,6 +72,32 @@ async def one_http(client, url: str, text: str, voice: str) -> Sample:
     return Sample(first, time.perf_counter() - started, size / BYTES_PER_SECOND, None)
 
 
+def openai_base(url: str) -> str:
+    """``http://host:port`` or ``http://host:port/v1`` -> the base the client appends /v1/... to."""
+    url = url.rstrip("/")
+    return url[: -len("/v1")] if url.endswith("/v1") else url
+
+
+async def one_openai(client, url: str, text: str, voice: str) -> Sample:
+    """One OpenAI-style streamed request (``stream: true``, raw PCM16 24 kHz)."""
+    body = {"model": "kokoro", "input": text, "voice": voice, "response_format": "pcm", "stream": True}
+    started = time.perf_counter()
+    first = None
+    size = 0
+    try:
+        async with client.stream("POST", f"{openai_base(url)}/v1/audio/speech", json=body) as r:
+            if r.status_code != 200:
+                await r.aread()
+                return Sample(None, time.perf_counter() - started, 0.0, f"HTTP {r.status_code}")
+            async for piece in r.aiter_bytes():
+                if first is None and piece:
+                    first = time.perf_counter() - started
+                size += len(piece)
+    except Exception as exc:  # a failed request is a data point, not a crash
+        return Sample(None, time.perf_counter() - started, 0.0, f"{type(exc).__name__}: {exc}")
+    return Sample(first, time.perf_counter() - started, size / BYTES_PER_SECOND, None)
+
+
 async def one_ws(url: str, text: str, voice: str, index: int) -> Sample:
     import websockets
 
@@ -95,6 +126,30 @@ async def one_ws(url: str, text: str, voice: str, index: int) -> Sample:
     return Sample(first, time.perf_counter() - started, size / BYTES_PER_SECOND, None)
 
 
+async def _one(client, url: str, proto: str, text: str, voice: str, index: int) -> Sample:
+    if proto == "ws":
+        return await one_ws(url, text, voice, index)
+    if proto == "openai":
+        return await one_openai(client, url, text, voice)
+    return await one_http(client, url, text, voice)
+
+
+def summarize(concurrency: int, samples: list[Sample], wall: float) -> LevelResult:
+    ok = [s for s in samples if s.error is None]
+    ttfb = [s.ttfb_s for s in ok if s.ttfb_s is not None]
+    totals = [s.total_s for s in ok]
+    return LevelResult(
+        concurrency=concurrency,
+        n=len(samples),
+        errors=len(samples) - len(ok),
+        ttfb_p50=percentile(ttfb, 0.5),
+        ttfb_p95=percentile(ttfb, 0.95),
+        total_p50=percentile(totals, 0.5),
+        total_p95=percentile(totals, 0.95),
+        x_real_time=sum(s.audio_s for s in ok) / wall if wall else 0.0,
+    )
+
+
 async def run_level(url: str, proto: str, n: int, concurrency: int, text: str, voice: str) -> LevelResult:
     import httpx
 
@@ -103,26 +158,32 @@ async def run_level(url: str, proto: str, n: int, concurrency: int, text: str, v
 
         async def task(i: int) -> Sample:
             async with gate:
-                if proto == "ws":
-                    return await one_ws(url, text, voice, i)
-                return await one_http(client, url, text, voice)
+                return await _one(client, url, proto, text, voice, i)
 
         started = time.perf_counter()
         samples = await asyncio.gather(*(task(i) for i in range(n)))
         wall = time.perf_counter() - started
-    ok = [s for s in samples if s.error is None]
-    ttfb = [s.ttfb_s for s in ok if s.ttfb_s is not None]
-    totals = [s.total_s for s in ok]
-    return LevelResult(
-        concurrency=concurrency,
-        n=n,
-        errors=len(samples) - len(ok),
-        ttfb_p50=percentile(ttfb, 0.5),
-        ttfb_p95=percentile(ttfb, 0.95),
-        total_p50=percentile(totals, 0.5),
-        total_p95=percentile(totals, 0.95),
-        x_real_time=sum(s.audio_s for s in ok) / wall if wall else 0.0,
-    )
+    return summarize(concurrency, list(samples), wall)
+
+
+async def run_interleaved(
+    urls: list[str], n: int, concurrency: int, text: str, voice: str, proto: str = "openai"
+) -> dict[str, LevelResult]:
+    """``n`` requests per server in rounds of ``concurrency`` at once, the servers taking turns
+    round by round; x-real-time is each server's audio over its own rounds' wall time."""
+    import httpx
+
+    samples: dict[str, list[Sample]] = {url: [] for url in urls}
+    walls = dict.fromkeys(urls, 0.0)
+    async with httpx.AsyncClient(timeout=300) as client:
+        for start in range(0, n, concurrency):
+            size = min(concurrency, n - start)
+            for url in urls:
+                began = time.perf_counter()
+                batch = await asyncio.gather(*(_one(client, url, proto, text, voice, start + i) for i in range(size)))
+                walls[url] += time.perf_counter() - began
+                samples[url] += batch
+    return {url: summarize(concurrency, samples[url], walls[url]) for url in urls}
 
 
 def recommend(results: list[LevelResult], target_ttfb_s: float) -> int | None:

@@ -121,6 +121,25 @@ OPTIONAL_ENGINES = {
 }
 
 
+def check_encoders() -> str:
+    """PyAV's encoders for ``pipeline serve`` (every format in-process; no ffmpeg binary needed)."""
+    import av
+
+    from pipeline.serve.encoding import FORMATS
+
+    missing = []
+    for fmt in FORMATS.values():
+        if fmt.codec is None:
+            continue
+        try:
+            av.codec.Codec(fmt.codec, "w")
+        except Exception:
+            missing.append(fmt.name)
+    if missing:
+        raise RuntimeError(f"PyAV {av.__version__} lacks the encoders for {', '.join(missing)}")
+    return f"PyAV {av.__version__}: {', '.join(FORMATS)} in-process (no ffmpeg binary needed)"
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks = [
         Check("python", True, f"{platform.python_version()} on {platform.machine()}"),
@@ -135,11 +154,7 @@ def run_checks(settings: Settings) -> list[Check]:
         ),
         _guard("kokoro torch weights", lambda: check_torch_weights(settings)),
         _guard("database", lambda: check_database(settings)),
-        Check(
-            "ffmpeg",
-            shutil.which("ffmpeg") is not None,
-            shutil.which("ffmpeg") or "not on PATH (mp3/opus off)",
-        ),
+        _guard("audio encoders", check_encoders),
         Check(
             "npm",
             shutil.which("npm") is not None,

@@ -1,195 +1,85 @@
-"""``pipeline serve``: a thin FastAPI service over the same TTS engine as batch generation.
+"""``pipeline serve``: FastAPI over Kokoro engine workers, streaming every format.
 
-Routes: ``POST /v1/audio/speech`` (OpenAI-compatible, whole file), ``POST /v1/audio/speech/stream``
-(raw PCM16 24 kHz mono, chunked), WebSocket ``/v1/audio/speech/stream/ws`` (several segments per
-connection), ``GET /v1/audio/voices``, ``/healthz``, ``/readyz``, ``/api/status``.
+Routes: ``POST /v1/audio/speech`` (OpenAI-compatible; whole file, or streamed with ``"stream":
+true``), ``POST /v1/audio/speech/stream`` (streamed, PCM16 24 kHz mono by default), WebSocket
+``/v1/audio/speech/stream/ws`` (several segments per connection), ``POST /v1/phonemize``,
+``GET /v1/models``, ``GET /v1/audio/voices``, ``/healthz``, ``/readyz`` (after every engine
+warmed up), ``/api/status``, ``/api/synthesis`` (per-request synthesis intervals).
 
-Knobs (environment): ``MAX_CONCURRENT_JOBS`` (12), ``QUEUE_MAXSIZE`` (256), ``FIRST_SEGMENT_MAX_WORDS``
-(6), ``FIRST_SEGMENT_BOUNDARIES`` (``.,?!;:``), ``STREAM_CHUNK_SECONDS`` (0.1), ``MAX_INPUT_CHARS``
-(20000), ``API_KEY`` (optional bearer token). Example::
+Every audio route takes ``response_format`` or ``format`` (wav, pcm, flac, mp3, opus, aac; encoded
+in-process while streaming), OpenAI voice names (``alloy``, ...), ``lang_code`` and
+``timestamps`` (word times: NDJSON on the HTTP routes, a ``words`` frame per segment on the
+WebSocket). The parts live in :mod:`pipeline.serve`.
+
+Knobs (environment): ``ENGINE_WORKERS``, ``THREADS_PER_WORKER``, ``MAX_CONCURRENT_JOBS`` (12),
+``QUEUE_MAXSIZE`` (256), ``FIRST_SEGMENT_MAX_WORDS`` (6), ``FIRST_SEGMENT_BOUNDARIES``
+(``.,?!;:``), ``LEADING_SILENCE_MS`` (50), ``STREAM_CHUNK_SECONDS`` (0.1), ``PRIME_STREAM`` /
+``PRIME_BYTES`` (512), ``MAX_INPUT_CHARS`` (20000), ``OPENAI_VOICES_FILE``, ``API_KEY``. Example::
 
     uvicorn --factory pipeline.service:create_app --port 8000
-    curl -s localhost:8000/v1/audio/speech/stream -d '{"input": "Hello there.", "voice": "female"}' \\
+    curl -s localhost:8000/v1/audio/speech/stream -d '{"input": "Hello there.", "voice": "female", "format": "pcm"}' \\
         -H 'content-type: application/json' > out.pcm
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import base64
 import json
 import logging
-import re
-import shutil
-import subprocess
-import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import soundfile as sf
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline.service_guard import RequestGuard, authorized, install_log_redaction
-from pipeline.service_jobs import (
-    ClientGone,
-    JobCancelled,
-    JobGate,
-    Outcome,
-    Ticket,
-    run_in_thread_exclusively,
-    run_unless_gone,
-    wait_disconnect,
+from pipeline.serve.encoding import FORMATS, encode_whole
+from pipeline.serve.frontend import LANGUAGES, Frontend, LanguageUnavailable
+from pipeline.serve.pool import EnginePool, check_device, plan_workers
+from pipeline.serve.protocol import (
+    RETRY_AFTER_S,
+    PhonemizeRequest,
+    ServiceError,
+    SpeechRequest,
+    StreamRequest,
+    WsSegment,
+    _Speech,
+    busy_error,
 )
+from pipeline.serve.responses import (
+    AudioChunk,
+    End,
+    JobState,
+    TicketStreamingResponse,
+    Words,
+    WsInbox,
+    audio_events,
+    close_quietly,
+    http_audio,
+    http_ndjson,
+)
+from pipeline.serve.segments import split_segments, text_blocks
+from pipeline.serve.synthesis import SegmentFailed, SpeechPlan, synthesize_segments
+from pipeline.serve.timestamps import shift_words
+from pipeline.serve.voices import load_openai_voices
+from pipeline.service_guard import RequestGuard, authorized, install_log_redaction
+from pipeline.service_jobs import ClientGone, JobGate, Outcome, Ticket, run_unless_gone, wait_disconnect
 from pipeline.service_validate import install_validator
 from pipeline.settings import Settings, get_settings
 from pipeline.tts.backend import SAMPLE_RATE
-from pipeline.tts.engine import TTSEngine, build_engine
-from pipeline.tts.voice_cache import DEFAULT_MAX_BYTES, VoiceCache
+from pipeline.tts.engine import build_voice_store
+from pipeline.tts.voice_cache import VoiceCache
 from pipeline.tts.voices import VoiceError
 
+__all__ = ["ServiceError", "create_app"]
 log = logging.getLogger(__name__)
-
-FFMPEG_FORMATS = {"mp3": ("mp3", "audio/mpeg"), "opus": ("ogg", "audio/ogg"), "aac": ("adts", "audio/aac")}
-MEDIA_TYPES = {"wav": "audio/wav", "flac": "audio/flac", "pcm": "audio/pcm"}
-RETRY_AFTER_S = 1
-
-
-class ServiceError(Exception):
-    """An error answered as JSON ``{"error": {...}}`` (HTTP) or an error frame (WebSocket)."""
-
-    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.headers = headers or {}
-
-    def payload(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": "invalid_request_error", "code": self.code}}
-
-
-def busy_error() -> ServiceError:
-    return ServiceError(
-        503, "server busy: too many jobs running and queued, retry later", "busy", {"Retry-After": str(RETRY_AFTER_S)}
-    )
-
-
-# --- streaming responses -------------------------------------------------------------------
-
-
-class TicketStreamingResponse(StreamingResponse):
-    """Waits for a running slot and streams its job; a client that leaves (while queued or while
-    streaming) cancels the job and frees the slot. The ticket is finished and the generator
-    closed however the response ends (closing explicitly: a generator cancelled while suspended
-    would otherwise linger until garbage collection)."""
-
-    def __init__(self, content: AsyncGenerator[bytes, None], ticket: Ticket, job: JobState, **kwargs: Any) -> None:
-        super().__init__(content, **kwargs)
-        self.ticket = ticket
-        self.job = job
-        self.generator = content
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        outcome: Outcome = "failed"
-        try:
-            await run_unless_gone(lambda: wait_disconnect(receive), self._run(scope, receive, send), self.job.cancel)
-            outcome = "completed" if self.job.finished else "cancelled"
-        except ClientGone:
-            outcome = "cancelled"
-        finally:
-            self.job.cancel.set()
-            self.ticket.finish(outcome)
-            await close_quietly(self.generator)
-
-    async def _run(self, scope: Any, receive: Any, send: Any) -> None:
-        await self.ticket.start()
-        await super().__call__(scope, receive, send)
-
-
-@dataclass
-class JobState:
-    """Shared by a request and its synthesis thread: ``cancel`` stops the thread at its next
-    piece; ``finished`` says the audio was produced to the end."""
-
-    cancel: threading.Event = field(default_factory=threading.Event)
-    finished: bool = False
-
-
-async def close_quietly(generator: AsyncGenerator[bytes, None]) -> None:
-    try:
-        await generator.aclose()
-    except RuntimeError:  # still running in a task being torn down: it ends with that task
-        pass
-
-
-# --- text segmentation and audio ------------------------------------------------------------
-
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
-TEXT_BLOCK_CHARS = 300  # ~20 s of speech, one Kokoro piece: a cancel is seen within one piece
-
-
-def split_segments(text: str, first_max_words: int, boundaries: str) -> list[str]:
-    """Cut ``text`` into segments synthesized one after another: the first one short (at most
-    ``first_max_words`` words, ending at the last boundary character inside them when there is
-    one) for a low time-to-first-byte, the rest at sentence ends."""
-    words = text.split()
-    if not words:
-        return []
-    cut = min(first_max_words, len(words))
-    if len(words) > first_max_words:
-        for index in range(first_max_words, 0, -1):
-            if words[index - 1][-1] in boundaries:
-                cut = index
-                break
-    segments = [" ".join(words[:cut])]
-    rest = " ".join(words[cut:])
-    segments += [part for part in _SENTENCE_END.split(rest) if part.strip()]
-    return segments
-
-
-def text_blocks(text: str, max_chars: int = TEXT_BLOCK_CHARS) -> list[str]:
-    """``text`` cut at sentence ends into blocks of about ``max_chars`` (a longer sentence stays
-    whole), so a long input is phonemized and synthesized a block at a time."""
-    blocks: list[str] = []
-    for sentence in _SENTENCE_END.split(text):
-        if blocks and len(blocks[-1]) + len(sentence) < max_chars:
-            blocks[-1] += " " + sentence
-        elif sentence.strip():
-            blocks.append(sentence)
-    return blocks
-
-
-def to_pcm16(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
-
-
-def chunk_bytes(pcm: bytes, chunk_seconds: float) -> Iterator[bytes]:
-    size = max(2, int(SAMPLE_RATE * chunk_seconds) * 2)
-    for start in range(0, len(pcm), size):
-        yield pcm[start : start + size]
-
-
-def encode_audio(audio: np.ndarray, fmt: str) -> bytes:
-    if fmt == "pcm":
-        return to_pcm16(audio)
-    if fmt in ("wav", "flac"):
-        buffer = io.BytesIO()
-        sf.write(buffer, audio, SAMPLE_RATE, format=fmt.upper(), subtype="PCM_16")
-        return buffer.getvalue()
-    container, _ = FFMPEG_FORMATS[fmt]
-    command = ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "s16le", "-ar", str(SAMPLE_RATE)]
-    command += ["-ac", "1", "-i", "pipe:0", "-f", container, "pipe:1"]
-    done = subprocess.run(command, input=to_pcm16(audio), capture_output=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"ffmpeg failed: {done.stderr.decode(errors='replace')[-300:]}")
-    return done.stdout
+MODEL_IDS = ("kokoro", "tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 
 
 def gpu_memory() -> dict[str, int] | None:
@@ -205,156 +95,40 @@ def gpu_memory() -> dict[str, int] | None:
         return None
 
 
-def ffmpeg_available() -> bool:
-    return shutil.which("ffmpeg") is not None
-
-
-# --- the engine, shared by all requests -----------------------------------------------------
-
-
-class EngineHost:
-    """The one engine instance; synthesis runs in a worker thread, one call at a time (the
-    engine is not thread-safe), a piece (<= 510 phonemes) at a time so a cancelled call stops
-    early. Checking a voice needs no lock and never waits for a synthesis."""
-
-    def __init__(self, settings: Settings, voice_cache_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        self.settings = settings
-        self.voice_cache_bytes = voice_cache_bytes
-        self.engine: TTSEngine | None = None
-        self.lock: asyncio.Lock | None = None  # created in the server's event loop
-
-    def load(self) -> None:
-        engine = build_engine(self.settings)
-        engine.voice_cache = VoiceCache(self.voice_cache_bytes)
-        engine.setup()
-        self.engine = engine
-
-    def _require(self) -> TTSEngine:
-        if self.engine is None:
-            raise ServiceError(503, "the TTS engine is still loading", "not_ready", {"Retry-After": "5"})
-        return self.engine
-
-    def check_voice(self, voice: str) -> str:
-        """The canonical recipe, or a 400; loads no pack and caches nothing."""
-        try:
-            return self._require().check_voice(voice)
-        except VoiceError as exc:
-            raise ServiceError(400, str(exc), "invalid_voice") from exc
-
-    def _synthesize(self, text: str, voice: str, speed: float, cancel: threading.Event) -> np.ndarray:
-        engine = self._require()
-        parts = []
-        try:
-            for block in text_blocks(text):  # phonemized block by block: a cancel is seen early
-                for result in engine.iter_text(block, voice, speed, self.settings.seed):
-                    if cancel.is_set():
-                        raise JobCancelled()
-                    parts.append(result.audio)
-        except VoiceError as exc:
-            raise ServiceError(400, str(exc), "invalid_voice") from exc
-        except ValueError as exc:
-            raise ServiceError(400, str(exc), "invalid_input") from exc
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
-
-    async def synthesize(self, text: str, voice: str, speed: float, cancel: threading.Event) -> np.ndarray:
-        if self.lock is None:
-            self.lock = asyncio.Lock()
-        return await run_in_thread_exclusively(self.lock, cancel, self._synthesize, text, voice, speed, cancel)
-
-
-# --- request bodies -------------------------------------------------------------------------
-
-
-class SpeechRequest(BaseModel):
-    model: str = "kokoro"
-    input: str
-    voice: str = "af_heart"
-    response_format: Literal["wav", "pcm", "flac", "mp3", "opus", "aac"] = "wav"
-    speed: float = Field(1.0, ge=0.25, le=4.0)
-
-
-class StreamRequest(BaseModel):
-    model: str = "kokoro"
-    input: str
-    voice: str = "af_heart"
-    response_format: Literal["pcm"] = "pcm"
-    speed: float = Field(1.0, ge=0.25, le=4.0)
-
-
-class WsSegment(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    continue_: bool = Field(True, alias="continue")
-    segment_id: str | None = None
-    input: str = ""
-    voice: str = "af_heart"
-    format: Literal["pcm"] = "pcm"
-    speed: float = Field(1.0, ge=0.25, le=4.0)
-
-
-class WsInbox:
-    """Reads a WebSocket's frames in the background, so a disconnect is seen at once (it sets
-    ``gone``) even while a segment is queued or synthesizing; frames wait in order in between."""
-
-    def __init__(self, websocket: WebSocket) -> None:
-        self.gone = asyncio.Event()
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._task = asyncio.ensure_future(self._read(websocket))
-
-    async def _read(self, websocket: WebSocket) -> None:
-        try:
-            while True:
-                message = await websocket.receive()
-                await self._queue.put(message)
-                if message["type"] == "websocket.disconnect":
-                    break
-        except Exception:  # the socket broke: treat as gone
-            await self._queue.put({"type": "websocket.disconnect"})
-        finally:
-            self.gone.set()
-
-    async def next(self) -> dict[str, Any]:
-        return await self._queue.get()
-
-    def close(self) -> None:
-        self._task.cancel()
-
-
-def voice_cache_status(host: EngineHost) -> dict[str, int] | None:
-    if host.engine is None:
-        return None
-    cache = host.engine.voice_cache
-    return {"entries": len(cache), "bytes": cache.bytes, "max_bytes": cache.max_bytes, "evictions": cache.evictions}
-
-
-# --- the app --------------------------------------------------------------------------------
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the engine loads once, in the lifespan, before the first request. Its knobs
-    (MAX_CONCURRENT_JOBS, QUEUE_MAXSIZE, API_KEY, ...) are ``Settings`` fields."""
+    """Build the app; the engine workers start, load and warm up in the lifespan, before
+    ``/readyz`` says ready. A device that is not there stops the start-up with its reason."""
     config = settings or get_settings()
-    host = EngineHost(config, int(config.voice_cache_mb * 2**20))
+    device = check_device(config)  # refused before anything loads
+    pool = EnginePool(config, plan_workers(config, device))
+    frontend = Frontend(
+        build_voice_store(config),
+        VoiceCache(int(config.voice_cache_mb * 2**20)),
+        config.lang_code,
+        load_openai_voices(config.openai_voices_file),
+    )
     gate = JobGate(config.max_concurrent_jobs, config.queue_maxsize, busy_error)
     # A body far larger than the longest allowed input is refused before it is parsed.
     max_body = config.max_input_chars * 4 + 64 * 1024
+    prime_samples = config.prime_bytes // 2 if config.prime_stream else 0
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         install_log_redaction()  # uvicorn has configured its loggers by now
-        await asyncio.to_thread(host.load)
-        log.info("TTS engine ready: %s", host.engine.info if host.engine else None)
+        await frontend.run(frontend.g2p, None)
+        await pool.start(await frontend.run(frontend.pack, config.voices[0]))
         try:
             yield
         finally:
-            if host.engine is not None:
-                host.engine.teardown()
+            await pool.close()
+            frontend.close()
 
     app = FastAPI(title="pipeline serve", lifespan=lifespan)
     # Authentication and the body limit run before any route reads the body.
     app.add_middleware(RequestGuard, api_key=config.api_key, max_body=max_body, max_input_chars=config.max_input_chars)
     install_validator(app, config)  # the validator API: /api/validate, /api/mos, /api/help, ...
-    app.state.host = host
+    app.state.pool = pool
+    app.state.frontend = frontend
     app.state.gate = gate
     app.state.config = config
 
@@ -374,6 +148,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "code": code}}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
+    def require_ready() -> None:
+        if not pool.ready:
+            raise ServiceError(503, "the TTS engines are still loading", "not_ready", {"Retry-After": "5"})
+
     def check_input(text: str) -> str:
         if len(text) > config.max_input_chars:
             raise ServiceError(413, f"input has {len(text)} chars; the limit is {config.max_input_chars}", "too_large")
@@ -383,8 +161,45 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise ServiceError(400, "nothing to say: the input has no speakable words", "empty_input")
         return text
 
-    def segments(text: str) -> list[str]:
+    async def check_language(lang: str | None) -> None:
+        if frontend.loaded(lang):
+            return
+        try:
+            await frontend.run(frontend.g2p, lang)
+        except LanguageUnavailable as exc:
+            raise ServiceError(400, str(exc), "unsupported_language") from exc
+
+    async def plan(body: _Speech, segments: list[str]) -> SpeechPlan:
+        """The request checked (nothing waits for synthesis) and ready to synthesize."""
+        require_ready()
+        check_input(body.input)
+        try:
+            frontend.check_voice(body.voice)
+        except VoiceError as exc:
+            raise ServiceError(400, str(exc), "invalid_voice") from exc
+        await check_language(body.lang_code)
+        return SpeechPlan(
+            uuid.uuid4().hex, tuple(segments), body.voice, body.speed, body.lang_code, config.leading_silence_ms / 1000
+        )
+
+    def stream_segments(text: str) -> list[str]:
         return split_segments(text, config.first_segment_max_words, config.first_segment_boundaries)
+
+    def streaming_response(speech: SpeechPlan, fmt: str, timestamps: bool) -> TicketStreamingResponse:
+        ticket = gate.admit()
+        job = JobState(cancel=speech.cancel)
+        events = audio_events(
+            synthesize_segments(frontend, pool, speech), fmt, prime_samples, config.stream_chunk_seconds
+        )
+        headers = {"X-Request-Id": speech.request_id, "X-Sample-Rate": str(SAMPLE_RATE), "X-Channels": "1"}
+        if fmt == "pcm":
+            headers["X-Sample-Format"] = "s16le"
+        if timestamps:
+            body = http_ndjson(events, fmt, job, SegmentFailed)
+            return TicketStreamingResponse(body, ticket, job, media_type="application/x-ndjson", headers=headers)
+        return TicketStreamingResponse(
+            http_audio(events, job), ticket, job, media_type=FORMATS[fmt].media_type, headers=headers
+        )
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -392,90 +207,124 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
-        if host.engine is None:
+        if not pool.ready:
             return JSONResponse({"ready": False}, status_code=503)
-        info = host.engine.info
-        return JSONResponse({"ready": True, "device": info.device, "backend": info.name, "model": info.model})
+        devices = sorted({w.device for w in pool.workers})
+        return JSONResponse(
+            {"ready": True, "device": ",".join(devices), "backend": config.tts_backend, "workers": pool.size}
+        )
 
     @app.get("/api/status")
     async def status() -> dict[str, Any]:
-        info = host.engine.info if host.engine else None
+        cache = frontend.cache
+        devices = sorted({w.device for w in pool.workers})
         return {
-            "ready": info is not None,
-            "device": info.device if info else None,
-            "cuda": bool(info and info.device.startswith("cuda")),
-            "backend": info.name if info else None,
-            "ffmpeg": ffmpeg_available(),
+            "ready": pool.ready,
+            "device": ",".join(devices) or None,
+            "cuda": any(d.startswith("cuda") for d in devices),
+            "backend": config.tts_backend,
+            "ffmpeg": True,  # every format is encoded in-process (PyAV); no binary needed
+            "formats": list(FORMATS),
             "running_jobs": gate.running,
             "queue_depth": gate.waiting,
             "max_concurrent_jobs": gate.max_running,
             "queue_maxsize": gate.max_waiting,
             **gate.counters,
-            "voice_cache": voice_cache_status(host),
+            "engines": pool.status(),
+            "voice_cache": {
+                "entries": len(cache),
+                "bytes": cache.bytes,
+                "max_bytes": cache.max_bytes,
+                "evictions": cache.evictions,
+            },
             "gpu_memory": gpu_memory(),
+        }
+
+    @app.get("/api/synthesis")
+    async def synthesis_log() -> dict[str, Any]:
+        """Recent requests' synthesis intervals (worker pid, start, end on the server's monotonic clock)."""
+        return {"requests": dict(pool.intervals)}
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "created": 0, "owned_by": "pipeline"} for name in MODEL_IDS],
         }
 
     @app.get("/v1/audio/voices")
     async def voices() -> dict[str, Any]:
-        store = host._require().voices
-        return {"voices": store.builtin_names(), "aliases": store.aliases(), "blends": store.blends()}
+        store = frontend.voices
+        return {
+            "voices": store.builtin_names(),
+            "aliases": store.aliases(),
+            "blends": store.blends(),
+            "openai": frontend.openai_voices,
+            "languages": LANGUAGES,
+        }
+
+    @app.post("/v1/phonemize")
+    async def phonemize(body: PhonemizeRequest) -> dict[str, Any]:
+        """Text -> phonemes with the same G2P as generate (``pieces``: what each engine call gets)."""
+        check_input(body.input)
+        await check_language(body.lang_code)
+        try:
+            pieces = await frontend.run(frontend.pieces, body.input, body.lang_code)
+        except ValueError as exc:
+            raise ServiceError(400, str(exc), "invalid_input") from exc
+        words = [{"word": w.text, "phonemes": w.phonemes} for piece in pieces for w in piece.words if w.phonemes]
+        return {
+            "phonemes": " ".join(piece.phonemes for piece in pieces),
+            "pieces": [piece.phonemes for piece in pieces],
+            "words": words,
+            "lang_code": body.lang_code or config.lang_code,
+        }
 
     @app.post("/v1/audio/speech")
     async def speech(body: SpeechRequest, request: Request) -> Response:
-        text = check_input(body.input)
-        fmt = body.response_format
-        if fmt in FFMPEG_FORMATS and not ffmpeg_available():
-            raise ServiceError(
-                400,
-                f"response_format {fmt!r} needs ffmpeg, which is not installed; use wav, flac or pcm",
-                "unsupported_format",
+        if body.stream:
+            return streaming_response(
+                await plan(body, stream_segments(body.input)), body.response_format, body.timestamps
             )
-        host.check_voice(body.voice)
+        speech = await plan(body, text_blocks(body.input))
         ticket = gate.admit()
-        job = JobState()
 
-        async def run() -> np.ndarray:
+        async def run() -> tuple[np.ndarray, list[dict]]:
             await ticket.start()
-            return await host.synthesize(text, body.voice, body.speed, job.cancel)
+            parts, words, clock = [], [], 0.0
+            async for segment in synthesize_segments(frontend, pool, speech):
+                words += shift_words(segment.words, clock)
+                clock += segment.duration_s
+                parts.append(segment.audio)
+            return np.concatenate(parts), words
 
         outcome: Outcome = "failed"
         try:
-            audio = await run_unless_gone(lambda: wait_disconnect(request.receive), run(), job.cancel)
+            audio, words = await run_unless_gone(lambda: wait_disconnect(request.receive), run(), speech.cancel)
             outcome = "completed"
         except ClientGone:
             outcome = "cancelled"
             return Response(status_code=499)  # nobody reads it: the client has left
+        except SegmentFailed as exc:
+            raise ServiceError(exc.status, str(exc), "synthesis_failed") from exc
         finally:
             ticket.finish(outcome)
-        if len(audio) == 0:
-            raise ServiceError(400, "nothing to say: the input has no speakable words", "empty_input")
-        data = await asyncio.to_thread(encode_audio, audio, fmt)
-        media = MEDIA_TYPES.get(fmt) or FFMPEG_FORMATS[fmt][1]
-        return Response(data, media_type=media)
-
-    async def pcm_stream(text: str, voice: str, speed: float, job: JobState) -> AsyncGenerator[bytes, None]:
-        if config.prime_stream and config.prime_bytes:
-            yield bytes(config.prime_bytes)
-        for segment in segments(text):
-            try:
-                audio = await host.synthesize(segment, voice, speed, job.cancel)
-            except ServiceError as exc:  # headers are sent: skip the piece, keep going
-                log.warning("stream segment skipped: %s", exc.message)
-                continue
-            for piece in chunk_bytes(to_pcm16(audio), config.stream_chunk_seconds):
-                yield piece
-        job.finished = True
+        data = await asyncio.to_thread(encode_whole, audio, body.response_format)
+        headers = {"X-Request-Id": speech.request_id}
+        if body.timestamps:
+            payload = {
+                "format": body.response_format,
+                "sample_rate": SAMPLE_RATE,
+                "audio": base64.b64encode(data).decode(),
+                "audio_seconds": round(len(audio) / SAMPLE_RATE, 3),
+                "words": words,
+            }
+            return JSONResponse(payload, headers=headers)
+        return Response(data, media_type=FORMATS[body.response_format].media_type, headers=headers)
 
     @app.post("/v1/audio/speech/stream")
     async def speech_stream(body: StreamRequest) -> Response:
-        text = check_input(body.input)
-        host.check_voice(body.voice)
-        ticket = gate.admit()
-        job = JobState()
-        headers = {"X-Sample-Rate": str(SAMPLE_RATE), "X-Channels": "1", "X-Sample-Format": "s16le"}
-        return TicketStreamingResponse(
-            pcm_stream(text, body.voice, body.speed, job), ticket, job, media_type="audio/pcm", headers=headers
-        )
+        return streaming_response(await plan(body, stream_segments(body.input)), body.response_format, body.timestamps)
 
     @app.websocket("/v1/audio/speech/stream/ws")
     async def speech_ws(websocket: WebSocket) -> None:
@@ -523,32 +372,52 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 return
             sid = request.segment_id
             try:
-                text = check_input(request.input)
-                host.check_voice(request.voice)
+                speech = await plan(request, stream_segments(request.input))
                 ticket = gate.admit()
             except ServiceError as exc:
                 extra = {"retry_after": RETRY_AFTER_S} if exc.status == 503 else {}
                 await error(exc.message, exc.code, sid, **extra)
                 continue
-            job = JobState()
-            stream = pcm_stream(text, request.voice, request.speed, job)
+            await ws_segment(websocket, inbox, request, speech, ticket, error)
 
-            async def send_segment(ticket: Ticket = ticket, stream: AsyncGenerator[bytes, None] = stream) -> None:
-                await ticket.start()
-                async for piece in stream:
-                    await websocket.send_bytes(piece)
+    async def ws_segment(websocket, inbox, request: WsSegment, speech: SpeechPlan, ticket: Ticket, error) -> None:
+        sid = request.segment_id
+        job = JobState(cancel=speech.cancel)
+        events = audio_events(
+            synthesize_segments(frontend, pool, speech),
+            request.response_format,
+            prime_samples,
+            config.stream_chunk_seconds,
+        )
 
-            outcome: Outcome = "failed"
-            try:
-                await run_unless_gone(inbox.gone.wait, send_segment(), job.cancel)
-                outcome = "completed" if job.finished else "cancelled"
-            except (ClientGone, WebSocketDisconnect):
-                outcome = "cancelled"
-                raise
-            finally:
-                job.cancel.set()
-                ticket.finish(outcome)
-                await close_quietly(stream)
-            await websocket.send_json({"type": "end", "segment_id": sid})
+        async def send_segment() -> float:
+            await ticket.start()
+            async for event in events:
+                if isinstance(event, AudioChunk):
+                    await websocket.send_bytes(event.data)
+                elif isinstance(event, Words):
+                    if request.timestamps:
+                        frame = {"type": "words", "segment_id": sid, "segment": event.segment, "words": event.words}
+                        await websocket.send_json(frame)
+                elif isinstance(event, End):
+                    job.finished = True
+                    return event.audio_seconds
+            return 0.0
+
+        outcome: Outcome = "failed"
+        try:
+            seconds = await run_unless_gone(inbox.gone.wait, send_segment(), job.cancel)
+            outcome = "completed" if job.finished else "cancelled"
+        except (ClientGone, WebSocketDisconnect):
+            outcome = "cancelled"
+            raise
+        except SegmentFailed as exc:
+            await error(str(exc), "segment_failed", sid, segment_index=exc.index)
+            return
+        finally:
+            job.cancel.set()
+            ticket.finish(outcome)
+            await close_quietly(events)
+        await websocket.send_json({"type": "end", "segment_id": sid, "audio_seconds": seconds})
 
     return app

@@ -14,28 +14,18 @@ import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import soundfile as sf
 
-from pipeline.service_guard import error_body
+from pipeline.serve.protocol import ServiceError
 from pipeline.sources import LABEL_SUFFIXES, read_label
 
 COPY_CHUNK = 1 << 20
 
 
-class ApiError(Exception):
-    """A request the validator API refuses: ``status`` (4xx/5xx), a message for the user and a code."""
-
-    def __init__(self, status: int, message: str, code: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.code = code
-        self.headers = headers or {}
-
-    def payload(self) -> dict[str, Any]:
-        return error_body(self.message, self.code)
+# The validator API answers refusals exactly as the TTS routes do (JSON ``{"error": {...}}``).
+ApiError = ServiceError
 
 
 @dataclass(frozen=True, slots=True)

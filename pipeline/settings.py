@@ -81,7 +81,7 @@ class Settings(BaseSettings):
 
     # --- execution ------------------------------------------------------------------------
     workers: int = Field(0, ge=0, description="Synthesis worker processes; 0 = one per CPU core.")
-    threads_per_worker: int = Field(1, ge=1)
+    threads_per_worker: int = Field(1, ge=1, validation_alias=_env("THREADS_PER_WORKER"))
     batch_size: int = Field(2, ge=1, description="Chunks handed to a worker at a time.")
     synthesis_batch: int = Field(
         1,
@@ -157,7 +157,7 @@ class Settings(BaseSettings):
     prime_stream: bool = Field(
         False, validation_alias=_env("PRIME_STREAM"), description="Send PRIME_BYTES of silence first"
     )
-    prime_bytes: int = Field(4800, ge=0, validation_alias=_env("PRIME_BYTES"), description="Rounded to whole samples")
+    prime_bytes: int = Field(512, ge=0, validation_alias=_env("PRIME_BYTES"), description="Rounded to whole samples")
     voice_cache_mb: float = Field(
         64.0, ge=0, validation_alias=_env("VOICE_CACHE_MB"), description="Blend packs kept (LRU); built-ins always"
     )
@@ -175,6 +175,29 @@ class Settings(BaseSettings):
     )
     max_validate_bytes: int = Field(
         50 * 2**20, ge=1024, validation_alias=_env("MAX_VALIDATE_BYTES"), description="Largest audio upload"
+    )
+    engine_workers: int = Field(
+        0,
+        ge=0,
+        validation_alias=_env("ENGINE_WORKERS"),
+        description="Serve: engine worker processes; 0 = fill the CPU cores (cores // THREADS_PER_WORKER), one per GPU",
+    )
+    max_batch: int = Field(
+        8, ge=1, le=64, validation_alias=_env("MAX_BATCH"), description="Serve, torch backend: pieces per forward pass"
+    )
+    batch_wait_ms: float = Field(
+        10.0,
+        ge=0,
+        validation_alias=_env("BATCH_WAIT_MS"),
+        description="Serve, torch backend: how long a worker waits for more pieces to batch",
+    )
+    leading_silence_ms: int = Field(
+        50, ge=0, validation_alias=_env("LEADING_SILENCE_MS"), description="Serve: silence kept before the speech"
+    )
+    openai_voices_file: Path | None = Field(
+        None,
+        validation_alias=_env("OPENAI_VOICES_FILE"),
+        description="Serve: JSON {openai_name: kokoro_voice} (default: pipeline/serve/openai_voices.json)",
     )
 
     @field_validator("prime_bytes")

@@ -8,6 +8,8 @@ API key) for auth, backpressure and disconnect tests.
 from __future__ import annotations
 
 import asyncio
+import base64
+import importlib.util
 import io
 import json
 import os
@@ -29,6 +31,8 @@ openai = pytest.importorskip("openai")
 websockets = pytest.importorskip("websockets")
 
 from websockets.asyncio.client import connect  # noqa: E402
+
+from pipeline.serve.segments import silence_between, speech_bounds  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 24000
@@ -66,7 +70,7 @@ def _start(command: list[str], port: int, extra_env: dict[str, str], log: Path) 
     return Server(f"http://127.0.0.1:{port}", process)
 
 
-def _wait_ready(server: Server, log: Path, timeout: float = 90.0) -> None:
+def _wait_ready(server: Server, log: Path, timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -186,7 +190,7 @@ def test_websocket_segments_and_bad_frame(main: Server) -> None:
                         audio += message
                         continue
                     end = json.loads(message)
-                    assert end == {"type": "end", "segment_id": sid}
+                    assert end == {"type": "end", "segment_id": sid, "audio_seconds": len(audio) / 2 / SAMPLE_RATE}
                     break
                 assert len(audio) / 2 / SAMPLE_RATE > 0.4
                 if sid == "seg-1":
@@ -212,7 +216,10 @@ def test_websocket_segments_and_bad_frame(main: Server) -> None:
         ({"input": "Hello.", "voice": "af_heart(2)+"}, 400),
         ({"input": "   ", "voice": "af_heart"}, 400),
         ({"voice": "af_heart"}, 422),
-        ({"input": "Hello.", "response_format": "mp3"}, 400 if shutil.which("ffmpeg") is None else 200),
+        ({"input": "Hello.", "response_format": "mp3"}, 200),  # in-process (PyAV): no ffmpeg binary needed
+        ({"input": "Hello.", "response_format": "ogg"}, 422),
+        ({"input": "Hello.", "format": "pcm", "response_format": "wav"}, 422),
+        ({"input": "Hello.", "lang_code": "xx"}, 400),
     ],
 )
 def test_bad_requests_are_json(main: Server, body: dict, status: int) -> None:
@@ -292,7 +299,7 @@ def test_disconnect_frees_slot(tight: Server) -> None:
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("proto", ["ws", "http"])
+@pytest.mark.parametrize("proto", ["ws", "http", "openai"])
 def test_bench_measures_a_running_server(main: Server, proto: str) -> None:
     import asyncio
 
@@ -318,3 +325,238 @@ def test_priming_bytes_lead_the_stream(tight: Server) -> None:
     assert body[:9600] == bytes(9600), "PRIME_BYTES of silence first"
     audio = np.frombuffer(body[9600:], dtype=np.int16)
     assert np.abs(audio).max() > 1000, "then real speech"
+
+
+# --- formats, protocol, timestamps, seamless joins, failures (issue 16) ---------------------
+
+FORMATS = ("wav", "pcm", "flac", "mp3", "opus", "aac")
+SPLIT_SENTENCE = "How brave they'll all think me at home!"  # cut after "me" (FIRST_SEGMENT_MAX_WORDS=6)
+# The third segment is one "word" of 961 phonemes: Kokoro takes at most 510, and a word is never cut.
+FAILING_TEXT = "Hello there, my friend. This is fine. " + "-".join(["supercalifragilistic"] * 40) + "."
+
+
+def _decode(data: bytes, fmt: str) -> np.ndarray:
+    """Any served format back to mono float samples at 24 kHz (opus is 48 kHz inside: resampled)."""
+    if fmt == "pcm":
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768
+    import av
+
+    container = av.open(io.BytesIO(data))
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+    parts = [frame.to_ndarray().reshape(-1) for raw in container.decode(audio=0) for frame in resampler.resample(raw)]
+    parts += [frame.to_ndarray().reshape(-1) for frame in resampler.resample(None)]
+    return np.concatenate(parts)
+
+
+def _speech_start_s(audio: np.ndarray) -> float:
+    bounds = speech_bounds(audio)
+    assert bounds is not None
+    return bounds[0] / SAMPLE_RATE
+
+
+def _ndjson(url: str, body: dict) -> tuple[bytes, list[dict], dict]:
+    """Audio bytes, word times and the last line of an NDJSON (``timestamps``) stream."""
+    audio, words, last = b"", [], {}
+    with httpx.stream("POST", url, json=body, timeout=120) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/x-ndjson")
+        for line in r.iter_lines():
+            last = json.loads(line)
+            if last["type"] == "audio":
+                audio += base64.b64decode(last["audio"])
+            elif last["type"] == "words":
+                words += last["words"]
+    return audio, words, last
+
+
+def test_seed_body_with_format_is_honoured(main: Server) -> None:
+    seed = {"input": "Hello there.", "voice": "female", "format": "pcm"}
+    for path in ("/v1/audio/speech", "/v1/audio/speech/stream"):
+        response = httpx.post(main.url + path, json=seed, timeout=60)
+        assert response.status_code == 200 and response.headers["content-type"] == "audio/pcm", path
+        assert response.content[:4] != b"RIFF" and len(response.content) / 2 / SAMPLE_RATE > 0.4
+    wav = httpx.post(main.url + "/v1/audio/speech/stream", json=seed | {"format": "wav"}, timeout=60)
+    assert wav.content[:4] == b"RIFF"
+    assert sf.read(io.BytesIO(wav.content))[0].size > 0.4 * SAMPLE_RATE
+
+
+def test_models_and_openai_voices(main: Server) -> None:
+    models = httpx.get(main.url + "/v1/models").json()
+    assert models["object"] == "list" and {"kokoro", "tts-1"} <= {m["id"] for m in models["data"]}
+    voices = httpx.get(main.url + "/v1/audio/voices").json()
+    assert {"alloy", "echo", "fable", "nova", "onyx", "shimmer", "ash", "coral", "sage"} <= voices["openai"].keys()
+
+
+def test_openai_client_alloy_streams_every_format(main: Server) -> None:
+    client = openai.OpenAI(base_url=main.url + "/v1", api_key="unused")
+    lengths = {}
+    for fmt in FORMATS:
+        with client.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="alloy", input="Hello there.", response_format=fmt, extra_body={"stream": True}
+        ) as response:
+            data = b"".join(response.iter_bytes())
+        audio = _decode(data, fmt)
+        lengths[fmt] = len(audio) / SAMPLE_RATE
+        assert np.abs(audio).max() > 0.05, fmt
+    # mp3 and aac add their encoder delay (< 0.1 s); the others decode to the very same length
+    assert max(lengths.values()) - min(lengths.values()) < 0.15, lengths
+    whole = client.audio.speech.create(model="tts-1", voice="alloy", input="Hello there.", response_format="opus")
+    assert abs(len(_decode(whole.content, "opus")) / SAMPLE_RATE - lengths["opus"]) < 0.05
+
+
+def test_websocket_opus_frames_decode_to_the_announced_length(main: Server) -> None:
+    async def scenario() -> tuple[bytes, list[dict], dict]:
+        async with connect(main.ws_url) as ws:
+            text = "Hello there, my friend. This is a streaming test."
+            frame = {"segment_id": "o", "input": text, "voice": "nova", "format": "opus", "timestamps": True}
+            await ws.send(json.dumps(frame))
+            audio, words = b"", []
+            while True:
+                message = await asyncio.wait_for(ws.recv(), 60)
+                if isinstance(message, bytes):
+                    audio += message
+                    continue
+                parsed = json.loads(message)
+                if parsed["type"] == "words":
+                    words += parsed["words"]
+                else:
+                    return audio, words, parsed
+
+    data, words, end = asyncio.run(scenario())
+    assert end["type"] == "end" and end["segment_id"] == "o"
+    assert data[:4] == b"OggS"
+    decoded_s = len(_decode(data, "opus")) / SAMPLE_RATE
+    assert abs(decoded_s - end["audio_seconds"]) < 0.03, (decoded_s, end)
+    assert [w["word"] for w in words][-2:] == ["streaming", "test"]
+    assert abs(words[-1]["end_s"] - decoded_s) < 0.2
+
+
+def test_timestamps_match_the_audio(main: Server) -> None:
+    text = "Alice was beginning to get very tired. She had nothing to do."
+    data, words, end = _ndjson(main.url + "/v1/audio/speech/stream", {"input": text, "timestamps": True})
+    assert end == {"type": "end", "audio_seconds": pytest.approx(len(data) / 2 / SAMPLE_RATE, abs=0.002)}
+    audio = _decode(data, "pcm")
+    duration = len(audio) / SAMPLE_RATE
+    assert [w["word"] for w in words] == text.replace(".", "").split()
+    assert all(a["end_s"] <= b["start_s"] + 1e-3 for a, b in zip(words, words[1:], strict=False))
+    assert abs(words[-1]["end_s"] - duration) < 0.2, (words[-1], duration)
+    assert abs(words[0]["start_s"] - _speech_start_s(audio)) < 0.15, (words[0], _speech_start_s(audio))
+    whole = httpx.post(main.url + "/v1/audio/speech", json={"input": text, "timestamps": True}, timeout=120).json()
+    assert [w["word"] for w in whole["words"]] == [w["word"] for w in words]
+    assert abs(whole["words"][-1]["end_s"] - whole["audio_seconds"]) < 0.2
+
+
+def test_first_segment_join_pauses_like_the_whole_sentence(main: Server) -> None:
+    whole = httpx.post(
+        main.url + "/v1/audio/speech", json={"input": SPLIT_SENTENCE, "timestamps": True}, timeout=120
+    ).json()
+    whole_audio = _decode(base64.b64decode(whole["audio"]), "wav")
+    data, words, _ = _ndjson(main.url + "/v1/audio/speech/stream", {"input": SPLIT_SENTENCE, "timestamps": True})
+    split_audio = _decode(data, "pcm")
+
+    def pause(audio: np.ndarray, times: list[dict]) -> float:  # silence from "me" to "at"
+        at = {w["word"]: w for w in times}
+        return silence_between(audio, at["me"]["start_s"], at["at"]["end_s"])
+
+    whole_pause, split_pause = pause(whole_audio, whole["words"]), pause(split_audio, words)
+    assert abs(split_pause - whole_pause) <= 0.1, (split_pause, whole_pause)
+    assert _speech_start_s(split_audio) <= 0.05 + 0.02  # LEADING_SILENCE_MS=50, 10 ms frames
+    assert _speech_start_s(whole_audio) <= 0.05 + 0.02
+
+
+def test_failing_segment_is_never_complete_looking_audio(main: Server) -> None:
+    body = {"input": FAILING_TEXT, "voice": "af_heart"}
+    received = []
+    with pytest.raises(httpx.RemoteProtocolError):  # cut off without the final chunk
+        with httpx.stream("POST", main.url + "/v1/audio/speech/stream", json=body, timeout=120) as r:
+            assert r.status_code == 200
+            for piece in r.iter_bytes():
+                received.append(piece)
+    assert received, "the first segments' audio came before the failure"
+    with pytest.raises(httpx.RemoteProtocolError):
+        _ndjson(main.url + "/v1/audio/speech/stream", body | {"timestamps": True})
+    one_shot = httpx.post(main.url + "/v1/audio/speech", json=body, timeout=120)
+    assert one_shot.status_code == 400 and "961 phonemes" in one_shot.json()["error"]["message"]
+
+    async def scenario() -> list:
+        async with connect(main.ws_url) as ws:
+            await ws.send(json.dumps({"segment_id": "bad", **body}))
+            frames = []
+            while not frames or isinstance(frames[-1], bytes):
+                frames.append(await asyncio.wait_for(ws.recv(), 60))
+            await ws.send(json.dumps({"segment_id": "next", "input": "Still here.", "voice": "af_heart"}))
+            while isinstance(message := await asyncio.wait_for(ws.recv(), 60), bytes):
+                pass
+            return [*frames, message]
+
+    frames = asyncio.run(scenario())
+    error, after = json.loads(frames[-2]), json.loads(frames[-1])
+    assert any(isinstance(f, bytes) for f in frames), "the first segment's audio came before the failure"
+    assert error["type"] == "error" and error["code"] == "segment_failed" and error["segment_id"] == "bad"
+    assert after == {"type": "end", "segment_id": "next", "audio_seconds": pytest.approx(after["audio_seconds"])}
+
+
+def test_bad_device_is_refused_at_start_up(tmp_path: Path) -> None:
+    for device, reason in (("cuda:1", "cuda:1"), ("tpu", "invalid torch device")):
+        env = {**os.environ, "PIPELINE_CACHE_DIR": str(REPO_ROOT / ".cache" / "pipeline"), "KOKORO_DEVICE": device}
+        done = subprocess.run(
+            [sys.executable, "cli.py", "serve", "--port", str(_free_port())],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode != 0 and reason in done.stdout + done.stderr, done.stderr[-2000:]
+
+
+def test_parallel_requests_overlap_in_synthesis(main: Server) -> None:
+    """Two requests at once run on different engine workers at the same time (the server's own
+    record of each synthesis: worker pid, start and end on one monotonic clock)."""
+
+    async def one(client: httpx.AsyncClient, text: str) -> str:
+        response = await client.post("/v1/audio/speech/stream", json={"input": text, "voice": "af_heart"})
+        assert response.status_code == 200 and len(response.content) > 2 * SAMPLE_RATE
+        return response.headers["x-request-id"]
+
+    async def scenario() -> list[str]:
+        async with httpx.AsyncClient(base_url=main.url, timeout=120) as client:
+            text = "Alice was beginning to get very tired. She had nothing to do."
+            return await asyncio.gather(one(client, text), one(client, text))
+
+    first, second = asyncio.run(scenario())
+    log = httpx.get(main.url + "/api/synthesis").json()["requests"]
+    a, b = log[first], log[second]
+    overlapping = [(x, y) for x in a for y in b if x["start"] < y["end"] and y["start"] < x["end"]]
+    assert overlapping, (a, b)
+    assert all(x["worker"] != y["worker"] for x, y in overlapping)
+    assert httpx.get(main.url + "/api/status").json()["engines"]["workers"][1]["pid"]
+
+
+def test_languages_and_phonemize(main: Server) -> None:
+    english = httpx.post(main.url + "/v1/phonemize", json={"input": "Hello there."}, timeout=60).json()
+    assert english["phonemes"] == "həlˈO ðˈɛɹ." and english["lang_code"] == "a"
+    spanish = httpx.post(main.url + "/v1/phonemize", json={"input": "Me llamo Alicia.", "lang_code": "e"}, timeout=60)
+    assert spanish.json()["phonemes"] == "me ʎˈamo alˈiθja."
+    body = {"input": "Hola, me llamo Alicia.", "voice": "ef_dora", "lang_code": "e", "timestamps": True}
+    data, words, end = _ndjson(main.url + "/v1/audio/speech/stream", body)
+    assert [w["word"] for w in words] == ["Hola,", "me", "llamo", "Alicia."]
+    assert end["audio_seconds"] > 1.0 and np.abs(_decode(data, "pcm")).max() > 0.05
+    if importlib.util.find_spec("pyopenjtalk") is None:  # misaki[ja] is not installed here
+        refused = httpx.post(main.url + "/v1/audio/speech", json={"input": "こんにちは", "lang_code": "j"}, timeout=60)
+        assert refused.status_code == 400 and "lang_code 'j'" in refused.json()["error"]["message"]
+
+
+def test_bench_openai_drives_servers_side_by_side(main: Server) -> None:
+    """``pipeline bench --openai`` (the same server under two spellings of its URL stands in for a peer)."""
+    done = subprocess.run(
+        [sys.executable, "cli.py", "bench", "--openai", main.url, "--openai", main.url + "/v1/", "--n", "2"]
+        + ["--concurrency", "1", "--text", "Hello there."],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [line for line in done.stdout.splitlines() if main.url in line]
+    assert len(rows) == 2 and all(row.rstrip().rstrip("│").split("│")[-1].strip() == "0" for row in rows), done.stdout

@@ -22,7 +22,7 @@ from pipeline.assets import EMBEDDED_TORCH_MODEL, AssetPaths, ensure_assets
 from pipeline.files import sha256_file
 from pipeline.settings import Settings
 from pipeline.tts.backend import SAMPLE_RATE, BackendInfo, KokoroBackend, SynthesisRequest
-from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
+from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized, PhonemizedWord
 from pipeline.tts.voice_cache import DEFAULT_MAX_BYTES, VoiceCache
 from pipeline.tts.voices import ResolvedVoice, VoiceStore, canonical_recipe
 
@@ -77,21 +77,32 @@ def make_backend(settings: Settings, assets: AssetPaths | None = None) -> Kokoro
     return KokoroOnnxBackend(model_path, device=settings.kokoro_device, threads=settings.threads_per_worker)
 
 
-def split_phonemes(phonemized: Phonemized, limit: int = KOKORO_MAX_PHONEMES) -> list[str]:
-    """Cut a long phoneme string at word boundaries into pieces Kokoro accepts (never truncate)."""
-    pieces: list[str] = []
-    current = ""
+def split_phoneme_words(phonemized: Phonemized, limit: int = KOKORO_MAX_PHONEMES) -> list[tuple[PhonemizedWord, ...]]:
+    """The words of ``phonemized`` grouped at word boundaries into pieces Kokoro accepts (never
+    truncated): each group's :func:`join_phonemes` has at most ``limit`` characters."""
+    groups: list[tuple[PhonemizedWord, ...]] = []
+    current: list[PhonemizedWord] = []
     for word in phonemized.words:
         token = word.phonemes + (" " if word.whitespace else "")
         if len(token.strip()) > limit:
             raise ValueError(f"a single word has {len(token)} phonemes (> {limit}): {word.text[:40]!r}")
-        if current and len((current + token).strip()) > limit:
-            pieces.append(current.strip())
-            current = ""
-        current += token
-    if current.strip():
-        pieces.append(current.strip())
-    return pieces
+        if current and len(join_phonemes([*current, word])) > limit:
+            groups.append(tuple(current))
+            current = []
+        current.append(word)
+    if join_phonemes(current):
+        groups.append(tuple(current))
+    return groups
+
+
+def join_phonemes(words: Sequence[PhonemizedWord]) -> str:
+    """The phoneme string Kokoro receives for ``words``."""
+    return "".join(w.phonemes + (" " if w.whitespace else "") for w in words).strip()
+
+
+def split_phonemes(phonemized: Phonemized, limit: int = KOKORO_MAX_PHONEMES) -> list[str]:
+    """Cut a long phoneme string at word boundaries into pieces Kokoro accepts (never truncate)."""
+    return [join_phonemes(group) for group in split_phoneme_words(phonemized, limit)]
 
 
 class TTSEngine:

@@ -39,7 +39,9 @@ class Phonemized:
 
 
 class G2P:
-    """misaki English G2P; ``lang_code`` 'a' (US) or 'b' (British)."""
+    """misaki G2P; ``lang_code`` 'a' (US English) or 'b' (British) with the espeak-ng fallback,
+    or another of Kokoro's languages (espeak-ng for e/f/h/i/p, misaki[ja] for j, misaki[zh] for z;
+    their G2P gives phonemes per text, so a "word" here is a whitespace-separated phoneme group)."""
 
     def __init__(self, lang_code: str = "a") -> None:
         self.lang_code = lang_code
@@ -52,7 +54,7 @@ class G2P:
 
         # repo_id given explicitly so KPipeline does not warn; model=False loads no weights.
         pipeline = KPipeline(lang_code=self.lang_code, repo_id="hexgrad/Kokoro-82M", model=False)
-        if getattr(pipeline.g2p, "fallback", None) is None:
+        if self.lang_code in ("a", "b") and getattr(pipeline.g2p, "fallback", None) is None:
             raise RuntimeError(
                 "misaki's espeak-ng fallback could not be enabled (is espeakng-loader installed?); "
                 "refusing to run, because unknown words would be dropped silently"
@@ -77,7 +79,9 @@ class G2P:
     def phonemize(self, text: str) -> Phonemized:
         if self._pipeline is None:
             raise RuntimeError("G2P.setup() must be called before phonemize()")
-        _, tokens = self._pipeline.g2p(text)
+        phonemes, tokens = self._pipeline.g2p(text)
+        if tokens is None:  # espeak-ng / ja / zh: one phoneme string for the text
+            return self._untokenized(text, phonemes or "")
         words: list[PhonemizedWord] = []
         unspoken: list[str] = []
         for token in tokens:
@@ -89,6 +93,15 @@ class G2P:
             log.warning("G2P produced no phonemes for %d word(s): %s", len(unspoken), unspoken[:10])
         phonemes = "".join(w.phonemes + (" " if w.whitespace else "") for w in words).strip()
         return Phonemized(text=text, phonemes=phonemes, words=tuple(words), unspoken=tuple(unspoken))
+
+    @staticmethod
+    def _untokenized(text: str, phonemes: str) -> Phonemized:
+        groups = phonemes.split()
+        texts = text.split()
+        if len(texts) != len(groups):  # no one-to-one reading: the groups stand alone
+            texts = [""] * len(groups)
+        words = tuple(PhonemizedWord(t, g, " ") for t, g in zip(texts, groups, strict=True))
+        return Phonemized(text=text, phonemes=" ".join(groups), words=words, unspoken=())
 
     def count(self, text: str) -> int:
         """Number of phoneme characters Kokoro would receive for ``text``."""

@@ -56,13 +56,20 @@ class KokoroOnnxBackend(KokoroBackend):
         if not self.model_path.exists():
             raise FileNotFoundError(f"Kokoro ONNX model not found at {self.model_path}; run `pipeline assets`")
         available = ort.get_available_providers()
-        if self.device == "cuda" and "CUDAExecutionProvider" not in available:
+        wants_cuda = self.device == "cuda" or self.device.startswith("cuda:")
+        if wants_cuda and "CUDAExecutionProvider" not in available:
             raise RuntimeError(
-                "KOKORO_DEVICE=cuda but onnxruntime has no CUDAExecutionProvider "
+                f"KOKORO_DEVICE={self.device} but onnxruntime has no CUDAExecutionProvider "
                 "(install the `gpu` extra: onnxruntime-gpu)"
             )
-        use_cuda = self.device in ("auto", "cuda") and "CUDAExecutionProvider" in available
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
+        use_cuda = (self.device == "auto" or wants_cuda) and "CUDAExecutionProvider" in available
+        # cuda:N runs on GPU N (not silently on the first one, nor on the CPU)
+        device_id = int(self.device.split(":")[1]) if self.device.startswith("cuda:") else 0
+        providers: list = (
+            [("CUDAExecutionProvider", {"device_id": device_id}), "CPUExecutionProvider"]
+            if use_cuda
+            else ["CPUExecutionProvider"]
+        )
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -74,7 +81,8 @@ class KokoroOnnxBackend(KokoroBackend):
 
     @property
     def info(self) -> BackendInfo:
-        device = "cuda" if "CUDAExecutionProvider" in self._providers else "cpu"
+        on_gpu = "CUDAExecutionProvider" in self._providers
+        device = (self.device if self.device.startswith("cuda:") else "cuda") if on_gpu else "cpu"
         return BackendInfo("kokoro-onnx", str(self.model_path.name), device, self._version or "unloaded")
 
     def synthesize(self, phonemes: str, style_pack: np.ndarray, speed: float, seed: int | None) -> np.ndarray:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from helpers.processes import Server, rss_bytes, start_server, wait_until
+from helpers.processes import Server, alive, children_of, rss_bytes, start_server, wait_until
 
 websockets = pytest.importorskip("websockets")
 from websockets.asyncio.client import connect  # noqa: E402
@@ -199,3 +201,22 @@ def test_auth_comes_first_and_is_standard(server: Server) -> None:
     assert lower.status_code == 200
     noise = speech(server, {"input": "?!... --- ;;", "voice": "af_heart"})
     assert noise.status_code == 400 and noise.json()["error"]["code"] == "empty_input"
+
+
+def test_a_dead_engine_worker_is_replaced(server: Server) -> None:
+    """A worker killed while idle loses nothing: its next pieces wait for its replacement."""
+    idle(server)
+    engines = server.status()["engines"]
+    victim = engines["workers"][0]["pid"]
+    assert victim in children_of(server.process.pid)
+    os.kill(victim, signal.SIGKILL)  # a worker process of the server this module started
+    wait_until(lambda: not alive(victim), 10, "the worker to die")
+    for text in ("Hello again, after the crash.", "And once more, with feeling."):
+        response = speech(server, {"input": text, "voice": "af_heart"})
+        assert response.status_code == 200 and response.content[:4] == b"RIFF"
+    replaced = engines["workers_replaced"] + 1
+    status = wait_until(
+        lambda: (e := server.status()["engines"])["workers_replaced"] == replaced and e, 120, "a new worker"
+    )
+    assert victim not in {w["pid"] for w in status["workers"]}
+    assert speech(server, {"input": "All workers back.", "voice": "af_heart"}).status_code == 200
