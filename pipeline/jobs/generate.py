@@ -252,7 +252,7 @@ def combine_book(records: list[AudioRecord], dataset_dir: Path, target: Path) ->
     return len(data) / SAMPLE_RATE
 
 
-def _synthesize_stage(settings: Settings, resolved, dataset_dir: Path) -> SynthesizeStage:
+def synthesize_stage(settings: Settings, resolved, dataset_dir: Path) -> SynthesizeStage:
     from pipeline.tts.engine import build_engine
 
     return SynthesizeStage(
@@ -368,7 +368,7 @@ def generate(request: GenerateRequest, settings: Settings, reporter: Reporter | 
         reporter.note("--synthesis-batch batches the torch backend only; ONNX runs one at a time", "warning")
     n_workers = settings.workers or os.cpu_count() or 1
     n_workers = max(1, min(n_workers, -(-len(jobs) // settings.batch_size)))
-    stage = _synthesize_stage(settings, resolved, dataset_dir)
+    stage = synthesize_stage(settings, resolved, dataset_dir)
     manifest = Manifest.for_dataset(dataset_dir)
     sink, run_id = _open_sink(request, settings, reporter) if request.db else (None, None)
     with guarded_run(sink.store if sink else None, run_id), open_runner(settings, n_workers) as runner:
