@@ -16,7 +16,7 @@ SELECT file_hash, path, book, voice, voice_recipe, chapter_index, chunk_index, c
        (n_words IS NOT NULL OR validate_error IS NOT NULL) AS validated,
        adjusted_wer, primary_conf_calibrated, secondary_conf_calibrated, composite_mos,
        speaker_similarity, duration_s, selected, speed, tts_engine,
-       COALESCE(reject_reasons, '{}') || COALESCE(clip_reasons, '{}') AS reasons,
+       COALESCE(reject_reasons, '{}') AS reasons,
        primary_engine, primary_text, secondary_engine, secondary_text, validate_error
 FROM audio_quality
 WHERE dataset = %s AND book IS NOT NULL AND chunk_index IS NOT NULL AND voice IS NOT NULL
