@@ -406,23 +406,24 @@ def heal(request: HealRequest, settings: Settings, reporter: Reporter | None = N
         versions = {"pipeline": pipeline.__version__}
         report.run_id = store.start_run("heal", args, versions, request.dataset, owner=process_identity())
         with guarded_run(store, report.run_id):
-            failed: str | None = None
             try:
                 _Heal(request, settings, store, reporter).run(report)
             except (JobError, LexiconError) as exc:
-                failed = str(exc)
+                _finish(store, report, str(exc), started)
                 raise JobError(str(exc)) from exc
-            finally:
-                report.wall_s = time.perf_counter() - started
-                _finish(store, report, failed)
+            except BaseException as exc:  # stopped: what finished is stored, a rerun continues
+                _finish(store, report, f"interrupted: {type(exc).__name__}: {exc}", started)
+                raise
+            _finish(store, report, None, started)
     except StoreUnavailable as exc:
         raise JobError(f"heal needs the database (attempts and the selection live there): {exc}") from exc
     return report
 
 
-def _finish(store, report: HealReport, error: str | None) -> None:
+def _finish(store, report: HealReport, error: str | None, started: float) -> None:
     from pipeline.store.connection import StoreUnavailable
 
+    report.wall_s = time.perf_counter() - started
     counts = {
         "chunks": report.after.chunks or report.before.chunks,
         "covered_before": report.before.covered,
