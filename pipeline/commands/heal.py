@@ -29,7 +29,8 @@ SpeedStep = Annotated[float, typer.Option(min=0.01, max=0.3, help="Speed rung: t
 
 
 def heal_request(dataset: str, ladder: str | None, max_attempts: int, speed_step: float, lexicon: Path | None,
-                 engines: EngineMode, mode: RunMode, combine: bool) -> HealRequest:  # fmt: skip
+                 engines: EngineMode, mode: RunMode, combine: bool, candidates: list[str] | None = None,
+                 ) -> HealRequest:  # fmt: skip
     from pipeline.heal.ladder import parse_ladder
 
     try:
@@ -38,7 +39,8 @@ def heal_request(dataset: str, ladder: str | None, max_attempts: int, speed_step
         fail(escape(str(exc)))
     if lexicon is not None and not lexicon.is_file():
         fail(f"--lexicon {escape(str(lexicon))}: no such file")
-    return HealRequest(dataset, rungs, max_attempts, speed_step, lexicon, engines, mode, combine)
+    others = tuple(safe_dataset(name) for name in candidates or ())
+    return HealRequest(dataset, rungs, max_attempts, speed_step, lexicon, engines, mode, combine, others)
 
 
 def heal(
@@ -47,6 +49,12 @@ def heal(
     max_attempts: MaxAttempts = 4,
     speed_step: SpeedStep = 0.08,
     lexicon: Lexicon = None,
+    candidates: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Another dataset whose clips with a chunk's exact label compete in the selection (repeatable)."
+        ),
+    ] = None,
     engines: opt.Engines = EngineMode.cascade,
     mode: opt.Mode = RunMode.batch,
     primary: opt.PrimaryEngine = None,
@@ -67,7 +75,9 @@ def heal(
         asr_primary=primary, asr_secondary=secondary, mos_mode=mos_mode, tts_backend=backend, runner=runner,
         ray_address=ray_address, workers=workers, work_dir=work_dir,
     )  # fmt: skip
-    request = heal_request(safe_dataset(dataset), ladder, max_attempts, speed_step, lexicon, engines, mode, combine)
+    request = heal_request(
+        safe_dataset(dataset), ladder, max_attempts, speed_step, lexicon, engines, mode, combine, candidates
+    )
     with user_errors():
         report = heal_job(request, settings, RichReporter())
     print_heal_summary(report)
@@ -87,6 +97,8 @@ def print_heal_summary(report: HealReport) -> None:
     table.add_row("hours kept", f"{before.hours_kept:.3f} -> {after.hours_kept:.3f}")
     table.add_row("attempts made / stored", f"{report.attempts_made} / {after.attempts} ({report.rounds} rounds)")
     table.add_row("healed", str(len(report.healed)))
+    if report.candidates:
+        table.add_row("candidate clips imported", str(report.candidates))
     table.add_row("reject pile", f"{len(report.rejects)}: `pipeline export --dataset D --rejects --format csv`")
     table.add_row("wall time", f"{report.wall_s:.1f} s")
     out.print(table)

@@ -97,7 +97,7 @@ def reject_pile(store, dataset: str) -> list[Reject]:
                 label=whole.text or "",
                 heard=heard,
                 reasons=reasons,
-                attempts=len({r.attempt for r in rows if r.attempt > 0}),
+                attempts=len({r.attempt for r in rows if r.attempt > 0 and r.heal_step != "candidate"}),
                 selected=tuple(c.path for c in take.clips) if take else (),
                 tried=tried,
             )  # fmt: skip

@@ -31,6 +31,7 @@ import pipeline
 from pipeline.choices import EngineMode, RunMode, TTSBackendName
 from pipeline.heal.ladder import (
     BACKEND,
+    CANDIDATE,
     DEFAULT_LADDER,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_SPEED_STEP,
@@ -70,6 +71,7 @@ class HealRequest:
     engines: EngineMode = EngineMode.cascade
     mode: RunMode = RunMode.batch
     combine: bool = False  # rewrite each voice's combined wav from the selected clips
+    candidates: tuple[str, ...] = ()  # other datasets whose clips with a chunk's exact label compete
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +95,7 @@ class HealReport:
     rounds: int = 0
     attempts_made: int = 0  # this run
     validated: int = 0  # clips validated this run (attempts, and clips never validated before)
+    candidates: int = 0  # clips of --candidates datasets imported this run
     healed: list[GroupKey] = field(default_factory=list)  # not kept before, kept now
     rejects: list[GroupKey] = field(default_factory=list)  # still not kept after the ladder
     failures: list[str] = field(default_factory=list)  # attempts that could not be made
@@ -109,9 +112,14 @@ def coverage(groups: dict[GroupKey, list[ClipRow]], eligible: Set[str] | None = 
             covered += 1
             seconds += sum(c.duration_s or 0.0 for c in take.clips)
     attempts = len(
-        {(key, r.attempt) for key, rows in groups.items() for r in rows if r.attempt > 0 and _ok(r, eligible)}
+        {(key, r.attempt) for key, rows in groups.items() for r in rows if _resynthesis(r) and _ok(r, eligible)}
     )
     return Coverage(len(groups), covered, round(seconds / 3600, 4), attempts)
+
+
+def _resynthesis(row: ClipRow) -> bool:
+    """An attempt heal synthesized (candidates from other datasets are not)."""
+    return row.attempt > 0 and row.heal_step != CANDIDATE
 
 
 def _ok(row: ClipRow, eligible: Set[str] | None) -> bool:
@@ -233,7 +241,7 @@ def _next_attempts(
         base = next((records.get(r.file_hash) for r in rows if r.attempt == 0 and r.chunk_part is None), None)
         if base is None:
             continue  # not one of our clips (or its manifest line is gone): nothing to re-synthesize
-        tried = {r.attempt: r.heal_step or "" for r in rows if r.attempt > 0}
+        tried = {r.attempt: r.heal_step or "" for r in rows if _resynthesis(r)}
         if len(tried) >= request.max_attempts:
             continue
         if any(not r.validated for r in rows):
@@ -241,7 +249,7 @@ def _next_attempts(
         rung = next_rung(request.ladder, tried.values(), planner.applicable(base))
         if rung is None:
             continue
-        attempt = max([0, *tried]) + 1
+        attempt = max(r.attempt for r in rows) + 1
         jobs = planner.jobs(base, rung, attempt)
         if not jobs or any(job.id in planner.tried for job in jobs):
             continue
@@ -332,6 +340,21 @@ class _Heal:
         report.attempts_made += len({(r.book_id, r.voice, r.chunk_index, r.attempt) for r in done.written})
         report.failures += [f.error for f in done.failures]
 
+    def import_candidates(self, records, groups, report: HealReport):
+        """Clips of the ``--candidates`` datasets with a chunk's exact label join its group."""
+        from pipeline.heal.candidates import import_candidates
+
+        for other in self.request.candidates:
+            other_dir = self.settings.datasets_dir / other
+            new = import_candidates(
+                self.store, self.request.dataset, self.dataset_dir, other, other_dir, groups, records
+            )
+            report.candidates += len(new)
+            self.reporter.note(f"{len(new)} candidate clip(s) from dataset {other}")
+            records = self.records()
+            groups = self.groups()
+        return records, groups
+
     def groups(self) -> dict[GroupKey, list[ClipRow]]:
         return by_group(load_clips(self.store, self.request.dataset))
 
@@ -345,6 +368,8 @@ class _Heal:
         self.store.write_generation(list(records.values()))  # the store in step with the manifest
         self.validate_pending(records, report)
         groups = self.groups()
+        if self.request.candidates:
+            records, groups = self.import_candidates(records, groups, report)
         write_selection(self.store, self.request.dataset, groups, set(records))
         report.before = coverage(groups, set(records))
         failing_before = {key for key, rows in groups.items() if not ((t := choose(rows, set(records))) and t.kept)}
@@ -383,7 +408,8 @@ def heal(request: HealRequest, settings: Settings, reporter: Reporter | None = N
 
     reporter = reporter or LogReporter()
     try:
-        check_dataset_name(request.dataset)
+        for name in (request.dataset, *request.candidates):
+            check_dataset_name(name)
     except ValueError as exc:
         raise JobError(str(exc)) from exc
     if request.max_attempts < 0:
@@ -402,6 +428,7 @@ def heal(request: HealRequest, settings: Settings, reporter: Reporter | None = N
             "engines": request.engines,
             "lexicon": str(request.lexicon) if request.lexicon else None,
             "speed_step": request.speed_step,
+            "candidates": list(request.candidates),
         }
         versions = {"pipeline": pipeline.__version__}
         report.run_id = store.start_run("heal", args, versions, request.dataset, owner=process_identity())
@@ -433,6 +460,7 @@ def _finish(store, report: HealReport, error: str | None, started: float) -> Non
         "attempts_made": report.attempts_made,
         "attempts_total": report.after.attempts,
         "validated": report.validated,
+        "candidates": report.candidates,
         "healed": len(report.healed),
         "rejects": len(report.rejects),
         "rounds": report.rounds,

@@ -2,7 +2,7 @@
 WITH chunks AS (
     SELECT dataset,
            count(DISTINCT (book, voice, chunk_index))                                    AS chunks,
-           count(DISTINCT (book, voice, chunk_index, attempt)) FILTER (WHERE attempt > 0) AS attempts
+           count(DISTINCT (book, voice, chunk_index, attempt)) FILTER (WHERE attempt > 0 AND heal_step IS DISTINCT FROM 'candidate') AS attempts
     FROM audio_quality
     WHERE book IS NOT NULL AND chunk_index IS NOT NULL
     GROUP BY dataset

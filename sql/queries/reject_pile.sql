@@ -10,7 +10,8 @@ SELECT q.dataset,
        array_to_string(q.reject_reasons, ', ')                         AS reasons,
        (SELECT count(DISTINCT a.attempt) FROM audio_quality a
          WHERE a.dataset = q.dataset AND a.book = q.book AND a.voice = q.voice
-           AND a.chunk_index = q.chunk_index AND a.attempt > 0)        AS attempts,
+           AND a.chunk_index = q.chunk_index AND a.attempt > 0
+           AND a.heal_step IS DISTINCT FROM 'candidate')        AS attempts,
        q.path
 FROM audio_quality q
 WHERE q.book IS NOT NULL AND q.chunk_index IS NOT NULL AND q.keep IS FALSE
