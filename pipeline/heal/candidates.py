@@ -8,7 +8,7 @@ chunk's (``chunk_00025.cand3.wav``; same bytes, same ``file_hash``), it gets a m
 validation columns and word rows are copied from the source dataset (its verdicts were made with
 the source's settings; ``metadata.candidate_from`` names it). Candidates are not re-syntheses:
 they do not count against ``--max-attempts``. Importing twice adds nothing (a clip already in
-the chunk's group is skipped).
+the dataset is skipped).
 """
 
 from __future__ import annotations
@@ -95,14 +95,18 @@ def import_candidates(
     ours = {r.file_hash: r for r in manifest.records()} if manifest.path.is_file() else {}
     new: list[AudioRecord] = []
     next_attempt: dict[int, int] = {}
+    # A row is keyed by (file_hash, dataset): a clip already here (the same bytes in this or
+    # another chunk: a sentence the book repeats) is not imported again.
+    present = {r.file_hash for rows in groups.values() for r in rows}
     for row in found:
         wav = _source_wav(row[1], other_dir)
         if wav is None:
             log.warning("candidate %s of dataset %s: no wav at %s; skipped", row[0][:12], other, row[1])
             continue
         for base, rows in bases[row[2]]:
-            if any(r.file_hash == row[0] for r in rows):
-                continue  # imported before (or the same clip)
+            if row[0] in present:
+                continue  # imported before, or the same clip
+            present.add(row[0])
             key = id(rows)
             attempt = next_attempt.get(key, max(r.attempt for r in rows)) + 1
             next_attempt[key] = attempt
