@@ -122,3 +122,28 @@ def test_an_override_changes_exactly_that_words_phonemes(g2p) -> None:
     changed = [(p, f) for p, f in zip(plain.word_phonemes, fixed.word_phonemes, strict=True) if p != f]
     assert changed == [(plain.word_phonemes[1], "dˈinə,")]  # the label word "Dinah," owns the comma
     assert len(fixed.word_spans) == len(text.split())
+
+
+def test_lexicon_suggest_proposes_words_failing_in_several_chunks(store, populated) -> None:
+    from helpers.populate import ALICE
+
+    from pipeline.heal.pronunciations import format_lexicon, suggest
+
+    found = suggest(store, ALICE, min_chunks=1, reader=lambda word: "ˈwɜːd")
+    assert found, "the demo data has failing words"
+    with store.session("checking") as conn:
+        for s in found[:5]:
+            chunks = conn.execute(
+                "select count(distinct q.chunk_index) from audio_words w"
+                " join audio_quality q using (file_hash, dataset) where w.dataset = %s and lower(w.norm_word) = %s"
+                " and w.verdict in ('tts_failure', 'ambiguous') and w.word_index >= 0",
+                (ALICE, s.word),
+            ).fetchone()[0]
+            assert chunks == s.chunks >= 1
+            assert s.proposed == "ˈwɜːd"
+    assert all(a.chunks >= b.chunks for a, b in zip(found, found[1:], strict=False))
+    several = suggest(store, ALICE, min_chunks=2)
+    assert [s.word for s in several] == [s.word for s in found if s.chunks >= 2]
+    text = format_lexicon(found)
+    entries = [line.split("#", 1)[0].split() for line in text.splitlines() if line and not line.startswith("#")]
+    assert [e[0] for e in entries] == [s.word for s in found]
