@@ -3,10 +3,9 @@
 ``select_clips`` runs, in one READ ONLY transaction with a statement timeout,
 ``SELECT ... FROM audio_quality WHERE dataset = %s AND <rule> AND <rule> ...`` in book order. The
 rules come from ``selection_rules``: the user's ``--where`` (typically ``keep``); heal's "the
-selected take of each chunk" (``SELECTED_TAKE``) is always applied.
-Later stages extend that one function, not the writers: heal adds "the selected take of each
-chunk" (one clip per chunk, book order kept), review adds "human decisions win"
-(``effective_keep`` instead of ``keep``). Each rule carries the sentence the dataset card prints.
+selected take of each chunk" (``SELECTED_TAKE``: one take per chunk and voice, book order kept)
+is always applied. Later stages extend that one function, not the writers: review adds "human
+decisions win" (``effective_keep`` instead of ``keep``). Each rule carries the sentence the dataset card prints.
 
 Example::
 

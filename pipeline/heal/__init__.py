@@ -6,7 +6,9 @@ and select the best take of every (chunk, voice).
 * ``rechunk``: a label (whole, half, or with pronunciation overrides) back into a ``Chunk``;
 * ``pronunciations``: the per-book lexicon file and ``pipeline lexicon suggest``;
 * ``selection``: the documented order that picks the selected take, and its write;
-* ``state``: what the store holds about a dataset's attempts (coverage, reject pile).
+* ``state``: what the store holds about a dataset's clips, grouped by (book, voice, chunk);
+* ``candidates``: clips of other datasets with a chunk's exact label (``--candidates``);
+* ``rejects``: the reject pile and its CSV / JSON lines export.
 
 The job that drives them is ``pipeline.jobs.heal``.
 """
