@@ -335,7 +335,12 @@ def _combine_voices(book: Book, resolved, manifest: Manifest, dataset_dir: Path)
     combined = []
     for spec, _ in resolved:
         folder = voice_slug(spec)
-        mine = [r for r in manifest.records() if r.wav_path.startswith(f"{book.book_id}/{folder}/")]
+        # generate's own clips (heal's attempts are combined by `heal --combine`, from its selection)
+        mine = [
+            r
+            for r in manifest.records()
+            if r.wav_path.startswith(f"{book.book_id}/{folder}/") and r.attempt == 0 and not r.chunk_part
+        ]
         target = dataset_dir / book.book_id / folder / f"{book.book_id}.wav"
         combined.append((target, len(mine), combine_book(mine, dataset_dir, target)))
     return combined
