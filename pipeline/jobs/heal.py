@@ -373,9 +373,7 @@ class _Heal:
         write_selection(self.store, self.request.dataset, groups, set(records))
         report.before = coverage(groups, set(records))
         failing_before = {key for key, rows in groups.items() if not ((t := choose(rows, set(records))) and t.kept)}
-        self.reporter.note(
-            f"{report.before.covered}/{report.before.chunks} chunks covered by a kept clip; healing the rest"
-        )
+        self.reporter.note(f"{report.before.covered}/{report.before.chunks} chunks covered by a kept clip before heal")
         planner = _Planner(self.request, self.settings, lexicon) if failing_before else None
         while planner is not None:
             by_backend = _next_attempts(groups, records, planner, self.request)
