@@ -106,6 +106,18 @@ def fault_outcomes(faults: list[dict], report, book_id: str) -> list[dict]:
     return out
 
 
+def attempts_per_chunk(settings: Settings, dataset: str, keys) -> float:
+    """Mean re-syntheses stored for the given (book, voice, chunk) keys (0 when none)."""
+    from pipeline.heal.state import by_group, load_clips
+    from pipeline.store.store import Store
+
+    if not keys:
+        return 0.0
+    groups = by_group(load_clips(Store.from_settings(settings), dataset))
+    spent = [len({r.attempt for r in groups[key] if r.attempt > 0 and r.heal_step != "candidate"}) for key in keys]
+    return sum(spent) / len(spent)
+
+
 def markdown(context: dict, report, outcomes: list[dict], attempts_per_healed: float) -> str:
     b, a = report.before, report.after
     lines = [
@@ -159,8 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(str(exc)) from exc
     book_id = next(iter(Manifest.for_dataset(dataset_dir).records())).book_id
     outcomes = fault_outcomes(faults, report, book_id)
-    healed_attempts = report.after.attempts  # every stored attempt belongs to a chunk heal tried
-    attempts_per_healed = healed_attempts / len(report.healed) if report.healed else 0.0
+    attempts_per_healed = attempts_per_chunk(settings, dataset, report.healed)
     context = {
         "dataset": dataset,
         "command": "python benchmarks/heal.py " + " ".join(sys.argv[1:] if argv is None else argv),
