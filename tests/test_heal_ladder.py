@@ -97,6 +97,10 @@ def test_a_split_take_needs_both_halves_and_is_kept_only_when_both_are() -> None
     assert choose([_row(0, False, 0.1), a, b]).clips == (a, b)  # neither kept: the lower (worst-half) WER
     b_kept = _row(2, True, 0.0, "b")
     assert choose([whole, a, b_kept]).clips == (a, b_kept)
+    # halves of different attempts combine: the best clip of each half
+    b_later = _row(4, True, 0.0, "b")
+    assert choose([whole, a, b, b_later]).clips == (a, b_later)
+    assert choose([whole, a, b, b_later]).kept
 
 
 def test_lexicon_file_forms(tmp_path) -> None:

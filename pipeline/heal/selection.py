@@ -1,6 +1,7 @@
 """Which take of a (chunk, voice) the dataset ships: exactly one is ``selected``.
 
-A take is one whole-chunk clip, or the two halves (``a`` + ``b``) of one split attempt. Takes are
+A take is one whole-chunk clip, or the two halves (``a`` + ``b``) of a split chunk: the best
+clip of each half, by the order below, whichever attempts made them. Takes are
 ordered by (the documented selection order):
 
 1. kept before not kept (a split take is kept when both halves are);
@@ -65,16 +66,14 @@ def rank_key(take: Take) -> tuple:
 
 
 def takes(rows: Sequence[ClipRow], eligible: Set[str] | None = None) -> list[Take]:
-    """The validated takes of one group (a split attempt whose halves are not both validated is
-    none). ``eligible``: file hashes that may be chosen (the clips the manifest holds now: a row
-    whose wav was regenerated since is not); None = all."""
+    """The validated takes of one group: each whole clip, and the best split pair (none until
+    both halves have a validated clip). ``eligible``: file hashes that may be chosen (the clips
+    the manifest holds now: a row whose wav was regenerated since is not); None = all."""
     rows = [r for r in rows if eligible is None or r.file_hash in eligible]
     out = [Take((r,)) for r in rows if r.chunk_part is None and r.validated]
-    halves: dict[int, dict[str, ClipRow]] = {}
-    for r in rows:
-        if r.chunk_part is not None and r.validated:
-            halves.setdefault(r.attempt, {})[r.chunk_part] = r
-    out += [Take((parts["a"], parts["b"])) for _, parts in sorted(halves.items()) if {"a", "b"} <= parts.keys()]
+    halves = {part: [r for r in rows if r.chunk_part == part and r.validated] for part in ("a", "b")}
+    if halves["a"] and halves["b"]:  # the best of each half (a chunk is always split at the same place)
+        out.append(Take(tuple(min(halves[part], key=lambda r: rank_key(Take((r,)))) for part in ("a", "b"))))
     return out
 
 

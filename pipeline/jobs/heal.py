@@ -189,12 +189,15 @@ class _Planner:
             steps.add(BACKEND)
         return steps
 
-    def jobs(self, record: AudioRecord, rung: Rung, attempt: int) -> list[SynthesisJob]:
-        """The clips of one attempt (two for a split); [] when it cannot be made."""
+    def jobs(self, record: AudioRecord, rung: Rung, attempt: int, halves_left: set[str] | None) -> list[SynthesisJob]:
+        """The clips of one attempt: the whole chunk, both halves for the split rung, or, once the
+        chunk was split (``halves_left``: its halves with no kept clip yet), only those halves;
+        [] when it cannot be made."""
         speed = speed_for(record.speed, rung.variant, self.request.speed_step) if rung.step == SPEED else record.speed
-        if rung.step == SPLIT:
+        if rung.step == SPLIT or halves_left:
             halves = split_label(record.text)
-            parts = list(zip("ab", halves, strict=True)) if halves else []
+            wanted = {"a", "b"} if rung.step == SPLIT else halves_left
+            parts = [(part, text) for part, text in zip("ab", halves or (), strict=False) if part in wanted]
         else:
             parts = [("", record.text)]
         chunks = [(part, self.chunk(record, text, fixes=rung.step == LEXICON)) for part, text in parts]
@@ -250,7 +253,9 @@ def _next_attempts(
         if rung is None:
             continue
         attempt = max(r.attempt for r in rows) + 1
-        jobs = planner.jobs(base, rung, attempt)
+        split = any(r.chunk_part for r in rows if r.heal_step == SPLIT)
+        halves_left = {p for p in ("a", "b") if not any(r.chunk_part == p and r.keep for r in rows)} if split else None
+        jobs = planner.jobs(base, rung, attempt, halves_left)
         if not jobs or any(job.id in planner.tried for job in jobs):
             continue
         planner.tried.update(job.id for job in jobs)
