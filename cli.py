@@ -20,6 +20,7 @@ from pipeline.commands.common import fail, out, settings_with, setup_logging
 from pipeline.commands.db import db_app
 from pipeline.commands.export import export
 from pipeline.commands.generate import generate
+from pipeline.commands.heal import heal, lexicon_app
 from pipeline.commands.query import query, report
 from pipeline.commands.review import review
 from pipeline.commands.serve import serve
@@ -41,8 +42,10 @@ app.command()(query)
 app.command()(report)
 app.command()(serve)
 app.command()(review)
+app.command()(heal)
 app.add_typer(voices_app, name="voices", help="List voices; add or remove named blends.")
 app.add_typer(db_app, name="db")
+app.add_typer(lexicon_app, name="lexicon", help="Per-book pronunciation lexicon for heal.")
 
 
 @app.command()

@@ -67,6 +67,11 @@ class AudioRecord:
     word_times: tuple[dict, ...] | None = None
     # What Kokoro was fed for each label word (text.split()); empty in manifests written before it.
     word_phonemes: tuple[str, ...] | list[str] = ()
+    # Heal (pipeline.heal): 0 = generate's clip, 1.. = re-syntheses; the half of a split chunk
+    # ("a"/"b", "" = whole); the ladder rung that made it ("" for generate's clips).
+    attempt: int = 0
+    chunk_part: str = ""
+    heal_step: str = ""
 
     def to_json(self) -> dict:
         return asdict(self)

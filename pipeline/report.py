@@ -9,6 +9,7 @@ import html
 import io
 from dataclasses import dataclass
 
+from pipeline.export.selection import SELECTED_TAKE
 from pipeline.queries import QueryResult, format_value, get_query, run_query, run_sql
 
 SUMMARY_QUERIES = (
@@ -21,11 +22,14 @@ SUMMARY_QUERIES = (
     "failing_words",
 )
 SUMMARY_QUERIES += ("judge_correlation", "dataset_comparison", "signal_outliers", "clip_checks", "speaker_similarity")
-CLIPS_SQL = """
+SUMMARY_QUERIES += ("coverage", "reject_pile")  # heal: chunks covered by a kept selected clip; what is left
+# The plots read the clips the dataset ships: heal's selected take of each chunk (every clip where
+# heal never ran), not the attempts it passed over.
+CLIPS_SQL = f"""
 SELECT dataset, voice, duration_s, primary_wer, adjusted_wer, composite_mos,
        mos_dnsmos_ovrl, mos_distillmos, mos_utmosv2, tier, keep
-FROM clip_summary
-WHERE %(dataset)s::text IS NULL OR dataset = %(dataset)s
+FROM audio_quality
+WHERE (%(dataset)s::text IS NULL OR dataset = %(dataset)s) AND {SELECTED_TAKE}
 ORDER BY dataset, file_hash
 """
 TIER_ORDER = ("strict", "balanced", "permissive", "reject")

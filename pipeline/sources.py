@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pipeline.files import sha256_file
 from pipeline.manifest import MANIFEST_NAME, Manifest
-from pipeline.records import ClipSource
+from pipeline.records import AudioRecord, ClipSource
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +52,7 @@ def from_manifest(manifest_path: Path, dataset: str) -> tuple[list[ClipSource], 
         if not wav.is_file():
             issues.append(SourceIssue(record.wav_path, "in the manifest but the wav is missing"))
             continue
-        clips.append(
-            ClipSource(
-                record.file_hash,
-                dataset,
-                str(wav.resolve()),
-                record.wav_path,
-                record.text,
-                voice_recipe=record.voice_recipe,
-                g2p_flags=tuple(record.g2p_flags),
-                word_times=tuple(record.word_times) if record.word_times is not None else None,
-                word_phonemes=tuple(record.word_phonemes) or None,
-            )
-        )
+        clips.append(clip_source(record, root, dataset))
     return clips, issues
 
 
@@ -75,6 +63,21 @@ def label_files(folder: Path) -> dict[Path, Path]:
     for suffix in reversed(LABEL_SUFFIXES):
         found |= {p.with_suffix(""): p for p in sorted(folder.rglob(f"*{suffix}")) if not p.name.startswith(".")}
     return found
+
+
+def clip_source(record: AudioRecord, root: Path, dataset: str) -> ClipSource:
+    """One of our clips (a manifest record under dataset dir ``root``) as a clip to validate."""
+    return ClipSource(
+        record.file_hash,
+        dataset,
+        str((root / record.wav_path).resolve()),
+        record.wav_path,
+        record.text,
+        voice_recipe=record.voice_recipe,
+        g2p_flags=tuple(record.g2p_flags),
+        word_times=tuple(record.word_times) if record.word_times is not None else None,
+        word_phonemes=tuple(record.word_phonemes) or None,
+    )
 
 
 def from_folder(folder: Path, dataset: str) -> tuple[list[ClipSource], list[SourceIssue]]:

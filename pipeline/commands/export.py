@@ -95,6 +95,9 @@ def export(
         bool, typer.Option("--verify-hash/--no-verify-hash", help="Skip wavs whose sha256 differs from file_hash.")
     ] = True,
     timeout: Annotated[float, typer.Option(min=1.0, help="Statement timeout for the filter, seconds.")] = 60.0,
+    rejects: Annotated[
+        bool, typer.Option(help="Write the reject pile instead (--format csv | jsonl): chunks heal could not fix.")
+    ] = False,
     work_dir: opt.WorkDir = None,
     verbose: opt.Verbose = False,
 ) -> None:
@@ -102,6 +105,10 @@ def export(
     setup_logging(verbose)
     from pipeline.export import FORMATS, SplitPlan, export_dataset
     from pipeline.store.connection import StoreUnavailable
+
+    if rejects:
+        _export_rejects(dataset, fmt, out_dir, work_dir)
+        return
 
     if fmt not in FORMATS:
         fail(f"--format {escape(fmt)}: expected one of {', '.join(FORMATS)}")
@@ -134,3 +141,23 @@ def export(
     except OSError as exc:
         fail(escape(f"cannot write the export to {target}: {exc}"))
     _print_report(report, dataset, skip_missing)
+
+
+def _export_rejects(dataset: str, fmt: str, out_file: Path | None, work_dir: Path | None) -> None:
+    """``--rejects``: the reject pile as CSV or JSON lines (pipeline.heal.rejects)."""
+    from pipeline.heal.rejects import REJECT_FORMATS, reject_pile, write_rejects
+    from pipeline.store.connection import StoreUnavailable
+
+    if fmt not in REJECT_FORMATS:
+        fail(f"--rejects --format {escape(fmt)}: expected {' or '.join(REJECT_FORMATS)}")
+    settings = settings_with(work_dir=work_dir)
+    target = out_file or settings.work_dir / "exports" / f"{dataset}-rejects.{fmt}"
+    try:
+        pile = reject_pile(open_store(settings), dataset)
+        write_rejects(pile, target, fmt)
+    except StoreUnavailable as exc:
+        fail(escape(str(exc)))
+    except OSError as exc:
+        fail(escape(f"cannot write the reject pile to {target}: {exc}"))
+    attempts = sum(r.attempts for r in pile)
+    out.print(f"{len(pile)} rejected chunk(s) of {escape(dataset)} ({attempts} heal attempts) in {escape(str(target))}")

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from pipeline.choices import EngineMode, RunMode
+from pipeline.commands import heal as heal_opts
 from pipeline.commands import options as opt
 from pipeline.commands.common import console, fail, out, settings_with, setup_logging, user_errors
 from pipeline.commands.generate import generate_settings, print_generate_summary
@@ -90,10 +91,15 @@ def run(
     runner: opt.Runner = None,
     ray_address: opt.RayAddress = None,
     db: opt.Db = True,
+    heal: Annotated[
+        bool, typer.Option(help="Then heal: re-synthesize the chunks not kept (see `pipeline heal`).")
+    ] = False,
+    max_attempts: heal_opts.MaxAttempts = 4,
+    lexicon: heal_opts.Lexicon = None,
     work_dir: opt.WorkDir = None,
     verbose: opt.Verbose = False,
 ) -> None:
-    """Generate a book's dataset, then validate it: the whole mission in one command."""
+    """Generate a book's dataset, then validate it (and with --heal, heal it): the whole mission in one command."""
     setup_logging(verbose)
     settings = generate_settings(
         voice=voice, speed=speed, seed=seed, backend=backend, workers=workers, threads=threads,
@@ -112,6 +118,11 @@ def run(
     if report.failures:
         raise typer.Exit(1)
     fail_on_database_error(validated, settings, dataset)
+    if heal:
+        healing = heal_opts.heal_request(dataset, None, max_attempts, 0.08, lexicon, engines, mode, combine)
+        with user_errors():
+            healed = heal_opts.heal_job(healing, settings, RichReporter())
+        heal_opts.print_heal_summary(healed)
 
 
 def _summary_table(report: ValidateReport) -> Table:

@@ -2,10 +2,10 @@
 
 ``select_clips`` runs, in one READ ONLY transaction with a statement timeout,
 ``SELECT ... FROM audio_quality WHERE dataset = %s AND <rule> AND <rule> ...`` in book order. The
-rules come from ``selection_rules``: today only the user's ``--where`` (typically ``keep``).
-Later stages extend that one function, not the writers: heal adds "the selected take of each
-chunk" (one clip per chunk, book order kept), review adds "human decisions win"
-(``effective_keep`` instead of ``keep``). Each rule carries the sentence the dataset card prints.
+rules come from ``selection_rules``: the user's ``--where`` (typically ``keep``); heal's "the
+selected take of each chunk" (``SELECTED_TAKE``: one take per chunk and voice, book order kept)
+is always applied. Later stages extend that one function, not the writers: review adds "human
+decisions win" (``effective_keep`` instead of ``keep``). Each rule carries the sentence the dataset card prints.
 
 Example::
 
@@ -36,7 +36,14 @@ FACT_COLUMNS = (
 )  # fmt: skip
 # Per clip of the whole dataset, for the card's "left out, and why".
 OVERVIEW_COLUMNS = ("file_hash", "keep", "tier", "validate_error", "n_tts_failure", "n_ambiguous", "duration_s")
-ORDER = "book NULLS LAST, voice NULLS LAST, chapter_index NULLS LAST, chunk_index NULLS LAST, path, file_hash"
+ORDER = (
+    "book NULLS LAST, voice NULLS LAST, chapter_index NULLS LAST, chunk_index NULLS LAST, chunk_part NULLS FIRST,"
+    " path, file_hash"
+)
+# Heal's selection (migration 007, pipeline.heal.selection): one take per chunk and voice, the
+# selected one; clips of a dataset heal never ran on have ``selected`` NULL and all ship, except
+# heal attempts not yet selected over.
+SELECTED_TAKE = "(selected OR (selected IS NULL AND COALESCE(attempt, 0) = 0 AND chunk_part IS NULL))"
 DEFAULT_TIMEOUT_S = 60.0
 RUNS_QUERY = (
     "SELECT run_id, command, args, versions, finished_at FROM runs"
@@ -146,8 +153,11 @@ def _params(dataset: str, rules: Sequence[SelectionRule]) -> tuple[str, ...]:
 
 def _query(dataset_columns: Sequence[str], rules: Sequence[SelectionRule]):
     filters = sql.SQL("").join(sql.SQL(READER_FILTER) for _ in rules)  # the rule's SQL is a parameter
-    return sql.SQL("SELECT {cols} FROM audio_quality WHERE dataset = %s{filters}\nORDER BY {order}").format(
-        cols=sql.SQL(", ").join(map(sql.Identifier, dataset_columns)), filters=filters, order=sql.SQL(ORDER)
+    return sql.SQL("SELECT {cols} FROM audio_quality WHERE dataset = %s AND {take}{filters}\nORDER BY {order}").format(
+        cols=sql.SQL(", ").join(map(sql.Identifier, dataset_columns)),
+        take=sql.SQL(SELECTED_TAKE),
+        filters=filters,
+        order=sql.SQL(ORDER),
     )
 
 

@@ -252,7 +252,7 @@ def combine_book(records: list[AudioRecord], dataset_dir: Path, target: Path) ->
     return len(data) / SAMPLE_RATE
 
 
-def _synthesize_stage(settings: Settings, resolved, dataset_dir: Path) -> SynthesizeStage:
+def synthesize_stage(settings: Settings, resolved, dataset_dir: Path) -> SynthesizeStage:
     from pipeline.tts.engine import build_engine
 
     return SynthesizeStage(
@@ -335,7 +335,12 @@ def _combine_voices(book: Book, resolved, manifest: Manifest, dataset_dir: Path)
     combined = []
     for spec, _ in resolved:
         folder = voice_slug(spec)
-        mine = [r for r in manifest.records() if r.wav_path.startswith(f"{book.book_id}/{folder}/")]
+        # generate's own clips (heal's attempts are combined by `heal --combine`, from its selection)
+        mine = [
+            r
+            for r in manifest.records()
+            if r.wav_path.startswith(f"{book.book_id}/{folder}/") and r.attempt == 0 and not r.chunk_part
+        ]
         target = dataset_dir / book.book_id / folder / f"{book.book_id}.wav"
         combined.append((target, len(mine), combine_book(mine, dataset_dir, target)))
     return combined
@@ -368,7 +373,7 @@ def generate(request: GenerateRequest, settings: Settings, reporter: Reporter | 
         reporter.note("--synthesis-batch batches the torch backend only; ONNX runs one at a time", "warning")
     n_workers = settings.workers or os.cpu_count() or 1
     n_workers = max(1, min(n_workers, -(-len(jobs) // settings.batch_size)))
-    stage = _synthesize_stage(settings, resolved, dataset_dir)
+    stage = synthesize_stage(settings, resolved, dataset_dir)
     manifest = Manifest.for_dataset(dataset_dir)
     sink, run_id = _open_sink(request, settings, reporter) if request.db else (None, None)
     with guarded_run(sink.store if sink else None, run_id), open_runner(settings, n_workers) as runner:

@@ -384,13 +384,21 @@ def _open_sink(request: ValidateRequest, settings: Settings, engines: dict[str, 
 def validate(request: ValidateRequest, settings: Settings, reporter: Reporter | None = None) -> ValidateReport:
     """Transcribe every clip of ``request.source``, give every label word a verdict, score it,
     and store one row per clip (and its words); raises ``JobError`` for input it cannot use."""
-    from pipeline.store.results_log import ResultsLog
-
     reporter = reporter or LogReporter()
     request.dataset_name  # noqa: B018 - refuses an unsafe --dataset before anything is written
     if settings.runner == RunnerKind.ray and request.mode != RunMode.batch:
         raise JobError("--runner ray maps one stage at a time over all clips: use --mode batch")
-    clips = _discover(request, settings, reporter)
+    return validate_clips(_discover(request, settings, reporter), request, settings, reporter)
+
+
+def validate_clips(
+    clips: Sequence[ClipSource], request: ValidateRequest, settings: Settings, reporter: Reporter | None = None
+) -> ValidateReport:
+    """``validate`` of the given clips (already discovered: heal passes the attempts it made), with
+    the engines, judges, checks, results log and rows ``request`` and ``settings`` name."""
+    from pipeline.store.results_log import ResultsLog
+
+    reporter = reporter or LogReporter()
     settings, judges, engine_names, asr_workers = _asr_judges(request, settings, len(clips), reporter)
     mos = mos_plan(settings, reporter)
     sink = _open_sink(request, settings, engine_names, reporter) if request.db else None

@@ -43,6 +43,9 @@ class SynthesisJob:
     seed: int
     wav_path: str  # relative to the dataset root
     txt_path: str
+    attempt: int = 0  # heal: which re-synthesis of the chunk (0 = generate's)
+    chunk_part: str = ""  # heal: "a"/"b" for the halves of a split chunk
+    heal_step: str = ""  # heal: the ladder rung
 
 
 def clip_id(chunk: Chunk, voice_recipe: str, speed: float, fingerprint: str, seed: int) -> str:
@@ -220,6 +223,9 @@ class SynthesizeStage(Stage[SynthesisJob, AudioRecord]):
             g2p_flags=tuple(flag.to_json() for flag in job.chunk.g2p_flags),
             word_times=_word_times(job.chunk, result),
             word_phonemes=job.chunk.word_phonemes,
+            attempt=job.attempt,
+            chunk_part=job.chunk_part,
+            heal_step=job.heal_step,
         )
 
 

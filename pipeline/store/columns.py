@@ -58,6 +58,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "generation": (
         "gen_ms", "gen_rtf", "gen_device", "phonemes", "word_phonemes",
         "g2p_flags", "g2p_details", "word_times", *AUDIO,
+        "attempt", "chunk_part", "heal_step",
     ),  # fmt: skip
     "primary": _asr("primary"),
     "secondary": _asr("secondary"),
@@ -95,6 +96,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
     ),
     # The clip checks (pipeline.clip_checks): speaker similarity, DSP, timing and G2P reasons.
     "checks": ("speaker_similarity", "clip_reasons", "clip_checks"),
+    # Heal's selection (pipeline.heal.selection): the take of each (chunk, voice) that ships.
+    "selection": ("selected",),
     # The signal step writes exactly what pipeline.signal computes (duration and rate included).
     "signal": SIGNAL_METRICS,
 }

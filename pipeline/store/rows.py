@@ -42,6 +42,9 @@ def generation_row(record: AudioRecord) -> dict[str, Any]:
         "g2p_flags": g2p_flag_ids(record.g2p_flags),
         "g2p_details": list(record.g2p_flags),
         "word_times": list(record.word_times) if record.word_times is not None else None,
+        "attempt": record.attempt,
+        "chunk_part": record.chunk_part or None,
+        "heal_step": record.heal_step or None,
     }
 
 
