@@ -1,6 +1,8 @@
 """What the store holds about a dataset's clips, grouped by (book, voice, chunk): the attempts heal
 reads to decide, select and report. One query; rows of clips that are not book chunks (foreign
-data without ``chunk_index``) are left out."""
+data without ``chunk_index``) are left out. ``keep`` is ``effective_keep``: a person's approve or
+reject on the review page (migration 009) overrules the machine, so heal re-makes a clip a
+reviewer rejected and leaves one a reviewer approved."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ GroupKey = tuple[str, str, int]  # (book, voice, chunk_index)
 
 CLIP_SQL = """
 SELECT file_hash, path, book, voice, voice_recipe, chapter_index, chunk_index, chunk_part,
-       COALESCE(attempt, 0) AS attempt, heal_step, text, keep, tier,
+       COALESCE(attempt, 0) AS attempt, heal_step, text, effective_keep AS keep, tier,
        (n_words IS NOT NULL OR validate_error IS NOT NULL) AS validated,
        adjusted_wer, primary_conf_calibrated, secondary_conf_calibrated, composite_mos,
        speaker_similarity, duration_s, selected, speed, tts_engine,

@@ -190,7 +190,7 @@ def create_app(config: ReviewConfig) -> FastAPI:
             mos_columns=[c for c in MOS_COLUMNS if row.get(c) is not None],
             signal_columns=[c for c in SIGNAL_COLUMNS if c in row],
             asr_columns=ASR_COLUMNS,
-            attempts=row.get("attempts"),
+            attempts=row.get("attempt"),
         )
 
     def wav_of(dataset: str, file_hash: str):
