@@ -282,3 +282,21 @@ def test_009_keeps_existing_rows_and_their_keep(tmp_path, pg_server_url):
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_heal_sees_a_reviewers_decision(demo):
+    """Heal decides on ``effective_keep``: a clip a person rejected is one to re-make, one a person
+    approved is covered."""
+    from pipeline.heal.state import load_clips
+
+    store, _ = demo
+    machine = {r.file_hash: r.keep for r in load_clips(store, ALICE)}
+    kept = next(h for h, keep in machine.items() if keep)
+    dropped = next(h for h, keep in machine.items() if keep is False)
+    record_decision(store, Decision(ALICE, kept, "heal-test", "reject"))
+    record_decision(store, Decision(ALICE, dropped, "heal-test", "approve"))
+    seen = {r.file_hash: r.keep for r in load_clips(store, ALICE)}
+    assert seen[kept] is False and seen[dropped] is True
+    assert {h: k for h, k in seen.items() if h not in (kept, dropped)} == {
+        h: k for h, k in machine.items() if h not in (kept, dropped)
+    }
