@@ -33,6 +33,7 @@ from pipeline.store.connection import StoreUnavailable, connect, resolve_url
 from pipeline.store.migrations import migrate
 from pipeline.store.results_log import ResultsLog
 from pipeline.store.rows import generation_row, validation_entry
+from pipeline.store.transcripts import write_transcripts
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,11 @@ class Store:
         """Replace the word rows of the given (file_hash, dataset) files in one transaction."""
         files = sorted(set(files))
         with self.session("writing audio_words rows") as conn, conn.cursor() as cur:
-            cur.executemany("DELETE FROM audio_words WHERE file_hash = %s AND dataset = %s", files)
+            cur.execute(
+                "DELETE FROM audio_words w USING unnest(%s::text[], %s::text[]) AS f(file_hash, dataset)"
+                " WHERE w.file_hash = f.file_hash AND w.dataset = f.dataset",
+                ([f[0] for f in files], [f[1] for f in files]),
+            )
             with cur.copy(
                 sql.SQL("COPY audio_words ({}) FROM STDIN").format(
                     sql.SQL(", ").join(map(sql.Identifier, WORD_COLUMNS))
@@ -190,6 +195,17 @@ class Store:
                 for word in words:
                     copy.write_row([word.get(c) for c in WORD_COLUMNS])
         return len(words)
+
+    # --- audio_transcripts ---------------------------------------------------------------------
+
+    def write_transcripts(self, rows: Sequence[dict[str, Any]], clips: Sequence[dict[str, Any]] = ()) -> int:
+        """Upsert transcript rows (``transcripts.transcript_row``); ``clips`` (file_hash, dataset,
+        path, text) first create the ``audio_quality`` rows of clips that have none yet, so a
+        transcript is stored the moment it exists (a killed run keeps it)."""
+        if clips:
+            self.upsert("audio", clips)
+        with self.session("writing audio_transcripts rows") as conn:
+            return write_transcripts(conn, rows)
 
     # --- runs ------------------------------------------------------------------------------------
 
@@ -302,6 +318,7 @@ def write_validation_entries(store: Store, entries: Sequence[dict]) -> int:
         store.upsert(group, by_group[group])
     files = [(e["groups"]["verdicts"]["file_hash"], e["groups"]["verdicts"]["dataset"]) for e in entries]
     store.replace_words(files, [w for e in entries for w in e["words"]])
+    store.write_transcripts([t for e in entries for t in e.get("transcripts", ())])  # older logs have none
     return len(entries)
 
 
@@ -313,9 +330,14 @@ class ValidationSink(_StoreSink):
     def __init__(self, store: Store, run_id: int | None) -> None:
         super().__init__(store)
         self.run_id = run_id
+        self.fingerprints: dict[str, Any] = {}  # the run's requested work (stored with each transcript)
 
     def write_validation(self, results: Sequence[ClipResult]) -> None:
         self._attempt(lambda: write_validation_entries(self.store, [validation_entry(r) for r in results]))
+
+    def write_transcripts(self, rows: Sequence[dict], clips: Sequence[dict]) -> None:
+        """Transcripts as they come out of an engine (before the clip's row is complete)."""
+        self._attempt(lambda: self.store.write_transcripts(rows, clips) * 0)  # counted with their clip
 
     def finish(self, report: Any) -> None:
         """Close the run's row: ``ok``, or ``failed`` with the database error when writes
