@@ -225,7 +225,7 @@ def score_mos(request: MosRequest, settings: Settings, reporter: Reporter | None
     ``--mos-mode`` says; keep follows when ``keep_min_mos`` is set."""
     from judges.base import AudioItem
     from pipeline.fingerprints import mos_fingerprint
-    from pipeline.jobs.validate import ValidateRequest, audio_seconds, _discover, mos_plan, score_with_judges
+    from pipeline.jobs.validate import ValidateRequest, _discover, audio_seconds, mos_plan, score_with_judges
     from pipeline.runner import LocalRunner
     from pipeline.stages.quality import mos_row
 
