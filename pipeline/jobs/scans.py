@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,18 +24,15 @@ from pipeline.jobs.generate import DatabaseOutcome
 from pipeline.jobs.plumbing import start_run_or_warn
 from pipeline.jobs.reporting import LogReporter, Reporter
 from pipeline.keep import clip_decision
-from pipeline.records import ClipResult, ClipSource
 from pipeline.settings import Settings
-from pipeline.stages.verdicts import StoredQuality, rejudged
+from pipeline.stages.base import ItemFailure
+from pipeline.stages.reverdict import ReverdictStage, Rules, rejudge_stored, reverdict_entry
 from pipeline.store.connection import StoreUnavailable
-from pipeline.store.rows import validation_entry
 from pipeline.store.scans import ClipSelection, StoredClip, stored_pages, stored_state
 from pipeline.store.store import Store, write_validation_entries
-from pipeline.store.transcripts import transcript_from_row
 
-# The groups a re-verdict rewrites (the verdicts read the transcripts; WER and calibrated
-# confidence per engine follow the verdicts; the timing checks read the verdict words).
-REVERDICT_GROUPS = ("verdicts", "primary", "secondary", "checks")
+# A worker process costs seconds to start (imports, the verdicts' lexicon): worth it per this many clips.
+MIN_CLIPS_PER_REVERDICT_WORKER = 1500
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,60 +71,6 @@ class ScanReport:
         return self.files / self.wall_s if self.wall_s else 0.0
 
 
-def clip_from_row(row: dict) -> ClipSource:
-    """A stored clip as the verdict step sees it (its audio is not read)."""
-    return ClipSource(
-        file_hash=row["file_hash"],
-        dataset=row["dataset"],
-        audio_path=row["path"] or "",
-        path=row["path"] or "",
-        text=row["text"],
-        voice_recipe=row["voice_recipe"],
-        g2p_flags=tuple(row["g2p_details"] or ()),
-        word_times=tuple(row["word_times"]) if row["word_times"] is not None else None,
-        word_phonemes=tuple(row["word_phonemes"]) if row["word_phonemes"] else None,
-    )
-
-
-def _used(stored: StoredClip, role: str) -> bool:
-    """Whether the stored verdicts rest on the stored transcript of ``role`` (older rows without
-    fingerprints: whichever transcripts are stored)."""
-    prints = stored.fingerprints
-    return role in stored.transcripts and (role not in prints or prints[role] is not None)
-
-
-def rejudge_stored(stored: StoredClip, settings: Settings, composite_mos: float | None = None) -> ClipResult | None:
-    """``stored`` judged with the current rules; None when it has nothing to judge (no label, or
-    no stored transcript)."""
-    from pipeline.fingerprints import verdicts_fingerprint
-    from pipeline.jobs.validate import clip_checks_from
-
-    row = stored.row
-    p, s = (transcript_from_row(stored.transcripts[r]) if _used(stored, r) else None for r in ("primary", "secondary"))
-    if row["text"] is None or (p is None and s is None):
-        return None
-    quality = StoredQuality(
-        composite_mos=composite_mos if composite_mos is not None else row["composite_mos"],
-        clip_reasons=tuple(row["clip_reasons"] or ()),
-        clip_checks=row["clip_checks"],
-        speaker_similarity=row["speaker_similarity"],
-    )
-    escalated = bool(row["escalated"]) and s is not None and p is not None
-    reason = row["escalation_reason"] if escalated else None
-    result = rejudged(
-        clip_from_row(row), p, s, escalated, reason, quality, settings.thresholds, clip_checks_from(settings)
-    )
-    engines = (stored.fingerprints.get("verdicts") or {}).get("engines", "cascade")
-    return replace(result, fingerprints={"verdicts": verdicts_fingerprint(settings.thresholds, engines)})
-
-
-def _entry(result: ClipResult) -> dict:
-    entry = validation_entry(result)
-    entry["groups"] = {g: row for g, row in entry["groups"].items() if g in REVERDICT_GROUPS}
-    entry["transcripts"] = []  # unchanged
-    return entry
-
-
 def _open_store(settings: Settings, command: str, args: dict, dataset: str | None, reporter: Reporter):
     store, run_id = start_run_or_warn(settings, command, args, dataset or "*", "nowhere", reporter)
     if store is None:
@@ -151,39 +95,45 @@ def _finish(store: Store, run_id: int | None, report: ScanReport, error: str | N
         pass
 
 
-def _count(report: ScanReport, stored: StoredClip, result: ClipResult) -> None:
-    decision = clip_decision(result)
-    keep = decision.keep if decision is not None else None
-    report.files += 1
-    report.audio_s += stored.row["duration_s"] or 0.0
-    report.kept += bool(keep)
-    report.changed += keep != stored.row["keep"]
+def reverdict_workers(settings: Settings, clips: int) -> int:
+    """Worker processes for a re-verdict of ``clips`` clips (1 = this process): one per core
+    (``PIPELINE_WORKERS``, 0 = every core), each worth its start-up only with enough clips."""
+    workers = settings.workers or os.cpu_count() or 1
+    return max(1, min(workers, clips // MIN_CLIPS_PER_REVERDICT_WORKER))
 
 
 def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter | None = None) -> ScanReport:
-    """Re-apply the current rules to the stored transcripts of the selected clips."""
+    """Re-apply the current rules to the stored transcripts of the selected clips (pages of
+    stored clips spread over worker processes; each page written as it comes back)."""
+    from pipeline.runner import LocalRunner
+
     reporter = reporter or LogReporter()
     started = time.perf_counter()
     report = ScanReport("reverdict")
     args = {"dataset": request.dataset, "selection": _selection_args(request.selection)}
     store, run_id = _open_store(settings, "reverdict", args, request.dataset, reporter)
     total, audio_total = _totals(store, request.dataset, request.selection)
+    stage = ReverdictStage(rules_from(settings))
+    runner = LocalRunner(reverdict_workers(settings, total))
     reporter.start("reverdict", total, audio_total)
     error = None
     try:
-        for page in stored_pages(store, request.dataset, request.selection):
+        pages = stored_pages(store, request.dataset, request.selection, page_size=stage.resources.batch_size)
+        for _, results in runner.map_batches(stage, pages):
             entries = []
-            for stored in page:
-                result = rejudge_stored(stored, settings)
-                if result is None:
+            for done in results:
+                if isinstance(done, ItemFailure):  # the stage makes none; be loud if it ever does
+                    raise RuntimeError(f"reverdict failed on {done.item_id}: {done.error}")
+                reporter.advance("reverdict", 1, done.audio_s)
+                if done.entry is None:
                     report.skipped += 1
-                else:
-                    _count(report, stored, result)
-                    report.would_escalate += bool(
-                        result.secondary is None and result.verdicts is not None and result.verdicts.summary.escalate
-                    )
-                    entries.append(_entry(result))
-                reporter.advance("reverdict", 1, stored.row["duration_s"] or 0.0)
+                    continue
+                report.files += 1
+                report.audio_s += done.audio_s
+                report.kept += bool(done.keep)
+                report.changed += done.keep != done.was_kept
+                report.would_escalate += done.would_escalate
+                entries.append(done.entry)
             write_validation_entries(store, entries)
     except StoreUnavailable as exc:
         error = str(exc)
@@ -194,6 +144,12 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
         report.database = DatabaseOutcome(attempted=True, rows=report.files, error=error)
         _finish(store, run_id, report, error)
     return report
+
+
+def rules_from(settings: Settings) -> Rules:
+    from pipeline.jobs.validate import clip_checks_from
+
+    return Rules(settings.thresholds, clip_checks_from(settings))
 
 
 def _selection_args(selection: ClipSelection) -> dict:
@@ -225,9 +181,9 @@ def score_mos(request: MosRequest, settings: Settings, reporter: Reporter | None
     ``--mos-mode`` says; keep follows when ``keep_min_mos`` is set."""
     from judges.base import AudioItem
     from pipeline.fingerprints import mos_fingerprint
-    from pipeline.jobs.validate import ValidateRequest, _discover, audio_seconds, mos_plan, score_with_judges
+    from pipeline.jobs.validate import ValidateRequest, audio_seconds, discover_clips, map_by_key, mos_plan
     from pipeline.runner import LocalRunner
-    from pipeline.stages.quality import mos_row
+    from pipeline.stages.quality import ScoreStage, mos_row
 
     reporter = reporter or LogReporter()
     started = time.perf_counter()
@@ -235,7 +191,7 @@ def score_mos(request: MosRequest, settings: Settings, reporter: Reporter | None
     as_validate = ValidateRequest(request.source, request.dataset, audio_column=request.audio_column)
     as_validate = replace(as_validate, text_column=request.text_column)
     dataset = as_validate.dataset_name
-    clips = _discover(as_validate, settings, reporter)
+    clips = discover_clips(as_validate, settings, reporter)
     plan = mos_plan(settings.model_copy(update={"mos_mode": "all"}), reporter)
     if not plan.judges:
         raise JobError("no MOS judge can run here (see above): nothing to score")
@@ -249,11 +205,20 @@ def score_mos(request: MosRequest, settings: Settings, reporter: Reporter | None
     error = None
     try:
         items = [AudioItem(c.file_hash, c.audio_path, c.text) for c in taken]
-        scores = score_with_judges(LocalRunner(1), plan.judges, items)
+        scores: dict[str, list] = {item.key: [] for item in items}
+        share = 1 / len(plan.judges)  # each judge's pass is its share of the progress
+
+        def scored(item: AudioItem, result) -> None:
+            scores[item.key].append(result)
+            reporter.advance("mos", 0, durations[item.key] * share)
+
+        for judge in plan.judges:  # one model in memory at a time
+            reporter.relabel("mos", judge.info.name)
+            map_by_key(LocalRunner(1), ScoreStage(judge), items, lambda i: i.key, scored)
+            reporter.advance("mos", len(items) if judge is plan.judges[-1] else 0)
         fingerprint = mos_fingerprint(f"mos-only {request.selection.only}", 1.0, plan.seed, _versions(plan))
         entries = []
         for clip in taken:
-            reporter.advance("mos", 1, durations[clip.file_hash])
             row = mos_row(scores[clip.file_hash], plan.seed)
             if row["composite_mos"] is None:
                 report.skipped += 1
@@ -289,12 +254,13 @@ def _write_mos(store: Store, entries, stored: dict[str, StoredClip], settings: S
     report.files = len(entries)
     if settings.thresholds.keep_min_mos is None:
         return
+    rules = rules_from(settings)
     rejudged_entries = []
     for clip, groups in entries:
         if clip.file_hash in stored:
-            result = rejudge_stored(stored[clip.file_hash], settings, groups["mos"]["composite_mos"])
+            result = rejudge_stored(stored[clip.file_hash], rules, groups["mos"]["composite_mos"])
             if result is not None:
                 decision = clip_decision(result)
                 report.changed += (decision.keep if decision else None) != stored[clip.file_hash].row["keep"]
-                rejudged_entries.append(_entry(result))
+                rejudged_entries.append(reverdict_entry(result))
     write_validation_entries(store, rejudged_entries)

@@ -72,6 +72,9 @@ class StoredClip:
 
     row: dict[str, Any]
     transcripts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per label word, the phonemes its verdicts were judged against (``audio_words.fed_phonemes``)
+    # when the row has no ``word_phonemes`` (foreign data: the G2P reading, computed once).
+    fed_phonemes: tuple[str, ...] | None = None
 
     @property
     def fingerprints(self) -> dict[str, Any]:
@@ -130,12 +133,38 @@ def stored_pages(
             for row in rows:
                 by_dataset.setdefault(row["dataset"], []).append(row["file_hash"])
             transcripts = {ds: read_transcripts(conn, ds, hashes) for ds, hashes in by_dataset.items()}
+            fed = _fed_phonemes(conn, [r for r in rows if not r["word_phonemes"] and r["n_words"]])
         if not rows:
             return
-        yield [StoredClip(r, transcripts[r["dataset"]].get(r["file_hash"], {})) for r in rows]
+        yield [
+            StoredClip(r, transcripts[r["dataset"]].get(r["file_hash"], {}), fed.get((r["file_hash"], r["dataset"])))
+            for r in rows
+        ]
         last = rows[-1]
         after = (last["dataset"], last["path"] or "", last["file_hash"])
         if remaining is not None:
             remaining -= len(rows)
         if len(rows) < size:
             return
+
+
+def _fed_phonemes(conn, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """{(file_hash, dataset): the stored fed phonemes of every label word} for ``rows`` (a clip
+    with a word that has none is left out: its verdicts then ask the G2P again)."""
+    if not rows:
+        return {}
+    found: dict[tuple[str, str], list] = {}
+    cursor = conn.execute(
+        "SELECT w.file_hash, w.dataset, w.fed_phonemes FROM audio_words w"
+        " JOIN unnest(%s::text[], %s::text[]) AS f(file_hash, dataset) USING (file_hash, dataset)"
+        " WHERE w.word_index >= 0 ORDER BY w.file_hash, w.dataset, w.word_index",
+        ([r["file_hash"] for r in rows], [r["dataset"] for r in rows]),
+    )
+    for file_hash, dataset, phonemes in cursor:
+        found.setdefault((file_hash, dataset), []).append(phonemes)
+    n_words = {(r["file_hash"], r["dataset"]): r["n_words"] for r in rows}
+    return {
+        key: tuple(values)
+        for key, values in found.items()
+        if len(values) == n_words[key] and all(v is not None for v in values)
+    }

@@ -96,12 +96,16 @@ class Store:
 
     # --- audio_quality -----------------------------------------------------------------------
 
-    def upsert(self, group: str, rows: Sequence[dict[str, Any]], *, bulk: bool | None = None) -> UpsertResult:
-        """Write ``group``'s columns (plus whatever identity columns the rows carry)."""
+    def upsert(
+        self, group: str | Sequence[str], rows: Sequence[dict[str, Any]], *, bulk: bool | None = None
+    ) -> UpsertResult:
+        """Write ``group``'s columns (plus whatever identity columns the rows carry); several
+        groups at once when every row carries all of them (one row version per clip)."""
         if not rows:
             return UpsertResult(0, 0.0, False)
         present = set().union(*(row.keys() for row in rows))
-        owned = [c for c in columns_for(group) if c in present]
+        groups = (group,) if isinstance(group, str) else tuple(group)
+        owned = list(dict.fromkeys(c for g in groups for c in columns_for(g) if c in present))
         missing_key = [k for k in KEY if k not in present]
         if missing_key:
             raise ValueError(f"rows lack the key column(s) {missing_key}")
@@ -309,13 +313,17 @@ def sync_manifests(store: Store, datasets_dir, dataset: str | None = None) -> di
 
 def write_validation_entries(store: Store, entries: Sequence[dict]) -> int:
     """Upsert validate results (``rows.validation_entry`` shape: groups + words); returns clips."""
-    by_group: dict[str, list[dict]] = {}
+    # One upsert per set of groups: the clips that carry the same groups are written together,
+    # all their groups in one row each (a clip without, say, a secondary group keeps its columns).
+    by_groups: dict[tuple[str, ...], list[dict]] = {}
     for entry in entries:
-        for group, row in entry["groups"].items():
-            by_group.setdefault(group, []).append(row)
-    # verdicts first: it carries the identity (path, text) of clips that generate never saw.
-    for group in sorted(by_group, key=lambda g: g != "verdicts"):
-        store.upsert(group, by_group[group])
+        groups = entry["groups"]
+        merged: dict[str, Any] = {}
+        for row in groups.values():
+            merged.update(row)
+        by_groups.setdefault(tuple(sorted(groups)), []).append(merged)
+    for groups, rows in by_groups.items():
+        store.upsert(groups, rows)
     files = [(e["groups"]["verdicts"]["file_hash"], e["groups"]["verdicts"]["dataset"]) for e in entries]
     store.replace_words(files, [w for e in entries for w in e["words"]])
     store.write_transcripts([t for e in entries for t in e.get("transcripts", ())])  # older logs have none
