@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -26,25 +27,29 @@ import psycopg
 
 REPO = Path(__file__).resolve().parents[1]
 VALIDATE = ("--engines", "cascade", "--mos-mode", "none")
+CPU_S: dict[str, float] = {}  # user + system CPU seconds of each command's process tree
 
 
-def run(args: list[str], work: Path) -> tuple[float, str]:
+def run(args: list[str], work: Path, **env: str) -> tuple[float, str]:
     started = time.perf_counter()
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, str(REPO / "cli.py"), *args, "--work-dir", str(work)],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", **env},
         check=False,
     )
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_S[" ".join(args[:2])] = round(after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime, 1)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
     return wall, done.stdout
 
 
 def replicate(url: str, source: str, target: str, copies: int) -> int:
-    """``copies`` copies of ``source``'s validated rows and transcripts as ``target``."""
+    """``copies`` copies of ``source``'s validated rows, word rows and transcripts as ``target``."""
     with psycopg.connect(url) as conn:
         conn.execute("DELETE FROM audio_quality WHERE dataset = %s", (target,))
         columns = [
@@ -68,6 +73,20 @@ def replicate(url: str, source: str, target: str, copies: int) -> int:
             " FROM audio_transcripts t, generate_series(1, %s) n WHERE t.dataset = %s",
             (target, copies, source),
         )
+        words = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'audio_words'"
+                " AND column_name NOT IN ('file_hash', 'dataset')"
+            )
+        ]
+        cols = ", ".join(words)
+        conn.execute(
+            f"INSERT INTO audio_words (file_hash, dataset, {cols})"
+            f" SELECT w.file_hash || '-' || n, %s, {cols} FROM audio_words w, generate_series(1, %s) n"
+            " WHERE w.dataset = %s",
+            (target, copies, source),
+        )
         return conn.execute("SELECT count(*) FROM audio_quality WHERE dataset = %s", (target,)).fetchone()[0]
 
 
@@ -76,6 +95,7 @@ def main() -> None:
     parser.add_argument("--dataset-dir", type=Path, required=True, help="a generated dataset (manifest.jsonl)")
     parser.add_argument("--work-dir", type=Path, default=Path("work"))
     parser.add_argument("--copies", type=int, default=300, help="replicas of the validated clips to re-verdict")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="re-verdict worker processes to try")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     dataset = "bench-scans"
@@ -85,23 +105,28 @@ def main() -> None:
     transcribed = re.search(r"transcribed / reused\s*│\s*(.*?)\s*│", rerun_out)
     skipped = re.search(r"skipped \(stored results up to date\)\s*│\s*(\d+)", rerun_out)
     clips = replicate(url, dataset, "bench-reverdict", args.copies)
-    reverdict_s, reverdict_out = run(["validate", "--reverdict", "--dataset", "bench-reverdict"], args.work_dir)
-    rate = re.search(r"\((\d+) clips/s", reverdict_out)
-    print(
-        json.dumps(
-            {
-                "first_validate_s": round(first_s, 1),
-                "rerun_wall_s": round(rerun_s, 2),
-                "rerun_skipped": int(skipped.group(1)) if skipped else None,
-                "rerun_transcribed_reused": transcribed.group(1) if transcribed else None,
-                "reverdict_clips": clips,
-                "reverdict_wall_s": round(reverdict_s, 1),
-                "reverdict_clips_per_s_in_run": int(rate.group(1)) if rate else None,
-                "reverdict_clips_per_s_wall": round(clips / reverdict_s, 1),
-            },
-            indent=1,
+    out = {
+        "load_average": os.getloadavg(),
+        "first_validate_s": round(first_s, 1),
+        "rerun_wall_s": round(rerun_s, 2),
+        "rerun_skipped": int(skipped.group(1)) if skipped else None,
+        "rerun_transcribed_reused": transcribed.group(1) if transcribed else None,
+        "reverdict_clips": clips,
+    }
+    for workers in args.workers:
+        wall, output = run(
+            ["validate", "--reverdict", "--dataset", "bench-reverdict"], args.work_dir, PIPELINE_WORKERS=str(workers)
         )
-    )
+        rate = re.search(r"\((\d+) clips/s", output)
+        out[f"reverdict_workers_{workers}"] = {
+            "wall_s": round(wall, 1),
+            "cpu_s": CPU_S["validate --reverdict"],
+            "clips_per_s_wall": round(clips / wall, 1),
+            "clips_per_s_in_run": int(rate.group(1)) if rate else None,
+            "load_average_after": os.getloadavg(),
+        }
+    out["cpu_s"] = CPU_S
+    print(json.dumps(out, indent=1))
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def _in_batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def _map_by_key(
+def map_by_key(
     runner: Any,
     stage: Stage,
     items: Sequence[Any],
@@ -125,7 +125,7 @@ def score_with_judges(runner: Any, judges: Sequence[Any], items: Sequence[AudioI
     if not items:
         return scores
     for judge in judges:
-        for key, result in _map_by_key(runner, ScoreStage(judge), items, lambda i: i.key, None).items():
+        for key, result in map_by_key(runner, ScoreStage(judge), items, lambda i: i.key, None).items():
             scores[key].append(result)
     return scores
 
@@ -202,7 +202,7 @@ def _transcribe(flow: _Flow, role: str, runner, judge, clips, gpus, on_item) -> 
             on_item(clip)
 
     if todo:
-        out |= _map_by_key(runner, TranscribeStage(judge, gpus), todo, lambda c: c.file_hash, done)
+        out |= map_by_key(runner, TranscribeStage(judge, gpus), todo, lambda c: c.file_hash, done)
     return out
 
 
@@ -228,7 +228,7 @@ def _batch(flow: _Flow, clips, runner, asr_runner, gpus, reporter: Reporter, wor
     similarities: dict[str, Any] = {}
     if flow.speaker is not None and (wanted := speaker_items(clips)):
         reporter.relabel("validate", "speaker similarity")
-        similarities = _map_by_key(runner, flow.speaker, wanted, lambda i: i.key, None)
+        similarities = map_by_key(runner, flow.speaker, wanted, lambda i: i.key, None)
     items = [
         QualityItem(r, tuple(scores.get(r.clip.file_hash, ())), _similarity(similarities.get(r.clip.file_hash)))
         for r in combined
@@ -443,7 +443,7 @@ def local_asr_workers(settings: Settings, mode: str, n_clips: int, engines: list
     return max(1, min(workers, n_clips // MIN_CLIPS_PER_ASR_WORKER))
 
 
-def _discover(request: ValidateRequest, settings: Settings, reporter: Reporter) -> list[ClipSource]:
+def discover_clips(request: ValidateRequest, settings: Settings, reporter: Reporter) -> list[ClipSource]:
     from pipeline.sources import discover
 
     dataset = request.dataset_name
@@ -594,7 +594,7 @@ def validate(request: ValidateRequest, settings: Settings, reporter: Reporter | 
     if settings.runner == RunnerKind.ray and request.mode != RunMode.batch:
         raise JobError("--runner ray maps one stage at a time over all clips: use --mode batch")
     engines = request.effective_engines
-    found = _discover(request, settings, reporter)
+    found = discover_clips(request, settings, reporter)
     choices = _engine_choices(request, settings, reporter)
     engine_names = {role: c.name for role, c in choices.items()}
     sink = _open_sink(request, settings, engine_names, reporter) if request.db else None
@@ -642,7 +642,7 @@ def validate(request: ValidateRequest, settings: Settings, reporter: Reporter | 
                 speaker=speaker,
                 checks=checks,
                 known=work.known,
-                fingerprints=wanted if sink is not None else None,
+                fingerprints=wanted,  # also in the results log: `db sync` stores the transcripts
                 known_fingerprints=work.known_prints,
                 on_transcript=_transcript_writer(sink),
                 mos_keys=[c.file_hash for c in found],
