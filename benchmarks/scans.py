@@ -98,7 +98,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="re-verdict worker processes to try")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
-    dataset = "bench-scans"
+    dataset = args.dataset_dir.resolve().name
+    # the generation rows, as `pipeline generate` writes them with a database
+    run(["db", "sync", "--dataset", dataset], args.dataset_dir.resolve().parents[1])
     source = ["validate", str(args.dataset_dir), "--dataset", dataset, *VALIDATE]
     first_s, _ = run(source, args.work_dir)
     rerun_s, rerun_out = run(source, args.work_dir)

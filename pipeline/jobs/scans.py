@@ -14,8 +14,8 @@ Example::
 
 from __future__ import annotations
 
-import os
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -96,10 +96,10 @@ def _finish(store: Store, run_id: int | None, report: ScanReport, error: str | N
 
 
 def reverdict_workers(settings: Settings, clips: int) -> int:
-    """Worker processes for a re-verdict of ``clips`` clips (1 = this process): one per core
-    (``PIPELINE_WORKERS``, 0 = every core), each worth its start-up only with enough clips."""
-    workers = settings.workers or os.cpu_count() or 1
-    return max(1, min(workers, clips // MIN_CLIPS_PER_REVERDICT_WORKER))
+    """Worker processes for a re-verdict of ``clips`` clips (1 = this process): only when
+    ``PIPELINE_WORKERS`` asks for more than one (on 2 busy vCPUs two workers were slower than
+    one process: BENCHMARKS.md), each worth its start-up only with enough clips."""
+    return max(1, min(settings.workers, clips // MIN_CLIPS_PER_REVERDICT_WORKER))
 
 
 def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter | None = None) -> ScanReport:
@@ -117,8 +117,10 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
     runner = LocalRunner(reverdict_workers(settings, total))
     reporter.start("reverdict", total, audio_total)
     error = None
+    writer = ThreadPoolExecutor(1, thread_name_prefix="reverdict-writer")  # writes while the next page is judged
+    writing: Future | None = None
     try:
-        pages = stored_pages(store, request.dataset, request.selection, page_size=stage.resources.batch_size)
+        pages = stored_pages(store, request.dataset, request.selection, stage.resources.batch_size)
         for _, results in runner.map_batches(stage, pages):
             entries = []
             for done in results:
@@ -134,11 +136,16 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
                 report.changed += done.keep != done.was_kept
                 report.would_escalate += done.would_escalate
                 entries.append(done.entry)
-            write_validation_entries(store, entries)
+            if writing is not None:
+                writing.result()  # one write at a time, in page order
+            writing = writer.submit(write_validation_entries, store, entries)
+        if writing is not None:
+            writing.result()
     except StoreUnavailable as exc:
         error = str(exc)
         raise JobError(f"reverdict stopped: {exc} (clips written so far keep their new verdicts)") from exc
     finally:
+        writer.shutdown(wait=True)
         reporter.finish("reverdict")
         report.wall_s = time.perf_counter() - started
         report.database = DatabaseOutcome(attempted=True, rows=report.files, error=error)
