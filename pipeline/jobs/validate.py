@@ -81,7 +81,6 @@ class ValidateReport:
     skipped: int = 0  # clips whose stored results were already what this run asks for
     transcribed: dict[str, int] = field(default_factory=dict)  # engine -> clips it transcribed
     reused: dict[str, int] = field(default_factory=dict)  # engine -> stored transcripts used instead
-    notes: list[str] = field(default_factory=list)  # what the run chose not to do, and why
 
     @property
     def audio_s(self) -> float:
