@@ -214,6 +214,12 @@ class ASRJudge(Judge[Transcript]):
 
     kind = "asr"
 
+    @property
+    def decoding(self) -> dict[str, Any]:
+        """The decoding settings that shape this judge's transcripts (part of a scan's
+        fingerprint: a change means the stored transcripts are stale)."""
+        return {}
+
     def error_result(self, item: AudioItem, error: str) -> Transcript:
         return Transcript(item.key, self.name, self.model_name, "", (), 0.0, error)
 

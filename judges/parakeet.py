@@ -81,6 +81,10 @@ class ParakeetJudge(ASRJudge):
     def model_name(self) -> str:
         return self.model
 
+    @property
+    def decoding(self) -> dict[str, Any]:
+        return {"decoder": self.decoder}
+
     @functools.cached_property
     def version(self) -> str:  # the fingerprint reads the model file: once
         path = Path(self.model)

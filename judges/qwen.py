@@ -84,6 +84,15 @@ class QwenASRJudge(ASRJudge):
     def model_name(self) -> str:
         return self.model
 
+    @property
+    def decoding(self) -> dict[str, Any]:
+        return {
+            "aligner": self.aligner,
+            "language": self.language,
+            "max_new_tokens": self.max_new_tokens,
+            "dtype": self.dtype,
+        }
+
     @functools.cached_property
     def version(self) -> str:  # the fingerprints read the model files: once
         parts = [package_version("qwen-asr"), package_version("transformers"), _describe(self.model)]

@@ -62,15 +62,31 @@ class WhisperJudge(ASRJudge):
 
         if not Path(self.model).is_dir():
             raise RuntimeError(f"Whisper model dir {self.model} not found (run `pipeline assets`)")
+        device, compute_type = self._device_and_compute()
+        whisper = WhisperModel(self.model, device=device, compute_type=compute_type, cpu_threads=self.threads)
+        log.info("loaded Whisper %s on %s (%s)", Path(self.model).name, device, compute_type)
+        return whisper, device
+
+    def _device_and_compute(self) -> tuple[str, str]:
         device = self.device
         if device == "auto":
             import ctranslate2
 
             device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        compute_type = self.compute_type if device == "cpu" else "float16"
-        whisper = WhisperModel(self.model, device=device, compute_type=compute_type, cpu_threads=self.threads)
-        log.info("loaded Whisper %s on %s (%s)", Path(self.model).name, device, compute_type)
-        return whisper, device
+        return device, self.compute_type if device == "cpu" else "float16"
+
+    @property
+    def decoding(self) -> dict[str, Any]:
+        """Greedy, English, no conditioning, no VAD (``_transcribe``); the compute type the
+        device gets."""
+        return {
+            "compute_type": self._device_and_compute()[1],
+            "beam_size": self.beam_size,
+            "language": "en",
+            "temperature": 0.0,
+            "condition_on_previous_text": False,
+            "vad_filter": False,
+        }
 
     def _judge(self, items: Sequence[AudioItem]) -> list[Transcript]:
         return [self._transcribe(item) for item in items]

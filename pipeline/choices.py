@@ -32,6 +32,16 @@ class MosMode(StrEnum):
     none = "none"
 
 
+class Only(StrEnum):
+    """Which stored clips a scan takes (``--only``): every one, those never validated, those the
+    stored verdicts do not keep (``flagged``) or keep (``passed``)."""
+
+    all = "all"
+    unvalidated = "unvalidated"
+    flagged = "flagged"
+    passed = "passed"
+
+
 class RunnerKind(StrEnum):
     local = "local"
     ray = "ray"

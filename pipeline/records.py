@@ -92,6 +92,12 @@ class ClipSource:
     word_times: tuple[dict, ...] | None = None  # our clips: Kokoro's predicted word times
     word_phonemes: tuple[str, ...] | None = None  # what Kokoro was fed per label word (our manifests)
 
+    @property
+    def labeled(self) -> bool:
+        """False for audio that came without any label (it gets MOS and signal metrics, no
+        verdicts); a label that is there but unusable (empty, unreadable) is an error instead."""
+        return self.text is not None or self.problem is not None
+
 
 @dataclass(frozen=True, slots=True)
 class ClipResult:
@@ -113,3 +119,5 @@ class ClipResult:
     checks: dict | None = None  # the clip checks' measurements (pipeline.clip_checks)
     # Reasons beyond the words and MOS (the clip checks: pipeline.reasons); pipeline.keep folds them in.
     reasons: tuple[str, ...] = ()
+    # What produced each column group (pipeline.fingerprints); None: not recorded (library callers).
+    fingerprints: dict | None = None

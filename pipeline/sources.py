@@ -4,8 +4,9 @@ A folder's labels are ``x.txt`` (or ``x.lab``) beside ``x.wav``.
 
 Every clip becomes a ``ClipSource`` keyed by the sha256 of its wav bytes. Problems that leave a
 clip without audio (a ``.txt`` with no ``.wav``) are returned as ``SourceIssue``s for the summary;
-problems with a clip that has audio (no label, unreadable label) travel with the clip and end
-up as an error row, so nothing is silently skipped.
+problems with a clip that has audio (an empty or unreadable label) travel with the clip and end
+up as an error row, so nothing is silently skipped. A wav with no label at all is unlabeled audio
+(``ClipSource.labeled`` is False): it gets MOS and signal metrics, and no verdicts.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def from_folder(folder: Path, dataset: str) -> tuple[list[ClipSource], list[Sour
         issues.append(SourceIssue(str(txts[stem].relative_to(folder)), "label without a .wav"))
     for stem, wav in wavs.items():
         rel = str(wav.relative_to(folder))
-        text, problem = (None, "no .txt label beside the wav") if stem not in txts else read_label(txts[stem])
+        text, problem = (None, None) if stem not in txts else read_label(txts[stem])  # no .txt: unlabeled
         clips.append(ClipSource(sha256_file(wav), dataset, str(wav.resolve()), rel, text, problem))
     return clips, issues
 

@@ -160,11 +160,15 @@ def test_bad_inputs_become_issues_or_error_rows(tmp_path, clip_dir, judges):
     assert [(Path(i.path).name, i.problem) for i in issues] == [("latin.txt", "label without a .wav")]
     assert results["stereo48k"].error is None
     assert results["stereo48k"].verdicts.summary.counts["tts_failure"] == 0
-    assert "no .txt" in results["nolabel"].error
+    # a wav with no label at all is unlabeled audio, not an error: no ASR, no verdicts
+    nolabel = results["nolabel"]
+    assert nolabel.error is None and nolabel.verdicts is None and nolabel.primary is None
+    assert validation_groups(nolabel)["verdicts"]["labeled"] is False
     assert results["empty"].error and "empty" in results["empty"].error
     assert results["corrupt"].error and "decode" in results["corrupt"].error
-    for name in ("nolabel", "empty", "corrupt"):
+    for name in ("empty", "corrupt"):
         assert validation_groups(results[name])["verdicts"]["validate_error"]
+        assert validation_groups(results[name])["verdicts"]["labeled"] is True
 
 
 def test_hf_dataset_input(tmp_path, clip_dir, judges):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipeline.choices import ASREngine, EngineMode, Headings, MosMode, RunMode, RunnerKind, TTSBackendName
+from pipeline.choices import ASREngine, EngineMode, Headings, MosMode, Only, RunMode, RunnerKind, TTSBackendName
 
 WorkDir = Annotated[Path | None, typer.Option(help="Work dir (default ./work, or PIPELINE_WORK_DIR).")]
 Db = Annotated[bool, typer.Option("--db/--no-db", help="Upsert rows into Postgres (default on).")]
@@ -58,6 +58,26 @@ TierWer = Annotated[
 TierConfidence = Annotated[
     str | None,
     typer.Option(help="Tier minimums of calibrated confidence: STRICT,BALANCED,PERMISSIVE (default 0.95,0.90,0.80)."),
+]
+# validate: scans over stored results (clip selection reads the database)
+OnlyOpt = Annotated[
+    Only,
+    typer.Option(
+        "--only",
+        help="Clips by stored state: all | unvalidated | flagged (not kept; with --engines secondary: the clips"
+        " the cascade escalates, from the stored primary words) | passed (kept).",
+    ),
+]
+ScanLimit = Annotated[int | None, typer.Option("--limit", min=1, help="At most N clips (after the other filters).")]
+ScanVoice = Annotated[str | None, typer.Option("--voice", help="Only clips of this voice (name or recipe).")]
+ScanBook = Annotated[str | None, typer.Option("--book", help="Only clips of this book id.")]
+Force = Annotated[bool, typer.Option("--force", help="Redo clips whose stored results already match this run.")]
+Reverdict = Annotated[
+    bool, typer.Option("--reverdict", help="Re-apply the current rules to the stored transcripts (no ASR, no audio).")
+]
+MosOnly = Annotated[bool, typer.Option("--mos-only", help="Only score MOS on the selected clips (no ASR).")]
+ProgressOpt = Annotated[
+    str, typer.Option("--progress", help="bar (default) | json: one JSON line per update on stderr, for logs.")
 ]
 AudioColumn = Annotated[str, typer.Option(help="HF dataset audio column.")]
 TextColumn = Annotated[str, typer.Option(help="HF dataset text column.")]

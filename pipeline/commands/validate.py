@@ -9,21 +9,31 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipeline.choices import EngineMode, RunMode
+from pipeline.choices import EngineMode, Only, RunMode
 from pipeline.commands import heal as heal_opts
 from pipeline.commands import options as opt
 from pipeline.commands.common import console, fail, out, settings_with, setup_logging, user_errors
 from pipeline.commands.generate import generate_settings, print_generate_summary
-from pipeline.commands.progress import RichReporter
+from pipeline.commands.progress import RichReporter, reporter_for
 from pipeline.jobs import GenerateRequest, ValidateReport, ValidateRequest
 from pipeline.jobs import generate as generate_job
 from pipeline.jobs import validate as validate_job
+from pipeline.jobs.scans import MosRequest, ReverdictRequest, ScanReport
+from pipeline.jobs.scans import reverdict as reverdict_job
+from pipeline.jobs.scans import score_mos as score_mos_job
 from pipeline.keep import clip_decision
 from pipeline.settings import Settings
+from pipeline.store.scans import ClipSelection
 
 
 def validate(
-    source: Annotated[Path, typer.Argument(help="Dataset dir, manifest.jsonl, wav+txt folder or HF dataset dir.")],
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Dataset dir, manifest.jsonl, wav+txt folder or HF dataset dir (default: the generated dataset"
+            " --dataset names; --reverdict needs none)."
+        ),
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Dataset label for the rows (default: folder name).")] = None,
     engines: opt.Engines = EngineMode.cascade,
     mode: opt.Mode = RunMode.batch,
@@ -38,20 +48,70 @@ def validate(
     tier_wer: opt.TierWer = None,
     tier_confidence: opt.TierConfidence = None,
     db: opt.Db = True,
+    only: opt.OnlyOpt = Only.all,
+    limit: opt.ScanLimit = None,
+    voice: opt.ScanVoice = None,
+    book: opt.ScanBook = None,
+    force: opt.Force = False,
+    reverdict: opt.Reverdict = False,
+    mos_only: opt.MosOnly = False,
+    progress: opt.ProgressOpt = "bar",
     work_dir: opt.WorkDir = None,
     verbose: opt.Verbose = False,
 ) -> None:
-    """Transcribe every clip, give every label word a verdict, store one row per clip."""
+    """Transcribe every clip, give every label word a verdict, store one row per clip.
+
+    Reruns skip clips whose stored results match (--force redoes them) and reuse stored
+    transcripts; --reverdict and --mos-only scan the stored clips instead."""
     setup_logging(verbose)
     settings = settings_with(
         asr_primary=primary, asr_secondary=secondary, mos_mode=mos_mode, mos_sample_rate=mos_sample_rate,
         work_dir=work_dir, runner=runner, ray_address=ray_address, **opt.tier_overrides(tier_wer, tier_confidence),
     )  # fmt: skip
-    request = ValidateRequest(source, dataset, engines, mode, db, audio_column, text_column)
+    selection = ClipSelection(only=only, limit=limit, voice=voice, book=book)
+    reporter = reporter_for(progress)
+    if reverdict and mos_only:
+        raise typer.BadParameter("--reverdict and --mos-only are separate scans: choose one")
+    if reverdict or mos_only:
+        if not db:
+            raise typer.BadParameter("--reverdict and --mos-only read and write the database: drop --no-db")
+        with user_errors():
+            if reverdict:
+                if source is not None:
+                    raise typer.BadParameter("--reverdict reads the stored transcripts: give --dataset, not a source")
+                scan = reverdict_job(ReverdictRequest(dataset, selection), settings, reporter)
+            else:
+                mos_request = MosRequest(source, dataset, selection, audio_column, text_column)
+                scan = score_mos_job(mos_request, settings, reporter)
+        print_scan_summary(scan)
+        return
+    request = ValidateRequest(
+        source, dataset, engines, mode, db, audio_column, text_column, selection=selection, force=force
+    )
     with user_errors():
-        report = validate_job(request, settings, RichReporter())
+        report = validate_job(request, settings, reporter)
     print_validate_summary(report)
     fail_on_database_error(report, settings, request.dataset_name)
+
+
+def print_scan_summary(report: ScanReport) -> None:
+    """The summary of ``--reverdict`` or ``--mos-only``."""
+    table = Table(title=f"{report.command} summary", show_header=False)
+    table.add_row("files", f"{report.files} written, {report.skipped} with nothing to do")
+    table.add_row("audio", f"{report.audio_s:.1f} s ({report.audio_s / 3600:.3f} h)")
+    speed = report.audio_s / max(report.wall_s, 1e-9)
+    table.add_row("wall time", f"{report.wall_s:.1f} s ({report.rate:.0f} clips/s, {speed:.0f}x real time)")
+    if report.command == "mos":
+        table.add_row("judges", ", ".join(report.judges))
+        table.add_row("scored", str(report.scored))
+    table.add_row("kept", f"{report.kept}/{report.files}" if report.command == "reverdict" else "-")
+    table.add_row("keep decisions changed", str(report.changed))
+    if report.command == "reverdict":
+        table.add_row(
+            "would escalate now",
+            f"{report.would_escalate} (no secondary words: `validate --engines secondary --only flagged` adds them)",
+        )
+    out.print(table)
 
 
 def fail_on_database_error(report: ValidateReport, settings: Settings, dataset: str) -> None:
@@ -136,7 +196,13 @@ def _summary_table(report: ValidateReport) -> Table:
     tiers = Counter(d.tier for d in decisions)
     reasons = Counter(reason for d in decisions for reason in d.reasons)
     table = Table(title="validate summary", show_header=False)
-    table.add_row("files", f"{len(results)} ({len(judged)} judged, {len(results) - len(judged)} errors)")
+    unlabeled = sum(1 for r in results if not r.clip.labeled)
+    errors = len(results) - len(judged) - unlabeled
+    table.add_row("files", f"{len(results)} ({len(judged)} judged, {unlabeled} unlabeled, {errors} errors)")
+    table.add_row("skipped (stored results up to date)", str(report.skipped))
+    transcribed = ", ".join(f"{engine} {n}" for engine, n in report.transcribed.items()) or "none"
+    reused = ", ".join(f"{engine} {n}" for engine, n in report.reused.items()) or "none"
+    table.add_row("transcribed / reused", f"{transcribed} / {reused}")
     table.add_row("audio", f"{report.audio_s:.1f} s ({report.audio_s / 3600:.3f} h)")
     table.add_row("wall time", f"{report.wall_s:.1f} s ({report.audio_s / max(report.wall_s, 1e-9):.2f}x real time)")
     for engine, ms in report.engine_ms.items():

@@ -11,11 +11,13 @@ Example::
     settings = get_settings()
     generate(GenerateRequest(book=Path("data/books/alice.txt"), chapters="1"), settings)
     report = validate(ValidateRequest(source=settings.datasets_dir / "main"), settings)
+    reverdict(ReverdictRequest(dataset="main"), settings)   # current rules on the stored transcripts
 """
 
 from pipeline.jobs.errors import JobError
 from pipeline.jobs.generate import DatabaseOutcome, GenerateReport, GenerateRequest, generate
 from pipeline.jobs.reporting import LogReporter, Reporter
+from pipeline.jobs.scans import MosRequest, ReverdictRequest, ScanReport, reverdict, score_mos
 from pipeline.jobs.validate import ValidateReport, ValidateRequest, validate
 
 __all__ = [
@@ -24,9 +26,14 @@ __all__ = [
     "GenerateRequest",
     "JobError",
     "LogReporter",
+    "MosRequest",
     "Reporter",
+    "ReverdictRequest",
+    "ScanReport",
     "ValidateReport",
     "ValidateRequest",
     "generate",
+    "reverdict",
+    "score_mos",
     "validate",
 ]

@@ -117,6 +117,8 @@ def with_quality(result: ClipResult, scores: list[Scores] | None, mos: MOSPlan, 
 
 
 def wants_mos(result: ClipResult, mos: MOSPlan, sampled: set[str] | frozenset[str]) -> bool:
+    if not result.clip.labeled:  # unlabeled audio: MOS is all there is to learn about it
+        return result.error is None and bool(mos.judges) and mos.mode != MosMode.none
     if result.verdicts is None and mos.mode in (MosMode.flagged_only, MosMode.passed_only):
         return False
     counts = result.verdicts.summary.counts if result.verdicts is not None else {}

@@ -74,6 +74,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "keep",
         "reject_reasons",
         "validate_error",
+        "labeled",
     ),
     "mos": (
         "mos_dnsmos_sig",
@@ -102,9 +103,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "signal": SIGNAL_METRICS,
 }
 
-JSON_COLUMNS = frozenset({"mos_ms", "versions", "config", "metadata", "g2p_details", "word_times", "clip_checks"})
-# Merged into the existing value (jsonb ||) instead of replacing it.
-MERGED_JSON = ("versions", "config", "metadata")
+JSON_COLUMNS = frozenset(
+    {"mos_ms", "versions", "config", "metadata", "g2p_details", "word_times", "clip_checks", "fingerprints"}
+)
+# Merged into the existing value (jsonb ||) instead of replacing it: a scan that writes some
+# groups merges their fingerprints and leaves the other groups' fingerprints as they were.
+MERGED_JSON = ("versions", "config", "metadata", "fingerprints")
 
 
 def columns_for(group: str) -> tuple[str, ...]:
@@ -130,3 +134,7 @@ WORD_COLUMNS = (
     "position",
     "fed_phonemes",
 )
+
+
+# ``audio_transcripts``: each engine's words per clip (role = primary | secondary).
+TRANSCRIPT_COLUMNS = ("file_hash", "dataset", "role", "engine", "model", "text", "words", "error", "ms", "fingerprint")

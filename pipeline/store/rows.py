@@ -10,6 +10,7 @@ from pipeline.calibration import calibration_for
 from pipeline.keep import clip_decision
 from pipeline.records import AudioRecord, ClipResult
 from pipeline.store.columns import GROUPS, WORD_COLUMNS
+from pipeline.store.transcripts import transcript_row
 
 
 def generation_row(record: AudioRecord) -> dict[str, Any]:
@@ -85,6 +86,7 @@ def _verdict_group(result: ClipResult) -> dict[str, Any]:
         "escalated": result.escalated,
         "escalation_reason": result.escalation_reason,
         "validate_error": result.error,
+        "labeled": result.clip.labeled,
     }
     decision = clip_decision(result)
     if result.verdicts is not None and decision is not None:
@@ -111,6 +113,8 @@ def validation_groups(result: ClipResult) -> dict[str, dict[str, Any]]:
         if asr is not None:
             groups[role] = {**key, **asr}
     groups["verdicts"] = {**_verdict_group(result), **key}
+    if result.fingerprints is not None:  # merged (||) into the stored ones
+        groups["verdicts"]["fingerprints"] = result.fingerprints
     if result.signal is not None:
         groups["signal"] = {**key, **result.signal}
     elif result.duration_s is not None:
@@ -154,6 +158,17 @@ def word_rows(result: ClipResult) -> list[dict[str, Any]]:
     return rows
 
 
+def transcript_rows(result: ClipResult) -> list[dict[str, Any]]:
+    """``audio_transcripts`` rows: each engine's words, with the fingerprint of what produced
+    them (none for a result without fingerprints: nothing to resume from)."""
+    prints = result.fingerprints or {}
+    return [
+        transcript_row(result.clip.file_hash, result.clip.dataset, role, tx, prints[role])
+        for role, tx in (("primary", result.primary), ("secondary", result.secondary))
+        if tx is not None and role in prints
+    ]
+
+
 def validation_entry(result: ClipResult) -> dict:
     """One clip as the validations log and ``write_validation_entries`` hold it."""
-    return {"groups": validation_groups(result), "words": word_rows(result)}
+    return {"groups": validation_groups(result), "words": word_rows(result), "transcripts": transcript_rows(result)}

@@ -33,6 +33,7 @@ from pipeline.store.connection import StoreUnavailable, connect, resolve_url
 from pipeline.store.migrations import migrate
 from pipeline.store.results_log import ResultsLog
 from pipeline.store.rows import generation_row, validation_entry
+from pipeline.store.transcripts import write_transcripts
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +96,16 @@ class Store:
 
     # --- audio_quality -----------------------------------------------------------------------
 
-    def upsert(self, group: str, rows: Sequence[dict[str, Any]], *, bulk: bool | None = None) -> UpsertResult:
-        """Write ``group``'s columns (plus whatever identity columns the rows carry)."""
+    def upsert(
+        self, group: str | Sequence[str], rows: Sequence[dict[str, Any]], *, bulk: bool | None = None
+    ) -> UpsertResult:
+        """Write ``group``'s columns (plus whatever identity columns the rows carry); several
+        groups at once when every row carries all of them (one row version per clip)."""
         if not rows:
             return UpsertResult(0, 0.0, False)
         present = set().union(*(row.keys() for row in rows))
-        owned = [c for c in columns_for(group) if c in present]
+        groups = (group,) if isinstance(group, str) else tuple(group)
+        owned = list(dict.fromkeys(c for g in groups for c in columns_for(g) if c in present))
         missing_key = [k for k in KEY if k not in present]
         if missing_key:
             raise ValueError(f"rows lack the key column(s) {missing_key}")
@@ -181,7 +186,11 @@ class Store:
         """Replace the word rows of the given (file_hash, dataset) files in one transaction."""
         files = sorted(set(files))
         with self.session("writing audio_words rows") as conn, conn.cursor() as cur:
-            cur.executemany("DELETE FROM audio_words WHERE file_hash = %s AND dataset = %s", files)
+            cur.execute(
+                "DELETE FROM audio_words w USING unnest(%s::text[], %s::text[]) AS f(file_hash, dataset)"
+                " WHERE w.file_hash = f.file_hash AND w.dataset = f.dataset",
+                ([f[0] for f in files], [f[1] for f in files]),
+            )
             with cur.copy(
                 sql.SQL("COPY audio_words ({}) FROM STDIN").format(
                     sql.SQL(", ").join(map(sql.Identifier, WORD_COLUMNS))
@@ -190,6 +199,17 @@ class Store:
                 for word in words:
                     copy.write_row([word.get(c) for c in WORD_COLUMNS])
         return len(words)
+
+    # --- audio_transcripts ---------------------------------------------------------------------
+
+    def write_transcripts(self, rows: Sequence[dict[str, Any]], clips: Sequence[dict[str, Any]] = ()) -> int:
+        """Upsert transcript rows (``transcripts.transcript_row``); ``clips`` (file_hash, dataset,
+        path, text) first create the ``audio_quality`` rows of clips that have none yet, so a
+        transcript is stored the moment it exists (a killed run keeps it)."""
+        if clips:
+            self.upsert("audio", clips)
+        with self.session("writing audio_transcripts rows") as conn:
+            return write_transcripts(conn, rows)
 
     # --- runs ------------------------------------------------------------------------------------
 
@@ -293,15 +313,20 @@ def sync_manifests(store: Store, datasets_dir, dataset: str | None = None) -> di
 
 def write_validation_entries(store: Store, entries: Sequence[dict]) -> int:
     """Upsert validate results (``rows.validation_entry`` shape: groups + words); returns clips."""
-    by_group: dict[str, list[dict]] = {}
+    # One upsert per set of groups: the clips that carry the same groups are written together,
+    # all their groups in one row each (a clip without, say, a secondary group keeps its columns).
+    by_groups: dict[tuple[str, ...], list[dict]] = {}
     for entry in entries:
-        for group, row in entry["groups"].items():
-            by_group.setdefault(group, []).append(row)
-    # verdicts first: it carries the identity (path, text) of clips that generate never saw.
-    for group in sorted(by_group, key=lambda g: g != "verdicts"):
-        store.upsert(group, by_group[group])
+        groups = entry["groups"]
+        merged: dict[str, Any] = {}
+        for row in groups.values():
+            merged.update(row)
+        by_groups.setdefault(tuple(sorted(groups)), []).append(merged)
+    for groups, rows in by_groups.items():
+        store.upsert(groups, rows)
     files = [(e["groups"]["verdicts"]["file_hash"], e["groups"]["verdicts"]["dataset"]) for e in entries]
     store.replace_words(files, [w for e in entries for w in e["words"]])
+    store.write_transcripts([t for e in entries for t in e.get("transcripts", ())])  # older logs have none
     return len(entries)
 
 
@@ -313,9 +338,14 @@ class ValidationSink(_StoreSink):
     def __init__(self, store: Store, run_id: int | None) -> None:
         super().__init__(store)
         self.run_id = run_id
+        self.fingerprints: dict[str, Any] = {}  # the run's requested work (stored with each transcript)
 
     def write_validation(self, results: Sequence[ClipResult]) -> None:
         self._attempt(lambda: write_validation_entries(self.store, [validation_entry(r) for r in results]))
+
+    def write_transcripts(self, rows: Sequence[dict], clips: Sequence[dict]) -> None:
+        """Transcripts as they come out of an engine (before the clip's row is complete)."""
+        self._attempt(lambda: self.store.write_transcripts(rows, clips) * 0)  # counted with their clip
 
     def finish(self, report: Any) -> None:
         """Close the run's row: ``ok``, or ``failed`` with the database error when writes

@@ -20,7 +20,10 @@ GOLDEN = REPO_ROOT / "tests" / "data" / "behaviour_golden.json"
 N_CHUNKS = 3
 
 # Columns that hold wall-clock times or run bookkeeping, not behaviour.
-VOLATILE = {"created_at", "updated_at", "gen_ms", "gen_rtf", "primary_ms", "secondary_ms", "mos_ms", "run_id"}
+# ``fingerprints`` records what produced each group (code hashes included): bookkeeping too.
+VOLATILE = {
+    "created_at", "updated_at", "gen_ms", "gen_rtf", "primary_ms", "secondary_ms", "mos_ms", "run_id", "fingerprints",
+}  # fmt: skip
 
 
 def _clean(value):

@@ -1,0 +1,135 @@
+"""Resume and re-verdict speed (issue 15 targets), through the CLI a user types.
+
+1. ``validate`` a generated dataset (chapter-1 chunks of Alice), then the same command again:
+   the rerun's wall time (a fresh process: imports included) and what it transcribed.
+2. ``validate --reverdict`` over many stored clips: the validated clips' rows and transcripts are
+   replicated N times under new file hashes into a scratch dataset (synthesizing and transcribing
+   a whole book is too slow on this machine), then re-judged; clips/s from the run's summary.
+
+    python benchmarks/scans.py --dataset-dir work/datasets/main --copies 300
+
+Needs DATABASE_URL. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+REPO = Path(__file__).resolve().parents[1]
+VALIDATE = ("--engines", "cascade", "--mos-mode", "none")
+CPU_S: dict[str, float] = {}  # user + system CPU seconds of each command's process tree
+
+
+def run(args: list[str], work: Path, **env: str) -> tuple[float, str]:
+    started = time.perf_counter()
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(
+        [sys.executable, str(REPO / "cli.py"), *args, "--work-dir", str(work)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", **env},
+        check=False,
+    )
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_S[" ".join(args[:2])] = round(after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime, 1)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return wall, done.stdout
+
+
+def replicate(url: str, source: str, target: str, copies: int) -> int:
+    """``copies`` copies of ``source``'s validated rows, word rows and transcripts as ``target``."""
+    with psycopg.connect(url) as conn:
+        conn.execute("DELETE FROM audio_quality WHERE dataset = %s", (target,))
+        columns = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'audio_quality'"
+                " AND column_name NOT IN ('file_hash', 'dataset')"
+            )
+        ]
+        cols = ", ".join(columns)
+        conn.execute(
+            f"INSERT INTO audio_quality (file_hash, dataset, {cols})"
+            f" SELECT q.file_hash || '-' || n, %s, {cols} FROM audio_quality q, generate_series(1, %s) n"
+            " WHERE q.dataset = %s AND q.n_words IS NOT NULL",
+            (target, copies, source),
+        )
+        conn.execute(
+            "INSERT INTO audio_transcripts"
+            " (file_hash, dataset, role, engine, model, text, words, error, ms, fingerprint)"
+            " SELECT t.file_hash || '-' || n, %s, role, engine, model, text, words, error, ms, fingerprint"
+            " FROM audio_transcripts t, generate_series(1, %s) n WHERE t.dataset = %s",
+            (target, copies, source),
+        )
+        words = [
+            r[0]
+            for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'audio_words'"
+                " AND column_name NOT IN ('file_hash', 'dataset')"
+            )
+        ]
+        cols = ", ".join(words)
+        conn.execute(
+            f"INSERT INTO audio_words (file_hash, dataset, {cols})"
+            f" SELECT w.file_hash || '-' || n, %s, {cols} FROM audio_words w, generate_series(1, %s) n"
+            " WHERE w.dataset = %s",
+            (target, copies, source),
+        )
+        return conn.execute("SELECT count(*) FROM audio_quality WHERE dataset = %s", (target,)).fetchone()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset-dir", type=Path, required=True, help="a generated dataset (manifest.jsonl)")
+    parser.add_argument("--work-dir", type=Path, default=Path("work"))
+    parser.add_argument("--copies", type=int, default=300, help="replicas of the validated clips to re-verdict")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="re-verdict worker processes to try")
+    args = parser.parse_args()
+    url = os.environ["DATABASE_URL"]
+    dataset = args.dataset_dir.resolve().name
+    # the generation rows, as `pipeline generate` writes them with a database
+    run(["db", "sync", "--dataset", dataset], args.dataset_dir.resolve().parents[1])
+    source = ["validate", str(args.dataset_dir), "--dataset", dataset, *VALIDATE]
+    first_s, _ = run(source, args.work_dir)
+    rerun_s, rerun_out = run(source, args.work_dir)
+    transcribed = re.search(r"transcribed / reused\s*│\s*(.*?)\s*│", rerun_out)
+    skipped = re.search(r"skipped \(stored results up to date\)\s*│\s*(\d+)", rerun_out)
+    clips = replicate(url, dataset, "bench-reverdict", args.copies)
+    out = {
+        "load_average": os.getloadavg(),
+        "first_validate_s": round(first_s, 1),
+        "rerun_wall_s": round(rerun_s, 2),
+        "rerun_skipped": int(skipped.group(1)) if skipped else None,
+        "rerun_transcribed_reused": transcribed.group(1) if transcribed else None,
+        "reverdict_clips": clips,
+    }
+    for workers in args.workers:
+        wall, output = run(
+            ["validate", "--reverdict", "--dataset", "bench-reverdict"], args.work_dir, PIPELINE_WORKERS=str(workers)
+        )
+        rate = re.search(r"\((\d+) clips/s", output)
+        out[f"reverdict_workers_{workers}"] = {
+            "wall_s": round(wall, 1),
+            "cpu_s": CPU_S["validate --reverdict"],
+            "clips_per_s_wall": round(clips / wall, 1),
+            "clips_per_s_in_run": int(rate.group(1)) if rate else None,
+            "load_average_after": os.getloadavg(),
+        }
+    out["cpu_s"] = CPU_S
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
