@@ -98,6 +98,9 @@ def test_word_rules(auditor, word, rules):
 READINGS = [
     ("close", "klˈOs", "s (near)"),
     ("close", "klˈoʊz", "z (shut)"),
+    ("close", "klˈQs", "s (near)"),  # British: misaki's Q
+    ("close", "klˈəʊz", "z (shut)"),  # British: espeak-ng en-gb
+    ("bow", "bˈQ", "oʊ (ribbon)"),
     ("bow", "bˈO", "oʊ (ribbon)"),
     ("bow", "bˈaʊ", "aʊ (bend)"),
     ("wind", "wˈInd", "aɪ (turn)"),

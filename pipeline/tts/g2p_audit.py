@@ -43,8 +43,12 @@ G2P_RULES = (G2P_LETTER_SPELLING, G2P_NO_PHONEMES, G2P_UNKNOWN_MARKER, G2P_OUT_O
 
 UNKNOWN_MARKER = "❓"  # misaki's ``unk``
 _STRESS = str.maketrans("", "", "ˈˌː")
-# espeak-ng's IPA -> misaki's one-letter diphthongs etc., so one pattern reads both notations.
-_COMMON = (("eɪ", "A"), ("aɪ", "I"), ("oʊ", "O"), ("aʊ", "W"), ("ɔɪ", "Y"), ("ɚ", "əɹ"), ("ᵻ", "ɪ"), ("ɐ", "ə"))
+# espeak-ng's IPA -> misaki's one-letter diphthongs etc., so one pattern reads both notations;
+# British English too (misaki's ``Q`` and espeak-ng en-gb's ``əʊ`` are the GOAT vowel, US ``O``).
+_COMMON = (
+    ("eɪ", "A"), ("aɪ", "I"), ("oʊ", "O"), ("əʊ", "O"), ("Q", "O"), ("aʊ", "W"), ("ɔɪ", "Y"),
+    ("ɚ", "əɹ"), ("ᵻ", "ɪ"), ("ɐ", "ə"),
+)  # fmt: skip
 
 # Heteronym -> {reading: pattern on the stress-free common notation}; readings must exclude
 # each other. A reading neither engine's output matches is "unknown" and never flagged.
