@@ -54,12 +54,14 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[index]
 
 
-async def one_http(client, url: str, text: str, voice: str) -> Sample:
+async def _streamed(client, endpoint: str, body: dict) -> Sample:
+    """One streamed POST: time to the first audio byte, total time, seconds of PCM16 received; a
+    failed request is a data point, not a crash."""
     started = time.perf_counter()
     first = None
     size = 0
     try:
-        async with client.stream("POST", f"{url}/v1/audio/speech/stream", json={"input": text, "voice": voice}) as r:
+        async with client.stream("POST", endpoint, json=body) as r:
             if r.status_code != 200:
                 await r.aread()
                 return Sample(None, time.perf_counter() - started, 0.0, f"HTTP {r.status_code}")
@@ -67,9 +69,13 @@ async def one_http(client, url: str, text: str, voice: str) -> Sample:
                 if first is None and piece:
                     first = time.perf_counter() - started
                 size += len(piece)
-    except Exception as exc:  # a failed request is a data point, not a crash
+    except Exception as exc:
         return Sample(None, time.perf_counter() - started, 0.0, f"{type(exc).__name__}: {exc}")
     return Sample(first, time.perf_counter() - started, size / BYTES_PER_SECOND, None)
+
+
+async def one_http(client, url: str, text: str, voice: str) -> Sample:
+    return await _streamed(client, f"{url}/v1/audio/speech/stream", {"input": text, "voice": voice})
 
 
 def openai_base(url: str) -> str:
@@ -81,21 +87,7 @@ def openai_base(url: str) -> str:
 async def one_openai(client, url: str, text: str, voice: str) -> Sample:
     """One OpenAI-style streamed request (``stream: true``, raw PCM16 24 kHz)."""
     body = {"model": "kokoro", "input": text, "voice": voice, "response_format": "pcm", "stream": True}
-    started = time.perf_counter()
-    first = None
-    size = 0
-    try:
-        async with client.stream("POST", f"{openai_base(url)}/v1/audio/speech", json=body) as r:
-            if r.status_code != 200:
-                await r.aread()
-                return Sample(None, time.perf_counter() - started, 0.0, f"HTTP {r.status_code}")
-            async for piece in r.aiter_bytes():
-                if first is None and piece:
-                    first = time.perf_counter() - started
-                size += len(piece)
-    except Exception as exc:  # a failed request is a data point, not a crash
-        return Sample(None, time.perf_counter() - started, 0.0, f"{type(exc).__name__}: {exc}")
-    return Sample(first, time.perf_counter() - started, size / BYTES_PER_SECOND, None)
+    return await _streamed(client, f"{openai_base(url)}/v1/audio/speech", body)
 
 
 async def one_ws(url: str, text: str, voice: str, index: int) -> Sample:
