@@ -57,4 +57,8 @@ def test_reader_role_only_reads_project_tables(database_url, store, rows) -> Non
             )
         }
     assert {p for _, p in granted} == {"SELECT"}
-    assert {t for t, _ in granted} == {"audio_quality", "audio_words", "runs", "clip_summary", "word_failures"}
+    assert {t for t, _ in granted} == {
+        *("audio_quality", "audio_words", "runs", "clip_summary", "word_failures"),
+        "audio_transcripts",  # 008 + 010: what each engine heard
+        *("reviews", "human_ratings", "clip_decisions"),  # 009: people's decisions and ratings
+    }
