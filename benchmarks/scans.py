@@ -56,7 +56,7 @@ def replicate(url: str, source: str, target: str, copies: int) -> int:
             r[0]
             for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = 'audio_quality'"
-                " AND column_name NOT IN ('file_hash', 'dataset')"
+                " AND column_name NOT IN ('file_hash', 'dataset') AND is_generated = 'NEVER'"
             )
         ]
         cols = ", ".join(columns)
@@ -77,7 +77,7 @@ def replicate(url: str, source: str, target: str, copies: int) -> int:
             r[0]
             for r in conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = 'audio_words'"
-                " AND column_name NOT IN ('file_hash', 'dataset')"
+                " AND column_name NOT IN ('file_hash', 'dataset') AND is_generated = 'NEVER'"
             )
         ]
         cols = ", ".join(words)
