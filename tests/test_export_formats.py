@@ -315,6 +315,7 @@ def test_card_figures_match_the_database(store, alice, tmp_path):
         "the SQL filter `effective_keep` over audio_quality is true",
         "no person rejected the clip in `pipeline review`",
     ]
+    assert facts["selection"]["take"].startswith("one take per chunk and voice: where `pipeline heal` ran")
     [(p_engine, p_model, s_engine, s_model)] = engines
     assert facts["validator"]["primary"][0] | {"clips": 0} == {"engine": p_engine, "model": p_model, "clips": 0}
     assert facts["validator"]["secondary"][0]["model"] == s_model
@@ -332,6 +333,7 @@ def test_card_figures_match_the_database(store, alice, tmp_path):
     for voice, entry in facts["voices"].items():
         assert f"| {voice} | {entry['recipe']} |" in card and f"{entry['seconds'] / 3600:.3f} h" in card
     assert facts["command"] in card and f"| tts_failure | {facts['verdicts']['tts_failure']} |" in card
+    assert "- One take per chunk and voice: where `pipeline heal` ran, its selected take (kept first," in card
 
 
 # --- bad input through the CLI -------------------------------------------------------------------

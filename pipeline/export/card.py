@@ -24,7 +24,7 @@ from typing import Any
 
 from pipeline.export.audio import SkippedClip
 from pipeline.export.provenance import book_provenance, tts_provenance
-from pipeline.export.selection import Selection
+from pipeline.export.selection import SELECTED_TAKE_DESCRIBE, Selection
 from pipeline.export.values import plain
 from pipeline.store.columns import VERDICT_NAMES
 
@@ -124,6 +124,7 @@ def build_facts(
             ],
             "selection": {
                 "rules": [rule.describe for rule in selection.rules] or ["every clip of the dataset"],
+                "take": SELECTED_TAKE_DESCRIBE,
                 "dataset_clips": len(selection.overview),
                 "selected": len(selection.rows),
                 "exported": len(exported),
@@ -239,6 +240,7 @@ def render_card(facts: dict[str, Any]) -> str:
     selection = facts["selection"]
     lines += ["", "## How clips were selected", ""]
     lines += [f"- {rule}" for rule in selection["rules"]]
+    lines.append(f"- {selection['take'][0].upper()}{selection['take'][1:]}.")
     lines += [
         f"- {selection['selected']} of the dataset's {selection['dataset_clips']} clips selected,"
         f" {selection['exported']} exported, {len(selection['skipped'])} skipped (wav missing or changed).",

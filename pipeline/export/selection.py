@@ -44,6 +44,12 @@ ORDER = (
 # selected one; clips of a dataset heal never ran on have ``selected`` NULL and all ship, except
 # heal attempts not yet selected over.
 SELECTED_TAKE = "(selected OR (selected IS NULL AND COALESCE(attempt, 0) = 0 AND chunk_part IS NULL))"
+# What the dataset card says of it (the order is pipeline.heal.selection's).
+SELECTED_TAKE_DESCRIBE = (
+    "one take per chunk and voice: where `pipeline heal` ran, its selected take (kept first, then lower"
+    " adjusted WER, higher calibrated confidence, higher composite MOS, higher speaker similarity, a whole"
+    " clip before a split pair, the earlier attempt); elsewhere the clip generate made"
+)
 DEFAULT_TIMEOUT_S = 60.0
 RUNS_QUERY = (
     "SELECT run_id, command, args, versions, finished_at FROM runs"
