@@ -48,45 +48,34 @@ def run(args: list[str], work: Path, **env: str) -> tuple[float, str]:
     return wall, done.stdout
 
 
+def _replicate_table(conn, table: str, source: str, target: str, copies: int, condition: str = "TRUE") -> None:
+    """``copies`` copies of ``table``'s rows of dataset ``source`` (those ``condition`` holds for)
+    as dataset ``target``, each under the file hash ``<hash>-<n>``; generated columns are left to
+    the database."""
+    columns = [
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s"
+            " AND column_name NOT IN ('file_hash', 'dataset') AND is_generated = 'NEVER'",
+            (table,),
+        )
+    ]
+    cols = ", ".join(columns)
+    conn.execute(
+        f"INSERT INTO {table} (file_hash, dataset, {cols})"
+        f" SELECT t.file_hash || '-' || n, %s, {cols} FROM {table} t, generate_series(1, %s) n"
+        f" WHERE t.dataset = %s AND {condition}",
+        (target, copies, source),
+    )
+
+
 def replicate(url: str, source: str, target: str, copies: int) -> int:
     """``copies`` copies of ``source``'s validated rows, word rows and transcripts as ``target``."""
     with psycopg.connect(url) as conn:
         conn.execute("DELETE FROM audio_quality WHERE dataset = %s", (target,))
-        columns = [
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'audio_quality'"
-                " AND column_name NOT IN ('file_hash', 'dataset') AND is_generated = 'NEVER'"
-            )
-        ]
-        cols = ", ".join(columns)
-        conn.execute(
-            f"INSERT INTO audio_quality (file_hash, dataset, {cols})"
-            f" SELECT q.file_hash || '-' || n, %s, {cols} FROM audio_quality q, generate_series(1, %s) n"
-            " WHERE q.dataset = %s AND q.n_words IS NOT NULL",
-            (target, copies, source),
-        )
-        conn.execute(
-            "INSERT INTO audio_transcripts"
-            " (file_hash, dataset, role, engine, model, text, words, error, ms, fingerprint)"
-            " SELECT t.file_hash || '-' || n, %s, role, engine, model, text, words, error, ms, fingerprint"
-            " FROM audio_transcripts t, generate_series(1, %s) n WHERE t.dataset = %s",
-            (target, copies, source),
-        )
-        words = [
-            r[0]
-            for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'audio_words'"
-                " AND column_name NOT IN ('file_hash', 'dataset') AND is_generated = 'NEVER'"
-            )
-        ]
-        cols = ", ".join(words)
-        conn.execute(
-            f"INSERT INTO audio_words (file_hash, dataset, {cols})"
-            f" SELECT w.file_hash || '-' || n, %s, {cols} FROM audio_words w, generate_series(1, %s) n"
-            " WHERE w.dataset = %s",
-            (target, copies, source),
-        )
+        _replicate_table(conn, "audio_quality", source, target, copies, "t.n_words IS NOT NULL")
+        _replicate_table(conn, "audio_transcripts", source, target, copies)
+        _replicate_table(conn, "audio_words", source, target, copies)
         return conn.execute("SELECT count(*) FROM audio_quality WHERE dataset = %s", (target,)).fetchone()[0]
 
 
