@@ -6,6 +6,7 @@ a threshold change, unlabeled audio, a MOS-only scan, and resume after ``kill -9
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 
@@ -141,6 +142,17 @@ def test_reverdict_applies_changed_thresholds_without_asr(scanned):
     # back to the default rules: the cascade run's rows again
     invoke(url, work, "validate", "--reverdict", "--dataset", "cascade")
     assert rows(url, "cascade")[0] == rows(url, "staged")[0]
+    # nothing changed since: every clip is judged, none rewritten (rows and word rows untouched)
+    stamps = "SELECT file_hash, updated_at, xmin::text FROM audio_quality WHERE dataset = 'cascade' ORDER BY 1"
+    # xmin: the transaction that wrote a row (a rewrite gives it a new one)
+    words = "SELECT count(*), max(xmin::text::bigint) FROM audio_words WHERE dataset = 'cascade'"
+    with psycopg.connect(url) as conn:
+        before = conn.execute(stamps).fetchall(), conn.execute(words).fetchone()
+    output = invoke(url, work, "validate", "--reverdict", "--dataset", "cascade")
+    judged = re.search(r"(\d+) judged: 0 written, (\d+) unchanged", output)
+    assert judged and judged.group(1) == judged.group(2) != "0", output
+    with psycopg.connect(url) as conn:
+        assert (conn.execute(stamps).fetchall(), conn.execute(words).fetchone()) == before
 
 
 def test_mos_only_scores_the_selected_clips(scanned, clip_dir, monkeypatch):

@@ -53,10 +53,19 @@ def _locate(text: str, words: Sequence[Word]) -> list[tuple[int, int]] | None:
 
 def _by_text(text: str, words: Sequence[Word], spans: list[tuple[int, int]]) -> list[tuple[str, tuple[int, ...]]]:
     out: list[tuple[str, tuple[int, ...]]] = []
+    first = 0  # spans are in text order: those ending at or before a piece never touch a later one
     for match in re.finditer(r"\S+", text):
         start, end = match.span()
-        inside = tuple(i for i, (s, e) in enumerate(spans) if s < end and start < e)
-        out.append((match.group(0), inside))
+        while first < len(spans) and spans[first][1] <= start:
+            first += 1
+        inside = []
+        for i in range(first, len(spans)):
+            s, e = spans[i]
+            if s >= end:
+                break
+            if start < e:
+                inside.append(i)
+        out.append((match.group(0), tuple(inside)))
     return out
 
 

@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -176,10 +177,14 @@ def word_tokens(word: str, prev: str | None = None, nxt: str | None = None) -> l
     # "No." means "number" only before a numeral; otherwise it is the word "no".
     if entry is not None and (entry.written not in ("no", "nos") or _starts_with_digit(nxt)):
         return list(entry.spoken[0])
-    tokens: list[str] = []
-    for part in _SPLIT.split(word):
-        tokens.extend(_plain_tokens(part))
-    return tokens
+    return list(_context_free_tokens(word))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _context_free_tokens(word: str) -> tuple[str, ...]:
+    """The tokens of a word whose neighbours change nothing (most words; a book's vocabulary
+    repeats, so they are remembered)."""
+    return tuple(token for part in _SPLIT.split(word) for token in _plain_tokens(part))
 
 
 def _remove_markup(text: str) -> tuple[str, bool]:
@@ -253,3 +258,9 @@ def normalize(text: str) -> Normalized:
         cleaned.append("".join(out).replace("\u00a0", " "))
     base = normalize_words(cleaned)
     return Normalized(tuple(words), base.tokens, base.source, base.spans, frozenset(markup | base.markup))
+
+
+def same_words(label: str, heard: str) -> bool:
+    """Whether ``heard`` has exactly the normalized tokens of ``label`` (case, punctuation and
+    number writing aside)."""
+    return normalize(label).tokens == normalize(heard).tokens

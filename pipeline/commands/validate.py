@@ -97,7 +97,12 @@ def validate(
 def print_scan_summary(report: ScanReport) -> None:
     """The summary of ``--reverdict`` or ``--mos-only``."""
     table = Table(title=f"{report.command} summary", show_header=False)
-    table.add_row("files", f"{report.files} written, {report.skipped} with nothing to do")
+    if report.command == "reverdict":
+        written = report.files - report.unchanged
+        files = f"{report.files} judged: {written} written, {report.unchanged} unchanged (rows as stored)"
+        table.add_row("files", f"{files}, {report.skipped} with nothing to do")
+    else:
+        table.add_row("files", f"{report.files} written, {report.skipped} with nothing to do")
     table.add_row("audio", f"{report.audio_s:.1f} s ({report.audio_s / 3600:.3f} h)")
     speed = report.audio_s / max(report.wall_s, 1e-9)
     table.add_row("wall time", f"{report.wall_s:.1f} s ({report.rate:.0f} clips/s, {speed:.0f}x real time)")

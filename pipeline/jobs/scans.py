@@ -62,6 +62,7 @@ class ScanReport:
     changed: int = 0  # keep decisions that differ from the stored ones
     skipped: int = 0  # clips with nothing to work on (no stored transcript, no audio)
     would_escalate: int = 0  # reverdict: the cascade would now ask the secondary engine
+    unchanged: int = 0  # reverdict: clips whose new rows equal the stored ones (not rewritten)
     scored: int = 0  # score_mos: clips the judges scored
     judges: list[str] = field(default_factory=list)
     database: DatabaseOutcome = DatabaseOutcome(attempted=False)
@@ -82,6 +83,8 @@ def _finish(store: Store, run_id: int | None, report: ScanReport, error: str | N
     if run_id is None:
         return
     counts = {"files": report.files, "kept": report.kept, "changed": report.changed, "skipped": report.skipped}
+    if report.command == "reverdict":
+        counts["unchanged"] = report.unchanged
     try:
         store.finish_run(
             run_id,
@@ -122,7 +125,7 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
     try:
         pages = stored_pages(store, request.dataset, request.selection, stage.resources.batch_size)
         for _, results in runner.map_batches(stage, pages):
-            entries = []
+            entries, refreshes = [], []
             for done in results:
                 if isinstance(done, ItemFailure):  # the stage makes none; be loud if it ever does
                     raise RuntimeError(f"reverdict failed on {done.item_id}: {done.error}")
@@ -135,10 +138,16 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
                 report.kept += bool(done.keep)
                 report.changed += done.keep != done.was_kept
                 report.would_escalate += done.would_escalate
-                entries.append(done.entry)
+                if not done.unchanged:
+                    entries.append(done.entry)
+                    continue
+                report.unchanged += 1
+                if done.refresh is not None:
+                    key = done.entry["groups"]["verdicts"]
+                    refreshes.append((key["file_hash"], key["dataset"], done.refresh))
             if writing is not None:
                 writing.result()  # one write at a time, in page order
-            writing = writer.submit(write_validation_entries, store, entries)
+            writing = writer.submit(_write_page, store, entries, refreshes)
         if writing is not None:
             writing.result()
     except StoreUnavailable as exc:
@@ -148,9 +157,15 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
         writer.shutdown(wait=True)
         reporter.finish("reverdict")
         report.wall_s = time.perf_counter() - started
-        report.database = DatabaseOutcome(attempted=True, rows=report.files, error=error)
+        report.database = DatabaseOutcome(attempted=True, rows=report.files - report.unchanged, error=error)
         _finish(store, run_id, report, error)
     return report
+
+
+def _write_page(store: Store, entries: list[dict], refreshes: list[tuple[str, str, dict]]) -> None:
+    """A re-verdict page: changed clips rewritten, unchanged ones get only their fingerprints."""
+    write_validation_entries(store, entries)
+    store.merge_fingerprints(refreshes)
 
 
 def rules_from(settings: Settings) -> Rules:

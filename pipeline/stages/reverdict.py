@@ -16,14 +16,10 @@ from pipeline.keep import clip_decision
 from pipeline.records import ClipResult, ClipSource
 from pipeline.stages.base import ItemFailure, Resources, Stage
 from pipeline.stages.verdicts import StoredQuality, rejudged
-from pipeline.store.rows import validation_entry
+from pipeline.store.rows import VERDICT_OUTPUT_GROUPS, VERDICT_OUTPUT_KEY, validation_entry
 from pipeline.store.scans import StoredClip
 from pipeline.store.transcripts import transcript_from_row
 from verdicts import Thresholds
-
-# The groups a re-verdict rewrites (the verdicts read the transcripts; WER and calibrated
-# confidence per engine follow the verdicts; the timing checks read the verdict words).
-REVERDICT_GROUPS = ("verdicts", "primary", "secondary", "checks")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +77,7 @@ def rejudge_stored(stored: StoredClip, rules: Rules, composite_mos: float | None
 def reverdict_entry(result: ClipResult) -> dict:
     """The rows a re-verdict writes for ``result`` (``write_validation_entries`` shape)."""
     entry = validation_entry(result)
-    entry["groups"] = {g: row for g, row in entry["groups"].items() if g in REVERDICT_GROUPS}
+    entry["groups"] = {g: row for g, row in entry["groups"].items() if g in VERDICT_OUTPUT_GROUPS}
     entry["transcripts"] = []  # unchanged
     return entry
 
@@ -95,6 +91,24 @@ class Rejudged:
     was_kept: bool | None
     would_escalate: bool  # no secondary words, and the cascade would now ask for them
     audio_s: float
+    # The rows decide exactly what is stored (nothing to write but, when the rules' fingerprint
+    # changed, the fingerprints: ``refresh``).
+    unchanged: bool = False
+    refresh: dict | None = None
+
+
+def decided_as_stored(stored: StoredClip, entry: dict) -> bool:
+    """Whether ``entry`` decides exactly what ``stored`` holds (by the digest of the decided
+    columns and word rows stored with it; rows written before the digest existed: no)."""
+    stored_digest = stored.fingerprints.get(VERDICT_OUTPUT_KEY)
+    new_digest = entry["groups"]["verdicts"].get("fingerprints", {}).get(VERDICT_OUTPUT_KEY)
+    return stored_digest is not None and stored_digest == new_digest
+
+
+def _fingerprints_refresh(stored: StoredClip, entry: dict) -> dict | None:
+    """The new fingerprints when they differ from the stored ones (None: nothing to update)."""
+    prints = entry["groups"]["verdicts"].get("fingerprints") or {}
+    return prints if any(stored.fingerprints.get(k) != v for k, v in prints.items()) else None
 
 
 class ReverdictStage(Stage[StoredClip, Rejudged]):
@@ -118,5 +132,8 @@ class ReverdictStage(Stage[StoredClip, Rejudged]):
             decision = clip_decision(result)
             escalate = result.secondary is None and result.verdicts is not None and result.verdicts.summary.escalate
             keep = decision.keep if decision is not None else None
-            out.append(Rejudged(reverdict_entry(result), keep, stored.row["keep"], escalate, audio_s))
+            entry = reverdict_entry(result)
+            same = decided_as_stored(stored, entry)
+            refresh = _fingerprints_refresh(stored, entry) if same else None
+            out.append(Rejudged(entry, keep, stored.row["keep"], escalate, audio_s, same, refresh))
         return out

@@ -4,6 +4,8 @@ its ``audio_words`` rows. The store owns this mapping; stages only produce typed
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from pipeline.calibration import calibration_for
@@ -11,6 +13,25 @@ from pipeline.keep import clip_decision
 from pipeline.records import AudioRecord, ClipResult
 from pipeline.store.columns import GROUPS, WORD_COLUMNS
 from pipeline.store.transcripts import transcript_row
+
+# The groups the verdict rules decide (the verdicts read the transcripts; WER and calibrated
+# confidence per engine follow the verdicts; the timing checks read the verdict words): what a
+# re-verdict rewrites.
+VERDICT_OUTPUT_GROUPS = ("verdicts", "primary", "secondary", "checks")
+# Columns of those groups that say how, not what: left out of the digest of what was decided.
+_NOT_DECIDED = frozenset({"fingerprints", "primary_ms", "secondary_ms"})
+# The fingerprints key holding the digest of the decided columns and word rows.
+VERDICT_OUTPUT_KEY = "verdict_output"
+
+
+def verdict_output_digest(groups: dict[str, dict[str, Any]], words: list[dict[str, Any]]) -> str:
+    """A digest of what the verdict rules decided for a clip (its verdict-group columns and word
+    rows): equal digests mean a re-verdict would write exactly what is stored."""
+    decided = {
+        g: {k: v for k, v in groups[g].items() if k not in _NOT_DECIDED} for g in VERDICT_OUTPUT_GROUPS if g in groups
+    }
+    blob = json.dumps([decided, words], sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 
 def generation_row(record: AudioRecord) -> dict[str, Any]:
@@ -171,4 +192,8 @@ def transcript_rows(result: ClipResult) -> list[dict[str, Any]]:
 
 def validation_entry(result: ClipResult) -> dict:
     """One clip as the validations log and ``write_validation_entries`` hold it."""
-    return {"groups": validation_groups(result), "words": word_rows(result), "transcripts": transcript_rows(result)}
+    groups, words = validation_groups(result), word_rows(result)
+    if result.fingerprints is not None:
+        prints = groups["verdicts"]["fingerprints"]
+        groups["verdicts"]["fingerprints"] = {**prints, VERDICT_OUTPUT_KEY: verdict_output_digest(groups, words)}
+    return {"groups": groups, "words": words, "transcripts": transcript_rows(result)}

@@ -200,6 +200,20 @@ class Store:
                     copy.write_row([word.get(c) for c in WORD_COLUMNS])
         return len(words)
 
+    def merge_fingerprints(self, rows: Sequence[tuple[str, str, dict[str, Any]]]) -> int:
+        """Merge (``||``) fingerprints into the ``audio_quality`` rows of (file_hash, dataset):
+        the bookkeeping of a re-verdict whose decisions came out as stored."""
+        if not rows:
+            return 0
+        with self.session("updating fingerprints") as conn:
+            conn.execute(
+                "UPDATE audio_quality q SET fingerprints = COALESCE(q.fingerprints, '{}'::jsonb) || f.prints"
+                " FROM unnest(%s::text[], %s::text[], %s::jsonb[]) AS f(file_hash, dataset, prints)"
+                " WHERE q.file_hash = f.file_hash AND q.dataset = f.dataset",
+                ([r[0] for r in rows], [r[1] for r in rows], [Jsonb(r[2]) for r in rows]),
+            )
+        return len(rows)
+
     # --- audio_transcripts ---------------------------------------------------------------------
 
     def write_transcripts(self, rows: Sequence[dict[str, Any]], clips: Sequence[dict[str, Any]] = ()) -> int:

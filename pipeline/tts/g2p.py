@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,33 @@ class Phonemized:
     unspoken: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _G2PHolder:
+    g2p: Any  # misaki's G2P: text -> (phonemes, tokens)
+
+
+def _english_g2p(lang_code: str) -> _G2PHolder:
+    """misaki's English G2P with the espeak-ng fallback, built exactly as ``KPipeline`` builds it
+    for 'a'/'b' (trf=False, unk=''), without importing kokoro (and torch: seconds per process,
+    e.g. for a re-verdict that needs the G2P for a few unknown words)."""
+    from misaki import en, espeak
+
+    try:
+        fallback = espeak.EspeakFallback(british=lang_code == "b")
+    except Exception as exc:  # reported by setup(): it refuses to run without the fallback
+        log.error("espeak-ng fallback could not be built: %s", exc)
+        fallback = None
+    return _G2PHolder(en.G2P(trf=False, british=lang_code == "b", fallback=fallback, unk=""))
+
+
+def _kokoro_g2p(lang_code: str) -> Any:
+    """Kokoro's own pipeline without a model (the other languages' G2P choice lives there)."""
+    from kokoro import KPipeline
+
+    # repo_id given explicitly so KPipeline does not warn; model=False loads no weights.
+    return KPipeline(lang_code=lang_code, repo_id="hexgrad/Kokoro-82M", model=False)
+
+
 class G2P:
     """misaki G2P; ``lang_code`` 'a' (US English) or 'b' (British) with the espeak-ng fallback,
     or another of Kokoro's languages (espeak-ng for e/f/h/i/p, misaki[ja] for j, misaki[zh] for z;
@@ -50,10 +78,7 @@ class G2P:
     def setup(self) -> None:
         if self._pipeline is not None:
             return
-        from kokoro import KPipeline
-
-        # repo_id given explicitly so KPipeline does not warn; model=False loads no weights.
-        pipeline = KPipeline(lang_code=self.lang_code, repo_id="hexgrad/Kokoro-82M", model=False)
+        pipeline = _english_g2p(self.lang_code) if self.lang_code in ("a", "b") else _kokoro_g2p(self.lang_code)
         if self.lang_code in ("a", "b") and getattr(pipeline.g2p, "fallback", None) is None:
             raise RuntimeError(
                 "misaki's espeak-ng fallback could not be enabled (is espeakng-loader installed?); "
