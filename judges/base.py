@@ -67,6 +67,10 @@ class Transcript:
     words: tuple[Word, ...] = ()
     ms: float = 0.0  # this item's share of the batch's wall time
     error: str | None = None
+    # Per whitespace-separated word of the item's label: the engine's probability of that word
+    # when its decoder is forced to read the label (None: the engine cannot score a given text,
+    # the clip had no label, or the engine heard the label exactly and nothing needed scoring).
+    label_probs: tuple[float | None, ...] | None = None
 
     @property
     def confidences(self) -> list[float]:

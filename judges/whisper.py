@@ -12,6 +12,7 @@ Whisper's language model otherwise "repairs" TTS mistakes, which would hide real
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from typing import Any
 from judges.audio import AudioError, load_audio
 from judges.base import ASRJudge, AudioItem, Transcript
 from judges.packages import package_version
+from verdicts.normalize import same_words
 from verdicts.records import Word
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class WhisperJudge(ASRJudge):
         self.label = label or Path(self.model).name
         self.compute_type = compute_type
         self.beam_size = beam_size
+        self._tokenizer_for_labels: Any = None
 
     @property
     def model_name(self) -> str:
@@ -86,6 +89,7 @@ class WhisperJudge(ASRJudge):
             "temperature": 0.0,
             "condition_on_previous_text": False,
             "vad_filter": False,
+            "label_scoring": "forced-align-v1",  # label_probs where the transcript differs from the label
         }
 
     def _judge(self, items: Sequence[AudioItem]) -> list[Transcript]:
@@ -116,5 +120,64 @@ class WhisperJudge(ASRJudge):
         except Exception as exc:  # a decoder failure on one file must not end the run
             log.exception("whisper failed on %s", item.audio_path)
             return self.error_result(item, f"{type(exc).__name__}: {exc}")
+        text = " ".join(t for t in texts if t)
+        label_probs = None
+        if item.text and not same_words(item.text, text):
+            try:
+                label_probs = self._label_probs(audio, item.text)
+            except Exception:  # the transcript stands without them
+                log.exception("whisper could not score the label of %s", item.audio_path)
         ms = (time.perf_counter() - started) * 1000
-        return Transcript(item.key, self.name, self.model_name, " ".join(t for t in texts if t), tuple(words), ms)
+        return Transcript(item.key, self.name, self.model_name, text, tuple(words), ms, label_probs=label_probs)
+
+    def _label_tokenizer(self) -> Any:
+        """The model's BPE tokenizer for encoding a label. Decoding never needs the merge list,
+        encoding does: the embedded Whisper base's ``tokenizer.json`` lacks GPT-2's first merge
+        ("Ġ t"), so " the" would encode as two tokens the model never saw (forced probabilities
+        near 0); a missing first merge is put back."""
+        if self._tokenizer_for_labels is None:
+            import tokenizers
+
+            spec = json.loads((Path(self.model) / "tokenizer.json").read_text(encoding="utf-8"))
+            bpe = spec["model"]
+            merges = bpe.get("merges", [])
+            first = "Ġ t" if not merges or isinstance(merges[0], str) else ["Ġ", "t"]
+            if "Ġt" in bpe.get("vocab", {}) and first not in merges:
+                bpe["merges"] = [first, *merges]
+                log.info("label tokenizer: GPT-2's first merge restored for %s", self.label)
+            self._tokenizer_for_labels = tokenizers.Tokenizer.from_str(json.dumps(spec))
+        return self._tokenizer_for_labels
+
+    def _label_probs(self, audio: Any, label: str) -> tuple[float | None, ...] | None:
+        """Per whitespace-separated label word, the mean probability of its tokens when the
+        decoder is forced to read the label (teacher forcing through CTranslate2's ``align``,
+        the same call and measure that gives a heard word its confidence); a word without letters
+        or digits gets None. None for a clip longer than one 30 s window."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        extractor = model.feature_extractor
+        if len(audio) > extractor.n_samples:
+            return None
+        features = extractor(audio)
+        num_frames = min(extractor.nb_max_frames, features.shape[-1] - 1)
+        encoder_output = model.encode(pad_or_trim(features[:, :num_frames]))
+        tokenizer = Tokenizer(self._label_tokenizer(), model.model.is_multilingual, task="transcribe", language="en")
+        words = label.split()
+        # GPT-2 BPE splits text before each space, so the label's tokens are its words' tokens in a row.
+        per_word = [tokenizer.encode(" " + w) for w in words]
+        tokens = [t for ws in per_word for t in ws]
+        if not tokens:
+            return None
+        result = model.model.align(encoder_output, tokenizer.sot_sequence, [tokens], num_frames)[0]
+        probs = list(result.text_token_probs)
+        out: list[float | None] = []
+        at = 0
+        for word_tokens in per_word:
+            spoken = [
+                probs[at + i] for i, t in enumerate(word_tokens) if any(ch.isalnum() for ch in tokenizer.decode([t]))
+            ]
+            out.append(round(sum(spoken) / len(spoken), 4) if spoken else None)
+            at += len(word_tokens)
+        return tuple(out)

@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     permissive_wer: float = Field(_THRESHOLDS.permissive_wer, ge=0)
     permissive_confidence: float = Field(_THRESHOLDS.permissive_confidence, ge=0, le=1)
     keep_min_mos: float | None = Field(None, description="keep also needs composite MOS >= this (when judged)")
+    label_plausible_min: float | None = Field(
+        _THRESHOLDS.label_plausible_min,
+        ge=0,
+        le=1,
+        description="A word an engine heard as another is its mistake when the engine, forced to read the label,"
+        " gives the label word at least this probability (unset: rule off)",
+    )
     mos_judges: list[str] = Field(default_factory=lambda: ["dnsmos", "distillmos", "utmosv2", "scoreq", "nisqa"])
     mos_mode: MosMode = MosMode.sample
     mos_sample_rate: float = Field(0.1, ge=0, le=1)

@@ -4,7 +4,10 @@ through ``pipeline generate`` and ``pipeline validate`` (library API, rows into 
 * a clip whose audio repeats a phrase the label says once is not kept, with reason ``insertion``
   and the insertion's label position stored;
 * a passage of Alice where both engines write the name "Dinah" another way ("dina", "dino") is
-  kept: what they heard is near the phonemes Kokoro was fed for it.
+  kept: what they heard is near the phonemes Kokoro was fed for it;
+* a clip whose label has one word the audio does not say: both engines, forced to read the
+  label, give that word a low probability (stored per label word in ``audio_transcripts``), the
+  others a high one, and the word stays a tts_failure.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ NAME_PASSAGE = (
     "when suddenly, thump! thump! down she came upon a heap of sticks and dry leaves, and the fall was over."
 )
 REPEAT_LABEL = "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way."
+# the audio says REPEAT_LABEL; the label says "valuable" where the audio says "remarkable"
+SWAPPED_LABEL = REPEAT_LABEL.replace("remarkable", "valuable")
 REPEAT_SPOKEN = (
     "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way out of the way."
 )
@@ -44,6 +49,8 @@ def results(tmp_path_factory, database_url):
     engine.setup()
     sf.write(folder / "repeat.wav", engine.synthesize_text(REPEAT_SPOKEN, voice="af_heart").audio, 24_000)
     (folder / "repeat.txt").write_text(REPEAT_LABEL, encoding="utf-8")
+    sf.write(folder / "swapped.wav", engine.synthesize_text(REPEAT_LABEL, voice="af_heart").audio, 24_000)
+    (folder / "swapped.txt").write_text(SWAPPED_LABEL, encoding="utf-8")
     engine.teardown()
     out = {}
     for source, name in ((settings.datasets_dir / "names", "names"), (folder, "faults")):
@@ -62,7 +69,9 @@ def test_a_repeated_phrase_is_not_kept(results) -> None:
     summary = clips["repeat"].verdicts.summary
     assert summary.keep is False and "insertion" in summary.reasons
     assert summary.adjusted_wer > 0
-    keep, reasons, tier = _rows(url, "select keep, reject_reasons, tier from audio_quality where dataset = 'faults'")[0]
+    keep, reasons, tier = _rows(
+        url, "select keep, reject_reasons, tier from audio_quality where dataset = 'faults' and path like '%repeat.wav'"
+    )[0]
     assert (keep, tier) == (False, "reject") and "insertion" in reasons
     positions = _rows(url, "select position from audio_words where dataset = 'faults' and verdict = 'insertion'")
     n_words = len(REPEAT_LABEL.split())
@@ -89,3 +98,22 @@ def test_a_name_heard_with_another_spelling_is_kept(results) -> None:
     )
     assert stored == [(True, [], summary.tier, len(NAME_PASSAGE.split()))]
     assert summary.tier in ("strict", "balanced")
+
+
+def test_a_word_the_audio_does_not_say_is_improbable_when_forced(results) -> None:
+    clips, url = results
+    result = clips["swapped"]
+    index = SWAPPED_LABEL.split().index("valuable")
+    word = result.verdicts.words[index]
+    assert (word.label_word, word.verdict) == ("valuable", "tts_failure"), word
+    assert result.verdicts.summary.keep is False
+    stored = _rows(
+        url,
+        "select t.role, t.label_probs from audio_transcripts t join audio_quality q using (file_hash, dataset)"
+        " where q.dataset = 'faults' and q.path like '%swapped.wav' order by t.role",
+    )
+    assert [role for role, _ in stored] == ["primary", "secondary"]
+    for role, probs in stored:
+        assert len(probs) == len(SWAPPED_LABEL.split()), role
+        others = sorted(p for i, p in enumerate(probs) if i != index and p is not None)
+        assert probs[index] < 0.1 and others[len(others) // 2] > 0.5, (role, probs)

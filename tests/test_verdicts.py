@@ -628,6 +628,69 @@ def test_unverified_blocks_keep(lexicon: Lexicon) -> None:
     assert (result.summary.reasons, result.summary.tier) == (("unverified",), "reject")
 
 
+# label, what each engine heard, each engine's forced probability of the changed label word
+# (None: the engine scored nothing), expected (verdict, rule) of that word.
+LABEL_PLAUSIBLE_CASES = [
+    # both engines heard "finally"; forced to read "finely" both still find it likely: their mistake
+    (
+        "she spoke finely",
+        "she spoke finally",
+        0.31,
+        "she spoke finally",
+        0.22,
+        ("stt_error", "stt_error.label_plausible"),
+    ),
+    # the audio says another word: forced, the label word is improbable for both
+    (
+        "she spoke finely",
+        "she spoke sharply",
+        0.002,
+        "she spoke sharply",
+        0.0,
+        ("tts_failure", "tts_failure.same_word"),
+    ),
+    # one engine finds it plausible, the other does not: the audio does not clearly support it
+    (
+        "she spoke finely",
+        "she spoke finally",
+        0.40,
+        "she spoke finally",
+        0.03,
+        ("tts_failure", "tts_failure.same_word"),
+    ),
+    # an engine that scored nothing gives no evidence
+    (
+        "she spoke finely",
+        "she spoke finally",
+        0.40,
+        "she spoke finally",
+        None,
+        ("tts_failure", "tts_failure.same_word"),
+    ),
+    # nothing heard there: a missing word, whatever the forced reading says
+    ("she spoke finely", "she spoke", 0.90, "she spoke", 0.90, ("tts_failure", "tts_failure.both_missing")),
+    # one engine only: plausible -> its mistake; improbable -> unverified
+    ("she spoke finely", "she spoke finally", 0.31, None, None, ("stt_error", "stt_error.label_plausible")),
+    ("she spoke finely", "she spoke finally", 0.01, None, None, ("unverified", "unverified.single_engine")),
+]
+
+
+@pytest.mark.parametrize(("label", "p_text", "p_prob", "s_text", "s_prob", "expected"), LABEL_PLAUSIBLE_CASES)
+def test_label_plausible_rule(label, p_text, p_prob, s_text, s_prob, expected, lexicon: Lexicon) -> None:
+    def probs(prob):
+        return (0.99, 0.98, prob)
+
+    primary = Hypothesis("p", p_text, label_probs=probs(p_prob))
+    secondary = Hypothesis("s", s_text, label_probs=probs(s_prob)) if s_text is not None else None
+    result = judge_words(label, primary, secondary, lexicon=lexicon)
+    word = result.words[2]
+    assert (word.verdict, word.rule) == expected
+    assert result.summary.keep is (expected[0] == "stt_error")
+    # the rule is a threshold setting: off, the word is judged as before
+    off = judge_words(label, primary, secondary, Thresholds(label_plausible_min=None), lexicon=lexicon)
+    assert off.words[2].rule != "stt_error.label_plausible"
+
+
 def test_empty_reference_and_empty_hypothesis(lexicon: Lexicon) -> None:
     empty = judge_words("", Hypothesis("p", ""), None, lexicon=lexicon)
     assert (empty.words, empty.summary.n_words, empty.summary.primary_wer, empty.summary.adjusted_wer) == (

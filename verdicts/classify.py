@@ -32,11 +32,16 @@ CONFIRMED_INSERTION_RULES = frozenset({ids.INSERTION_BOTH_ENGINES, ids.INSERTION
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
 
 
+def _label_prob(engine: EngineReading, index: int) -> float | None:
+    probs = engine.hypothesis.label_probs
+    return probs[index] if probs is not None and index < len(probs) else None
+
+
 def _word_reading(
-    engine: EngineReading, start: int, end: int, fed: str | None, lexicon: Lexicon
+    engine: EngineReading, index: int, start: int, end: int, fed: str | None, lexicon: Lexicon
 ) -> tuple[WordReading, tuple[int, ...]]:
-    """Combine the token readings of one label word (tokens start..end). A homophone counts only
-    when the heard word sounds like what Kokoro was fed for this word (when that is known)."""
+    """Combine the token readings of label word ``index`` (tokens start..end). A homophone counts
+    only when the heard word sounds like what Kokoro was fed for this word (when that is known)."""
     parts = engine.tokens[start:end]
     heard_ix = tuple(dict.fromkeys(k for t in parts for k in t.hyp))
     heard = tuple(engine.norm.tokens[k] for k in heard_ix)
@@ -44,12 +49,12 @@ def _word_reading(
         return WordReading("ok", None, heard), heard_ix
     # A block rule that names a failure (letters one by one) groups the tokens but explains nothing.
     if any(t.status == "wrong" or (t.explanation and t.explanation.verdict == "tts_failure") for t in parts):
-        return WordReading("wrong", None, heard), heard_ix
+        return WordReading("wrong", None, heard, _label_prob(engine, index)), heard_ix
     first = next(t.explanation for t in parts if t.status == "explained")
     assert first is not None
     if first.verdict == "homophone" and fed and end - start == 1 and len(heard) == 1:
         if not sounds_as_fed(heard, fed, lexicon):
-            return WordReading("wrong", None, heard), heard_ix
+            return WordReading("wrong", None, heard, _label_prob(engine, index)), heard_ix
     return WordReading("explained", first, heard), heard_ix
 
 
@@ -132,9 +137,11 @@ def judge_words(
             explanation = Explanation("gt_error", ids.GT_ERROR_MARKUP)
         else:
             word_fed = fed[index] if fed is not None else None
-            p_read, p_ix = _word_reading(p, start, end, word_fed, lexicon)
-            s_read, s_ix = _word_reading(s, start, end, word_fed, lexicon) if s is not None else (None, ())
-            context = WordContext(word_fed, proper_noun(ref.words, index, lexicon))
+            p_read, p_ix = _word_reading(p, index, start, end, word_fed, lexicon)
+            s_read, s_ix = _word_reading(s, index, start, end, word_fed, lexicon) if s is not None else (None, ())
+            heard_as_written = p_read.status == "ok" and (s_read is None or s_read.status == "ok")
+            name = not heard_as_written and proper_noun(ref.words, index, lexicon)
+            context = WordContext(word_fed, name, thresholds.label_plausible_min)
             explanation = combine(label, p_read, s_read, lexicon, markup=is_markup, context=context)
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)

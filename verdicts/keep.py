@@ -31,6 +31,9 @@ class Thresholds:
     escalate_wer: float = 0.05  # cascade: run the secondary when primary WER is above this
     escalate_confidence: float = 0.90  # ... or its calibrated confidence below this (or extra words)
     keep_min_mos: float | None = None  # keep also needs composite MOS >= this (when judged)
+    # A label word an engine heard as another word is a recognizer mistake when that engine,
+    # forced to read the label, gives the label word at least this probability (None: rule off).
+    label_plausible_min: float | None = 0.1
 
 
 # --- reason ids (audio_quality.reject_reasons) --------------------------------------------------

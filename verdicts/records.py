@@ -45,6 +45,9 @@ class Hypothesis:
     text: str
     words: tuple[Word, ...] | None = None
     calibration: Calibration | None = None  # raw word confidence -> probability the word is right
+    # Per whitespace-separated label word: the engine's probability of it when forced to read the
+    # label (None: not scored)
+    label_probs: tuple[float | None, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.words is not None and not isinstance(self.words, tuple):

@@ -16,6 +16,8 @@ STT_ERROR_SECONDARY_EXACT = "stt_error.secondary_exact"
 STT_ERROR_SECONDARY_EXPLAINED = "stt_error.secondary_explained"
 SECONDARY_ERROR_PRIMARY_EXACT = "secondary_error.primary_exact"
 SECONDARY_ERROR_PRIMARY_EXPLAINED = "secondary_error.primary_explained"
+# every engine that heard another word, forced to read the label, finds the label word plausible
+STT_ERROR_LABEL_PLAUSIBLE = "stt_error.label_plausible"
 
 # --- both engines wrong, or only one engine ran -------------------------------------------------
 TTS_FAILURE_BOTH_MISSING = "tts_failure.both_missing"

@@ -14,7 +14,7 @@ Each verdict records the rule id that fired, e.g. ``homophone.cmudict`` or
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -270,6 +270,21 @@ class WordContext:
 
     fed: str | None = None  # the phonemes Kokoro was fed for it (None: unknown, e.g. foreign data)
     proper_noun: bool = False  # a name: engines can only guess its spelling
+    label_plausible_min: float | None = None  # Thresholds.label_plausible_min
+
+
+def label_plausible(readings: Sequence[WordReading], context: WordContext | None) -> bool:
+    """Every engine that heard another word (not nothing) was asked to read the label instead and
+    gave the label word at least ``label_plausible_min``: the audio supports the label, the
+    engine's language model preferred its own word. An engine that did not score the label, or
+    heard nothing there, leaves the word as it was."""
+    if context is None or context.label_plausible_min is None:
+        return False
+    wrong = [r for r in readings if r.status == "wrong"]
+    return bool(wrong) and all(
+        r.heard and any(r.heard) and r.label_prob is not None and r.label_prob >= context.label_plausible_min
+        for r in wrong
+    )
 
 
 def spelled_out(label: tuple[str, ...], heard: tuple[str, ...]) -> bool:
@@ -300,6 +315,7 @@ class WordReading:
     status: Status
     explanation: Explanation | None
     heard: tuple[str, ...]  # normalized engine tokens aligned to the word ("" = not heard)
+    label_prob: float | None = None  # the engine's probability of the label word, forced to read it
 
 
 def combine(
@@ -344,6 +360,8 @@ def combine(
         if primary.status == "wrong" and all(fed_sound_near(label, h, context, lexicon) for h in wrong):
             return _ex("spelling_variant", ids.SPELLING_VARIANT_PHONEMES_NEAR)
     if secondary is None:
+        if label_plausible(readings, context):
+            return _ex("stt_error", ids.STT_ERROR_LABEL_PLAUSIBLE)
         return _ex("unverified", ids.UNVERIFIED_SINGLE_ENGINE)
     if primary.status == "wrong" and secondary.status != "wrong":
         rule = ids.STT_ERROR_SECONDARY_EXACT if secondary.status == "ok" else ids.STT_ERROR_SECONDARY_EXPLAINED
@@ -351,6 +369,8 @@ def combine(
     if secondary.status == "wrong" and primary.status != "wrong":
         rule = ids.SECONDARY_ERROR_PRIMARY_EXACT if primary.status == "ok" else ids.SECONDARY_ERROR_PRIMARY_EXPLAINED
         return _ex("secondary_error", rule)
+    if label_plausible(readings, context):
+        return _ex("stt_error", ids.STT_ERROR_LABEL_PLAUSIBLE)
     if not primary.heard and not secondary.heard:
         return _ex("tts_failure", ids.TTS_FAILURE_BOTH_MISSING)
     how = same_way(primary.heard, secondary.heard, lexicon)

@@ -44,6 +44,7 @@ def hypothesis(transcript: Transcript | None) -> Hypothesis | None:
         text=transcript.text,
         words=transcript.words,
         calibration=calibration_for(transcript.engine, transcript.model),
+        label_probs=transcript.label_probs,
     )
 
 

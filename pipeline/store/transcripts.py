@@ -52,6 +52,7 @@ def transcript_row(file_hash: str, dataset: str, role: str, tx: Transcript, fing
         "error": tx.error,
         "ms": round(tx.ms, 1),
         "fingerprint": fingerprint,
+        "label_probs": list(tx.label_probs) if tx.label_probs is not None else None,
     }
 
 
@@ -67,6 +68,7 @@ def transcript_from_row(row: dict[str, Any]) -> Transcript:
         words=words,
         ms=float(row["ms"] or 0.0),
         error=row["error"],
+        label_probs=tuple(row["label_probs"]) if row.get("label_probs") is not None else None,
     )
 
 
@@ -83,10 +85,14 @@ def write_transcripts(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) 
         " ON CONFLICT (file_hash, dataset, role) DO UPDATE SET {updates}, updated_at = now()"
     ).format(cols=columns, vals=sql.SQL(", ").join(sql.Placeholder() * len(TRANSCRIPT_COLUMNS)), updates=updates)
     ordered = sorted(rows, key=lambda r: (r["file_hash"], r["dataset"], r["role"]))  # same lock order everywhere
-    json_columns = {"words", "fingerprint"}
+    json_columns = {"words", "fingerprint", "label_probs"}
     with conn.cursor() as cur:
         cur.executemany(
-            statement, [[Jsonb(r[c]) if c in json_columns else r[c] for c in TRANSCRIPT_COLUMNS] for r in ordered]
+            statement,
+            [
+                [Jsonb(r[c]) if c in json_columns and r[c] is not None else r[c] for c in TRANSCRIPT_COLUMNS]
+                for r in ordered
+            ],
         )
     return len(ordered)
 
