@@ -6,8 +6,10 @@ rules of this checkout decide the clips a validate run already transcribed?
 DATASET_DIR has ``manifest.jsonl`` (labels; ``word_phonemes`` when generate stored them, else the
 project G2P of each label stands for what Kokoro was fed) and, for a detection-benchmark set
 (``benchmarks/detection.py``), ``faults.json``. VALIDATIONS_LOG is that run's results log
-(``<work>/validations/<dataset>.jsonl``): its engine texts are judged again. The log holds texts,
-not word confidences, so tiers here are on WER alone and calibration is not exercised.
+(``<work>/validations/<dataset>.jsonl``; the last entry of each clip counts): its engines' words
+are judged again. Logs that store transcripts (word timings, confidences, the engines'
+probabilities of the label words) are judged from them, with calibration; older logs hold texts
+only, so tiers are then on WER alone.
 
 Per fault kind (``clean`` for clips without a fault): clips, not kept now / in the log (the rules
 that wrote it), flagged at the fault word now (a counted verdict on a fault word, or an insertion
@@ -35,23 +37,41 @@ def load(dataset_dir: Path, log: Path) -> list[dict]:
     faults = {}
     if (dataset_dir / "faults.json").is_file():
         faults = {row["wav_path"]: row for row in json.loads((dataset_dir / "faults.json").read_text("utf-8"))}
-    clips = []
+    clips = {}
     for line in log.read_text(encoding="utf-8").splitlines():
-        groups = json.loads(line)["groups"]
+        entry = json.loads(line)
+        groups = entry["groups"]
         verdicts = groups.get("verdicts", {})
         record = manifest.get(verdicts.get("file_hash"))
         if record is None or "primary" not in groups:
             continue
-        clips.append(
+        clips[record["file_hash"]] = (
             {
                 "record": record,
                 "fault": faults.get(record["wav_path"]),
                 "primary": groups["primary"].get("primary_text"),
                 "secondary": groups.get("secondary", {}).get("secondary_text"),
                 "logged_keep": verdicts.get("keep"),
+                "transcripts": {t["role"]: t for t in entry.get("transcripts", ())},
             }
         )
-    return clips
+    return list(clips.values())
+
+
+def hypotheses(clip: dict) -> tuple[Hypothesis, Hypothesis | None]:
+    """What the engines heard: from the stored transcripts when the log has them, else texts."""
+    stored = clip["transcripts"]
+    if "primary" in stored:
+        from pipeline.stages.verdicts import hypothesis
+        from pipeline.store.transcripts import transcript_from_row
+
+        main = hypothesis(transcript_from_row(stored["primary"]))
+        other = hypothesis(transcript_from_row(stored["secondary"])) if "secondary" in stored else None
+        if main is not None:
+            return main, other
+    main_text = clip["primary"] if clip["primary"] is not None else clip["secondary"]
+    other = Hypothesis("secondary", clip["secondary"]) if clip["primary"] and clip["secondary"] else None
+    return Hypothesis("primary", main_text), other
 
 
 def flagged_at_fault(result, fault: dict) -> bool:
@@ -76,9 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         if not clip["primary"] and not clip["secondary"]:
             continue
         fed = record.get("word_phonemes") or fed_phonemes(record["text"])
-        main_text = clip["primary"] if clip["primary"] is not None else clip["secondary"]
-        other = Hypothesis("secondary", clip["secondary"]) if clip["primary"] and clip["secondary"] else None
-        result = judge_words(record["text"], Hypothesis("primary", main_text), other, lexicon=lexicon, fed_phonemes=fed)
+        main, other = hypotheses(clip)
+        result = judge_words(record["text"], main, other, lexicon=lexicon, fed_phonemes=fed)
         kind = fault["kind"] if fault else "clean"
         rows.append(
             {

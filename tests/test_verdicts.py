@@ -658,6 +658,8 @@ LABEL_PLAUSIBLE_CASES = [
         0.03,
         ("tts_failure", "tts_failure.same_word"),
     ),
+    # forced, a word said elsewhere in the clip can look plausible: heard far from the fed phonemes, it stays a failure
+    ("she spoke finely", "she spoke gladly", 0.90, "she spoke gladly", 0.85, ("tts_failure", "tts_failure.same_word")),
     # an engine that scored nothing gives no evidence
     (
         "she spoke finely",
@@ -682,12 +684,15 @@ def test_label_plausible_rule(label, p_text, p_prob, s_text, s_prob, expected, l
 
     primary = Hypothesis("p", p_text, label_probs=probs(p_prob))
     secondary = Hypothesis("s", s_text, label_probs=probs(s_prob)) if s_text is not None else None
-    result = judge_words(label, primary, secondary, lexicon=lexicon)
+    fed = ("ʃˈi", "spˈOk", "fˈInli")  # what Kokoro was fed for "she spoke finely"
+    result = judge_words(label, primary, secondary, lexicon=lexicon, fed_phonemes=fed)
     word = result.words[2]
     assert (word.verdict, word.rule) == expected
     assert result.summary.keep is (expected[0] == "stt_error")
     # the rule is a threshold setting: off, the word is judged as before
-    off = judge_words(label, primary, secondary, Thresholds(label_plausible_min=None), lexicon=lexicon)
+    off = judge_words(
+        label, primary, secondary, Thresholds(label_plausible_min=None), lexicon=lexicon, fed_phonemes=fed
+    )
     assert off.words[2].rule != "stt_error.label_plausible"
 
 

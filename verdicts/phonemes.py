@@ -41,6 +41,9 @@ _MANNER = {
 }
 
 NEAR_RATIO = 0.17
+# A heard word this close to the fed phonemes (per fed symbol) is a candidate for the engine's own
+# mistake when the engine, forced to read the label, also finds the label word plausible.
+PLAUSIBLE_RATIO = 0.4
 SAME_SOUND_MAX = 0.4
 
 
@@ -106,3 +109,9 @@ def near(fed: str, heard: str) -> bool:
 def same_sound(fed: str, heard: str) -> bool:
     """The heard word sounds like the fed phonemes (a homophone in context)."""
     return bool(clean(heard)) and phoneme_distance(fed, heard) <= SAME_SOUND_MAX
+
+
+def plausibly_heard(fed: str, heard: str) -> bool:
+    """The heard pronunciation is close enough to the fed one for a recognizer to have confused
+    them (at most ``PLAUSIBLE_RATIO`` of the fed symbols changed, class-weighted)."""
+    return bool(clean(heard)) and relative_distance(fed, heard) <= PLAUSIBLE_RATIO

@@ -23,7 +23,7 @@ from verdicts.abbreviations import ABBREVIATIONS, spoken_forms
 from verdicts.abbreviations import lookup as lookup_abbreviation
 from verdicts.lexicon import Lexicon
 from verdicts.numbers import GLUE, is_number_word, roman_value, spoken_values
-from verdicts.phonemes import near, same_sound
+from verdicts.phonemes import near, plausibly_heard, same_sound
 from verdicts.records import Explanation
 from verdicts.variants import variant_rule
 
@@ -273,16 +273,21 @@ class WordContext:
     label_plausible_min: float | None = None  # Thresholds.label_plausible_min
 
 
-def label_plausible(readings: Sequence[WordReading], context: WordContext | None) -> bool:
-    """Every engine that heard another word (not nothing) was asked to read the label instead and
-    gave the label word at least ``label_plausible_min``: the audio supports the label, the
-    engine's language model preferred its own word. An engine that did not score the label, or
-    heard nothing there, leaves the word as it was."""
-    if context is None or context.label_plausible_min is None:
+def label_plausible(readings: Sequence[WordReading], context: WordContext | None, lexicon: Lexicon) -> bool:
+    """Two independent signs that an engine misheard the label word, for every engine that heard
+    another word (not nothing): asked to read the label instead, it gives the label word at least
+    ``label_plausible_min``, and what it heard sounds close to what Kokoro was fed
+    (``plausibly_heard``). Forced decoding alone is not enough: an attention decoder finds a
+    word that is said elsewhere in the clip (two words swapped) plausible where it is not. An
+    engine that did not score the label, or an unknown fed reading, leaves the word as it was."""
+    if context is None or context.label_plausible_min is None or not context.fed:
         return False
     wrong = [r for r in readings if r.status == "wrong"]
     return bool(wrong) and all(
-        r.heard and any(r.heard) and r.label_prob is not None and r.label_prob >= context.label_plausible_min
+        any(r.heard)
+        and r.label_prob is not None
+        and r.label_prob >= context.label_plausible_min
+        and any(plausibly_heard(context.fed, said) for said in lexicon.pronounce(r.heard))
         for r in wrong
     )
 
@@ -360,7 +365,7 @@ def combine(
         if primary.status == "wrong" and all(fed_sound_near(label, h, context, lexicon) for h in wrong):
             return _ex("spelling_variant", ids.SPELLING_VARIANT_PHONEMES_NEAR)
     if secondary is None:
-        if label_plausible(readings, context):
+        if label_plausible(readings, context, lexicon):
             return _ex("stt_error", ids.STT_ERROR_LABEL_PLAUSIBLE)
         return _ex("unverified", ids.UNVERIFIED_SINGLE_ENGINE)
     if primary.status == "wrong" and secondary.status != "wrong":
@@ -369,7 +374,7 @@ def combine(
     if secondary.status == "wrong" and primary.status != "wrong":
         rule = ids.SECONDARY_ERROR_PRIMARY_EXACT if primary.status == "ok" else ids.SECONDARY_ERROR_PRIMARY_EXPLAINED
         return _ex("secondary_error", rule)
-    if label_plausible(readings, context):
+    if label_plausible(readings, context, lexicon):
         return _ex("stt_error", ids.STT_ERROR_LABEL_PLAUSIBLE)
     if not primary.heard and not secondary.heard:
         return _ex("tts_failure", ids.TTS_FAILURE_BOTH_MISSING)
