@@ -41,6 +41,7 @@ RECORDED_G2P = {
     "sisterwas": "sˈɪstəɹwəz",
     "itwas": "ˈɪtwəz",
     "lacie": "lˈAsi",
+    "beroful": "bᵻɹˈOfᵊl",
 }
 
 
@@ -694,6 +695,23 @@ def test_label_plausible_rule(label, p_text, p_prob, s_text, s_prob, expected, l
         label, primary, secondary, Thresholds(label_plausible_min=None), lexicon=lexicon, fed_phonemes=fed
     )
     assert off.words[2].rule != "stt_error.label_plausible"
+
+
+def test_a_word_an_engine_split_in_two_takes_its_other_half(lexicon: Lexicon) -> None:
+    """ "barrowful" written "bear o full" by one engine: "bear o" would be extra words and "full"
+    far from the fed phonemes; joined they are near, so the word is the engine's mistake and no
+    insertion row is left. A truly extra word beside a misheard word stays an insertion."""
+    label, fed = "a barrowful of", ("ɐ", "bˈæɹOfᵊl", "ʌv")
+    primary = Hypothesis("p", "a bear o full of", label_probs=(0.99, 0.59, 0.98))
+    secondary = Hypothesis("s", "a beroful of", label_probs=(0.99, 0.40, 0.97))
+    result = judge_words(label, primary, secondary, lexicon=lexicon, fed_phonemes=fed)
+    word = result.words[1]
+    assert (word.verdict, word.rule, word.primary_word) == ("stt_error", "stt_error.label_plausible", "bear o full")
+    assert result.insertions == () and result.summary.keep is True
+    far = Hypothesis("p", "a cat full of", label_probs=(0.99, 0.59, 0.98))
+    result = judge_words(label, far, secondary, lexicon=lexicon, fed_phonemes=fed)
+    assert result.words[1].verdict in COUNTED_VERDICTS
+    assert [i.primary_word for i in result.insertions] == ["cat"] and result.summary.keep is False
 
 
 def test_empty_reference_and_empty_hypothesis(lexicon: Lexicon) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from verdicts import rule_ids as ids
 from verdicts.lexicon import Lexicon, default_lexicon
-from verdicts.names import INSERTION
+from verdicts.names import COUNTED_VERDICTS, INSERTION
 from verdicts.normalize import Normalized, normalize
 from verdicts.reading import EngineReading, InsertedTokens, read_engine
 from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
@@ -56,6 +56,55 @@ def _word_reading(
         if not sounds_as_fed(heard, fed, lexicon):
             return WordReading("wrong", None, heard, _label_prob(engine, index)), heard_ix
     return WordReading("explained", first, heard), heard_ix
+
+
+# (engine, its reading of the word, the engine tokens it took)
+_Side = tuple[EngineReading | None, WordReading | None, tuple[int, ...]]
+
+
+def _joined_readings(engine: EngineReading | None, read: WordReading | None, ix: tuple[int, ...], span, taken):
+    """The reading as it is, then with the engine's unexplained extra words just before or just
+    after the word joined to it: (reading, tokens, position of the joined insertion or None)."""
+    yield read, ix, None
+    if engine is None or read is None or read.status != "wrong":
+        return
+    start, end = span
+    for at in dict.fromkeys((start, end)):
+        run = sorted(k for i in engine.insertions if i.explanation is None and i.position == at for k in i.hyp)
+        if not run or at in taken:
+            continue
+        extra = tuple(engine.norm.tokens[k] for k in run)
+        heard = (*extra, *read.heard) if at == start else (*read.heard, *extra)
+        tokens = (*run, *ix) if at == start else (*ix, *run)
+        yield WordReading("wrong", None, tuple(t for t in heard if t), read.label_prob), tokens, at
+
+
+def _split_word(
+    label: tuple[str, ...],
+    span: tuple[int, int],
+    primary: _Side,
+    secondary: _Side,
+    context: WordContext,
+    lexicon: Lexicon,
+    split: dict[str, set[int]],
+) -> tuple[Explanation, tuple[int, ...], tuple[int, ...]] | None:
+    """An engine that wrote one spoken word as two (the name "barrowful" as "bear o" + "full")
+    leaves half of it as extra words beside the label word. When joining that half back makes the
+    word a spelling variant or the engine's own mistake (the rules on the fed phonemes), the word
+    takes it and the insertion row goes (``split``); otherwise None."""
+    (p, p_read, p_ix), (s, s_read, s_ix) = primary, secondary
+    for p_try, p_tokens, p_at in _joined_readings(p, p_read, p_ix, span, split.get(p.engine, set())):
+        s_taken = split.get(s.engine, set()) if s is not None else set()
+        for s_try, s_tokens, s_at in _joined_readings(s, s_read, s_ix, span, s_taken):
+            if p_at is None and s_at is None:
+                continue
+            explanation = combine(label, p_try, s_try, lexicon, context=context)
+            if explanation.verdict in ("spelling_variant", "stt_error"):
+                for engine, at in ((p, p_at), (s, s_at)):
+                    if engine is not None and at is not None:
+                        split.setdefault(engine.engine, set()).add(at)
+                return explanation, p_tokens, s_tokens
+    return None
 
 
 def proper_noun(words: Sequence[str], index: int, lexicon: Lexicon) -> bool:
@@ -125,6 +174,7 @@ def judge_words(
             if ins.position in markup_anchor:
                 absorbed.setdefault(markup_anchor[ins.position], {}).setdefault(engine.engine, []).extend(ins.hyp)
 
+    split: dict[str, set[int]] = {}  # engine -> positions of insertions joined to a word (_split_word)
     rows: list[WordVerdict] = []
     for index, (start, end) in enumerate(ref.spans):
         is_markup = index in ref.markup
@@ -143,6 +193,10 @@ def judge_words(
             name = not heard_as_written and proper_noun(ref.words, index, lexicon)
             context = WordContext(word_fed, name, thresholds.label_plausible_min)
             explanation = combine(label, p_read, s_read, lexicon, markup=is_markup, context=context)
+            if explanation.verdict in COUNTED_VERDICTS:
+                joined = _split_word(label, (start, end), (p, p_read, p_ix), (s, s_read, s_ix), context, lexicon, split)
+                if joined is not None:
+                    explanation, p_ix, s_ix = joined
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)
         rows.append(
@@ -161,7 +215,7 @@ def judge_words(
             )
         )
 
-    insertions = _insertions(ref, p, s, set(markup_anchor))
+    insertions = _insertions(ref, p, s, set(markup_anchor), split)
     unexplained = [i for i in insertions if i.verdict == INSERTION]
     summary = summarize(
         [r.verdict for r in rows],
@@ -197,8 +251,11 @@ def _rightmost(ref: Normalized, engine: EngineReading, ins: InsertedTokens) -> i
     return at
 
 
-def _insertions(ref: Normalized, p: EngineReading, s: EngineReading | None, skip: set[int]) -> tuple[Insertion, ...]:
-    """One row per place in the label where an engine heard extra words."""
+def _insertions(
+    ref: Normalized, p: EngineReading, s: EngineReading | None, skip: set[int], split: dict[str, set[int]]
+) -> tuple[Insertion, ...]:
+    """One row per place in the label where an engine heard extra words (but pure markup's and
+    the halves of split words, which went with their word)."""
     by_position: dict[int, dict[str, list[InsertedTokens]]] = {}
     for role, engine in (("primary", p), ("secondary", s)):
         if engine is None:
@@ -206,7 +263,7 @@ def _insertions(ref: Normalized, p: EngineReading, s: EngineReading | None, skip
         explained = [ins for ins in engine.insertions if ins.explanation is not None]
         merged: dict[int, tuple[int, ...]] = {}  # unexplained words at one place: one run
         for ins in engine.insertions:
-            if ins.explanation is None:
+            if ins.explanation is None and ins.position not in split.get(engine.engine, ()):
                 merged[ins.position] = merged.get(ins.position, ()) + ins.hyp
         runs = [InsertedTokens(at, tuple(sorted(hyp)), None) for at, hyp in merged.items()]
         for ins in explained + runs:
