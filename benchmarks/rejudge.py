@@ -45,16 +45,14 @@ def load(dataset_dir: Path, log: Path) -> list[dict]:
         record = manifest.get(verdicts.get("file_hash"))
         if record is None or "primary" not in groups:
             continue
-        clips[record["file_hash"]] = (
-            {
-                "record": record,
-                "fault": faults.get(record["wav_path"]),
-                "primary": groups["primary"].get("primary_text"),
-                "secondary": groups.get("secondary", {}).get("secondary_text"),
-                "logged_keep": verdicts.get("keep"),
-                "transcripts": {t["role"]: t for t in entry.get("transcripts", ())},
-            }
-        )
+        clips[record["file_hash"]] = {
+            "record": record,
+            "fault": faults.get(record["wav_path"]),
+            "primary": groups["primary"].get("primary_text"),
+            "secondary": groups.get("secondary", {}).get("secondary_text"),
+            "logged_keep": verdicts.get("keep"),
+            "transcripts": {t["role"]: t for t in entry.get("transcripts", ())},
+        }
     return list(clips.values())
 
 
