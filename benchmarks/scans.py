@@ -4,7 +4,10 @@
    the rerun's wall time (a fresh process: imports included) and what it transcribed.
 2. ``validate --reverdict`` over many stored clips: the validated clips' rows and transcripts are
    replicated N times under new file hashes into a scratch dataset (synthesizing and transcribing
-   a whole book is too slow on this machine), then re-judged; clips/s from the run's summary.
+   a whole book is too slow on this machine), then re-judged twice per worker count: first with
+   the stored digests of the decisions dropped (every row is rewritten, as after a rule change
+   that changes every clip), then the same command again (nothing changed: no row rewritten);
+   clips/s from the wall time of each command (a fresh process, imports included).
 
     python benchmarks/scans.py --dataset-dir work/datasets/main --copies 300
 
@@ -79,6 +82,14 @@ def replicate(url: str, source: str, target: str, copies: int) -> int:
         return conn.execute("SELECT count(*) FROM audio_quality WHERE dataset = %s", (target,)).fetchone()[0]
 
 
+def forget_decisions(url: str, dataset: str) -> None:
+    """Drop the stored digests of what the rules decided: the next re-verdict rewrites every row."""
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE audio_quality SET fingerprints = fingerprints - 'verdict_output' WHERE dataset = %s", (dataset,)
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset-dir", type=Path, required=True, help="a generated dataset (manifest.jsonl)")
@@ -105,17 +116,22 @@ def main() -> None:
         "reverdict_clips": clips,
     }
     for workers in args.workers:
-        wall, output = run(
-            ["validate", "--reverdict", "--dataset", "bench-reverdict"], args.work_dir, PIPELINE_WORKERS=str(workers)
-        )
-        rate = re.search(r"\((\d+) clips/s", output)
-        out[f"reverdict_workers_{workers}"] = {
-            "wall_s": round(wall, 1),
-            "cpu_s": CPU_S["validate --reverdict"],
-            "clips_per_s_wall": round(clips / wall, 1),
-            "clips_per_s_in_run": int(rate.group(1)) if rate else None,
-            "load_average_after": os.getloadavg(),
-        }
+        # every row rewritten (as after a rule change that changes every clip: no stored digest
+        # matches), then the same command again (nothing changed: no row rewritten)
+        forget_decisions(url, "bench-reverdict")
+        for case in ("rewrite_all", "unchanged"):
+            command = ["validate", "--reverdict", "--dataset", "bench-reverdict"]
+            wall, output = run(command, args.work_dir, PIPELINE_WORKERS=str(workers))
+            rate = re.search(r"\((\d+) clips/s", output)
+            written = re.search(r"(\d+) written, (\d+) unchanged", output)
+            out[f"reverdict_{case}_workers_{workers}"] = {
+                "wall_s": round(wall, 1),
+                "cpu_s": CPU_S["validate --reverdict"],
+                "clips_per_s_wall": round(clips / wall, 1),
+                "clips_per_s_in_run": int(rate.group(1)) if rate else None,
+                "written_unchanged": [int(written.group(1)), int(written.group(2))] if written else None,
+                "load_average_after": os.getloadavg(),
+            }
     out["cpu_s"] = CPU_S
     print(json.dumps(out, indent=1))
 
