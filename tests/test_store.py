@@ -226,3 +226,18 @@ def test_database_down_mid_run_keeps_manifest_and_db_sync_completes(tmp_path: Pa
     assert sync_manifests(revived, settings.datasets_dir) == {"down": 3}
     assert revived.count(dataset="down") == 3, "sync is idempotent"
     stop_embedded(pgdata)
+
+
+def test_transcript_rows_from_logs_older_than_label_probs_are_stored(database_url: str) -> None:
+    """`db sync` of a validations log written before ``label_probs`` existed stores them as NULL."""
+    import psycopg
+
+    store = Store(database_url)
+    row = {
+        "file_hash": "h-old", "dataset": "old-log", "role": "primary", "engine": "whisper", "model": "base",
+        "text": "a cat", "words": [], "error": None, "ms": 1.0, "fingerprint": {"engine": "whisper"},
+    }  # fmt: skip
+    store.write_transcripts([row], [{"file_hash": "h-old", "dataset": "old-log", "path": "a.wav", "text": "a cat"}])
+    with psycopg.connect(database_url) as conn:
+        stored = conn.execute("SELECT label_probs, text FROM audio_transcripts WHERE dataset = 'old-log'").fetchone()
+    assert stored == (None, "a cat")

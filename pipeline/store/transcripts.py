@@ -73,7 +73,8 @@ def transcript_from_row(row: dict[str, Any]) -> Transcript:
 
 
 def write_transcripts(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Upsert ``rows`` (one per clip and role; the clip's ``audio_quality`` row must exist)."""
+    """Upsert ``rows`` (one per clip and role; the clip's ``audio_quality`` row must exist). A
+    column a row lacks (``label_probs`` in logs written before it existed) is stored as NULL."""
     if not rows:
         return 0
     columns = sql.SQL(", ").join(map(sql.Identifier, TRANSCRIPT_COLUMNS))
@@ -90,7 +91,7 @@ def write_transcripts(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) 
         cur.executemany(
             statement,
             [
-                [Jsonb(r[c]) if c in json_columns and r[c] is not None else r[c] for c in TRANSCRIPT_COLUMNS]
+                [Jsonb(r.get(c)) if c in json_columns and r.get(c) is not None else r.get(c) for c in TRANSCRIPT_COLUMNS]
                 for r in ordered
             ],
         )
