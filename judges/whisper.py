@@ -28,6 +28,9 @@ from verdicts.records import Word
 log = logging.getLogger(__name__)
 
 WHISPER_SAMPLE_RATE = 16_000
+# The label is forced in the typography Whisper writes (ASCII apostrophes and quotes): a curly
+# apostrophe is a rare token that lowers the probability of the letters after it ("Dinah’ll").
+_ASCII_TYPOGRAPHY = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"'})
 
 
 class WhisperJudge(ASRJudge):
@@ -89,7 +92,7 @@ class WhisperJudge(ASRJudge):
             "temperature": 0.0,
             "condition_on_previous_text": False,
             "vad_filter": False,
-            "label_scoring": "forced-align-v1",  # label_probs where the transcript differs from the label
+            "label_scoring": "forced-align-v2",  # label_probs where the transcript differs from the label
         }
 
     def _judge(self, items: Sequence[AudioItem]) -> list[Transcript]:
@@ -150,7 +153,7 @@ class WhisperJudge(ASRJudge):
 
     def _label_probs(self, audio: Any, label: str) -> tuple[float | None, ...] | None:
         """Per whitespace-separated label word, the mean probability of its tokens when the
-        decoder is forced to read the label (teacher forcing through CTranslate2's ``align``,
+        decoder is forced to read the label (in ASCII typography) (teacher forcing through CTranslate2's ``align``,
         the same call and measure that gives a heard word its confidence); a word without letters
         or digits gets None. None for a clip longer than one 30 s window."""
         from faster_whisper.audio import pad_or_trim
@@ -164,7 +167,7 @@ class WhisperJudge(ASRJudge):
         num_frames = min(extractor.nb_max_frames, features.shape[-1] - 1)
         encoder_output = model.encode(pad_or_trim(features[:, :num_frames]))
         tokenizer = Tokenizer(self._label_tokenizer(), model.model.is_multilingual, task="transcribe", language="en")
-        words = label.split()
+        words = label.translate(_ASCII_TYPOGRAPHY).split()
         # GPT-2 BPE splits text before each space, so the label's tokens are its words' tokens in a row.
         per_word = [tokenizer.encode(" " + w) for w in words]
         tokens = [t for ws in per_word for t in ws]

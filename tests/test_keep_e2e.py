@@ -30,7 +30,8 @@ NAME_PASSAGE = (
 )
 REPEAT_LABEL = "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way."
 # the audio says REPEAT_LABEL; the label says "valuable" where the audio says "remarkable"
-SWAPPED_LABEL = REPEAT_LABEL.replace("remarkable", "valuable")
+# (in curly quotes, as books write them: the engines are forced through it in ASCII typography)
+SWAPPED_LABEL = "“" + REPEAT_LABEL.replace("remarkable", "valuable") + "”"
 REPEAT_SPOKEN = (
     "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way out of the way."
 )
