@@ -72,6 +72,11 @@ def transcript_from_row(row: dict[str, Any]) -> Transcript:
     )
 
 
+def _values(row: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(column, value) in ``TRANSCRIPT_COLUMNS`` order; a column the row lacks is None."""
+    return [(c, row.get(c)) for c in TRANSCRIPT_COLUMNS]
+
+
 def write_transcripts(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Upsert ``rows`` (one per clip and role; the clip's ``audio_quality`` row must exist). A
     column a row lacks (``label_probs`` in logs written before it existed) is stored as NULL."""
@@ -90,10 +95,7 @@ def write_transcripts(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) 
     with conn.cursor() as cur:
         cur.executemany(
             statement,
-            [
-                [Jsonb(r.get(c)) if c in json_columns and r.get(c) is not None else r.get(c) for c in TRANSCRIPT_COLUMNS]
-                for r in ordered
-            ],
+            [[Jsonb(v) if c in json_columns and v is not None else v for c, v in _values(r)] for r in ordered],
         )
     return len(ordered)
 
