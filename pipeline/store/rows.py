@@ -18,8 +18,9 @@ from pipeline.store.transcripts import transcript_row
 # confidence per engine follow the verdicts; the timing checks read the verdict words): what a
 # re-verdict rewrites.
 VERDICT_OUTPUT_GROUPS = ("verdicts", "primary", "secondary", "checks")
-# Columns of those groups that say how, not what: left out of the digest of what was decided.
-_NOT_DECIDED = frozenset({"fingerprints", "primary_ms", "secondary_ms"})
+# Columns of those groups that say how, not what, or which clip (the same decisions under another
+# dataset name digest the same): left out of the digest of what was decided.
+_NOT_DECIDED = frozenset({"fingerprints", "primary_ms", "secondary_ms", "file_hash", "dataset"})
 # The fingerprints key holding the digest of the decided columns and word rows.
 VERDICT_OUTPUT_KEY = "verdict_output"
 
@@ -30,7 +31,8 @@ def verdict_output_digest(groups: dict[str, dict[str, Any]], words: list[dict[st
     decided = {
         g: {k: v for k, v in groups[g].items() if k not in _NOT_DECIDED} for g in VERDICT_OUTPUT_GROUPS if g in groups
     }
-    blob = json.dumps([decided, words], sort_keys=True, default=str, separators=(",", ":"))
+    rows = [{k: v for k, v in w.items() if k not in _NOT_DECIDED} for w in words]
+    blob = json.dumps([decided, rows], sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
 
 
