@@ -153,9 +153,10 @@ class WhisperJudge(ASRJudge):
 
     def _label_probs(self, audio: Any, label: str) -> tuple[float | None, ...] | None:
         """Per whitespace-separated label word, the mean probability of its tokens when the
-        decoder is forced to read the label (in ASCII typography) (teacher forcing through CTranslate2's ``align``,
-        the same call and measure that gives a heard word its confidence); a word without letters
-        or digits gets None. None for a clip longer than one 30 s window."""
+        decoder is forced to read the label in ASCII typography (teacher forcing through
+        CTranslate2's ``align``, the call and measure that give a heard word its confidence); a
+        word without letters or digits gets None. None for a clip longer than one 30 s window.
+        The encoder runs again here: faster-whisper's ``transcribe`` does not hand its output back."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 

@@ -14,7 +14,7 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from verdicts import rule_ids as ids
 from verdicts.lexicon import Lexicon, default_lexicon
@@ -62,7 +62,13 @@ def _word_reading(
 _Side = tuple[EngineReading | None, WordReading | None, tuple[int, ...]]
 
 
-def _joined_readings(engine: EngineReading | None, read: WordReading | None, ix: tuple[int, ...], span, taken):
+def _joined_readings(
+    engine: EngineReading | None,
+    read: WordReading | None,
+    ix: tuple[int, ...],
+    span: tuple[int, int],
+    taken: set[int],
+) -> Iterator[tuple[WordReading | None, tuple[int, ...], int | None]]:
     """The reading as it is, then with the engine's unexplained extra words just before or just
     after the word joined to it: (reading, tokens, position of the joined insertion or None)."""
     yield read, ix, None

@@ -56,18 +56,9 @@ def _asr(prefix: str) -> tuple[str, ...]:
 GROUPS: dict[str, tuple[str, ...]] = {
     "audio": AUDIO,
     "generation": (
-        "gen_ms",
-        "gen_rtf",
-        "gen_device",
-        "phonemes",
-        "word_phonemes",
-        "g2p_flags",
-        "g2p_details",
-        "word_times",
-        *AUDIO,
-        "attempt",
-        "chunk_part",
-        "heal_step",
+        "gen_ms", "gen_rtf", "gen_device", "phonemes", "word_phonemes",
+        "g2p_flags", "g2p_details", "word_times", *AUDIO,
+        "attempt", "chunk_part", "heal_step",
     ),  # fmt: skip
     "primary": _asr("primary"),
     "secondary": _asr("secondary"),
@@ -147,15 +138,5 @@ WORD_COLUMNS = (
 
 # ``audio_transcripts``: each engine's words per clip (role = primary | secondary).
 TRANSCRIPT_COLUMNS = (
-    "file_hash",
-    "dataset",
-    "role",
-    "engine",
-    "model",
-    "text",
-    "words",
-    "error",
-    "ms",
-    "fingerprint",
-    "label_probs",
-)
+    "file_hash", "dataset", "role", "engine", "model", "text", "words", "error", "ms", "fingerprint", "label_probs",
+)  # fmt: skip

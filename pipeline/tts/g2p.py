@@ -1,5 +1,6 @@
-"""Shared grapheme-to-phoneme front end: misaki (through ``KPipeline(model=False)``) with the
-espeak-ng fallback for out-of-vocabulary words.
+"""Shared grapheme-to-phoneme front end: misaki with the espeak-ng fallback for out-of-vocabulary
+words, built for English as ``KPipeline`` builds it (and for Kokoro's other languages by
+``KPipeline(model=False)`` itself).
 
 Both TTS backends, the chunker and the service phonemize through this one class, so a
 chunk's phoneme count measured while chunking is exactly what the model later receives.
@@ -39,12 +40,7 @@ class Phonemized:
     unspoken: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class _G2PHolder:
-    g2p: Any  # misaki's G2P: text -> (phonemes, tokens)
-
-
-def _english_g2p(lang_code: str) -> _G2PHolder:
+def _english_g2p(lang_code: str) -> Any:
     """misaki's English G2P with the espeak-ng fallback, built exactly as ``KPipeline`` builds it
     for 'a'/'b' (trf=False, unk=''), without importing kokoro (and torch: seconds per process,
     e.g. for a re-verdict that needs the G2P for a few unknown words)."""
@@ -55,15 +51,16 @@ def _english_g2p(lang_code: str) -> _G2PHolder:
     except Exception as exc:  # reported by setup(): it refuses to run without the fallback
         log.error("espeak-ng fallback could not be built: %s", exc)
         fallback = None
-    return _G2PHolder(en.G2P(trf=False, british=lang_code == "b", fallback=fallback, unk=""))
+    return en.G2P(trf=False, british=lang_code == "b", fallback=fallback, unk="")
 
 
 def _kokoro_g2p(lang_code: str) -> Any:
-    """Kokoro's own pipeline without a model (the other languages' G2P choice lives there)."""
+    """The G2P of Kokoro's own pipeline, built without a model (the other languages' choice of
+    G2P lives there)."""
     from kokoro import KPipeline
 
     # repo_id given explicitly so KPipeline does not warn; model=False loads no weights.
-    return KPipeline(lang_code=lang_code, repo_id="hexgrad/Kokoro-82M", model=False)
+    return KPipeline(lang_code=lang_code, repo_id="hexgrad/Kokoro-82M", model=False).g2p
 
 
 class G2P:
@@ -73,13 +70,13 @@ class G2P:
 
     def __init__(self, lang_code: str = "a") -> None:
         self.lang_code = lang_code
-        self._pipeline = None
+        self._g2p: Any = None  # text -> (phonemes, tokens or None)
 
     def setup(self) -> None:
-        if self._pipeline is not None:
+        if self._g2p is not None:
             return
-        pipeline = _english_g2p(self.lang_code) if self.lang_code in ("a", "b") else _kokoro_g2p(self.lang_code)
-        if self.lang_code in ("a", "b") and getattr(pipeline.g2p, "fallback", None) is None:
+        g2p = _english_g2p(self.lang_code) if self.lang_code in ("a", "b") else _kokoro_g2p(self.lang_code)
+        if self.lang_code in ("a", "b") and getattr(g2p, "fallback", None) is None:
             raise RuntimeError(
                 "misaki's espeak-ng fallback could not be enabled (is espeakng-loader installed?); "
                 "refusing to run, because unknown words would be dropped silently"
@@ -88,23 +85,23 @@ class G2P:
         # workers too) resets its logger to WARNING; the fallback phonemizes one word at a time,
         # so its "words count mismatch" warnings (dozens per chapter) say nothing: keep errors only.
         logging.getLogger("phonemizer").setLevel(logging.ERROR)
-        self._pipeline = pipeline
+        self._g2p = g2p
 
     @property
     def lexicon(self):
         """misaki's ``Lexicon`` (``golds``/``silvers`` dictionaries), once set up."""
-        if self._pipeline is None:
+        if self._g2p is None:
             raise RuntimeError("G2P.setup() must be called first")
-        return self._pipeline.g2p.lexicon
+        return self._g2p.lexicon
 
     @property
     def ready(self) -> bool:
-        return self._pipeline is not None
+        return self._g2p is not None
 
     def phonemize(self, text: str) -> Phonemized:
-        if self._pipeline is None:
+        if self._g2p is None:
             raise RuntimeError("G2P.setup() must be called before phonemize()")
-        phonemes, tokens = self._pipeline.g2p(text)
+        phonemes, tokens = self._g2p(text)
         if tokens is None:  # espeak-ng / ja / zh: one phoneme string for the text
             return self._untokenized(text, phonemes or "")
         words: list[PhonemizedWord] = []
