@@ -10,12 +10,20 @@ Example::
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from verdicts import Lexicon
 
 log = logging.getLogger(__name__)
+
+# What a one-word G2P reading depends on: the G2P packages and the code that builds and calls them.
+_G2P_PACKAGES = ("misaki", "espeakng-loader", "phonemizer-fork")
+_G2P_CODE = (Path(__file__).resolve().parent / "tts" / "g2p.py", Path(__file__).resolve())
+_END = "."  # the last field of a whole line of the word cache
 
 
 def _engine() -> Any:
@@ -26,45 +34,122 @@ def _engine() -> Any:
     return engine
 
 
-class G2PPhonemizer:
-    """The project's G2P as a one-word phonemizer, set up on first use; None for every word when
-    it cannot be loaded. Pickles without the model."""
+def _g2p_version() -> str:
+    """A short digest of the G2P packages' versions and the code around them."""
+    digest = hashlib.sha256()
+    for name in _G2P_PACKAGES:
+        try:
+            digest.update(f"{name}=={metadata.version(name)}\n".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name} missing\n".encode())
+    for path in _G2P_CODE:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
-    def __init__(self) -> None:
+
+class WordCache:
+    """One-word G2P readings kept on disk (``<cache_dir>/g2p-words/<version>.tsv``, one
+    ``word<TAB>phonemes<TAB>.`` line each, appended as they are made), so a process that meets only
+    words phonemized before never loads the G2P (spaCy and misaki: seconds per process). Each line
+    is one short append that starts on a new line and ends with its own end mark, so processes can
+    share the file and a line cut short by a kill is ignored, never read as a shorter reading."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.path = folder / "g2p-words" / f"{_g2p_version()}.tsv" if folder is not None else None
+        self._words: dict[str, str] | None = None
+
+    def get(self, word: str) -> str | None:
+        """The stored reading ("" for a word the G2P gives nothing); None when not stored."""
+        if self._words is None:
+            self._words = self._read()
+        return self._words.get(word)
+
+    def put(self, word: str, phonemes: str) -> None:
+        if self._words is None:
+            self._words = self._read()
+        self._words[word] = phonemes
+        if self.path is None or any(c in word or c in phonemes for c in "\t\n\r"):
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(f"\n{word}\t{phonemes}\t{_END}\n")
+        except OSError as exc:  # a read-only cache: the readings stay in this process
+            log.debug("G2P word cache %s not written: %s", self.path, exc)
+            self.path = None
+
+    def _read(self) -> dict[str, str]:
+        if self.path is None:
+            return {}
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError:
+            return {}
+        fields = (line.split("\t") for line in text.split("\n"))
+        return {f[0]: f[1] for f in fields if len(f) == 3 and f[2] == _END}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path}  # the words are read again where it is unpickled
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path, self._words = state["path"], None
+
+
+class G2PPhonemizer:
+    """The project's G2P as a one-word phonemizer, set up on first use (and only for words the
+    on-disk ``WordCache`` under ``cache_dir`` does not hold); None for every word when it cannot be
+    loaded. Pickles without the model."""
+
+    def __init__(self, cache_dir: Path | None = None) -> None:
         self._engine: Any = None
         self._failed = False
+        self._cache = WordCache(cache_dir)
 
     def __call__(self, word: str) -> str | None:
+        stored = self._cache.get(word)
+        if stored is not None:
+            return stored or None
+        if not self._load():
+            return None
+        phonemes = self._engine.phonemize(word).phonemes
+        self._cache.put(word, phonemes)
+        return phonemes or None
+
+    def _load(self) -> bool:
+        """Set the G2P up once; False when it cannot be loaded."""
         if self._engine is None and not self._failed:
             try:
                 self._engine = _engine()
             except Exception as exc:  # optional: homophones of unknown words are then not found
                 log.warning("G2P fallback unavailable (%s); unknown words get no pronunciation", exc)
                 self._failed = True
-        if self._engine is None:
-            return None
-        return self._engine.phonemize(word).phonemes or None
+        return self._engine is not None
 
     def label_words(self, text: str) -> tuple[str, ...] | None:
         """The G2P's phonemes for each whitespace-split word of ``text`` read as one sentence
         (in context, the way generate phonemizes a chunk); None when the G2P cannot be loaded."""
-        self("a")  # loads the engine once
-        if self._engine is None:
+        if not self._load():
             return None
         from pipeline.chunking import speakable, word_phonemes
 
         return word_phonemes(text.split(), self._engine.phonemize(speakable(text)))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"_engine": None, "_failed": self._failed}
+        return {"_engine": None, "_failed": self._failed, "_cache": self._cache}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._engine, self._failed = state["_engine"], state["_failed"]
+        self._engine, self._failed, self._cache = state["_engine"], state["_failed"], state["_cache"]
+
+
+def _cache_dir() -> Path:
+    from pipeline.settings import get_settings
+
+    return Path(get_settings().cache_dir).resolve()
 
 
 @functools.lru_cache(maxsize=1)
 def _phonemizer() -> G2PPhonemizer:
-    return G2PPhonemizer()
+    return G2PPhonemizer(_cache_dir())
 
 
 def fed_phonemes(text: str) -> tuple[str, ...] | None:
@@ -76,4 +161,4 @@ def fed_phonemes(text: str) -> tuple[str, ...] | None:
 @functools.lru_cache(maxsize=1)
 def g2p_lexicon() -> Lexicon:
     """The shared lexicon of this process: shipped dictionaries, the project G2P for unknown words."""
-    return Lexicon(phonemize=_phonemizer())
+    return Lexicon(phonemize=_phonemizer(), dictionaries_cache=_cache_dir() / "lexicon")

@@ -30,6 +30,8 @@ from verdicts.summary import DEFAULT_THRESHOLDS, Thresholds, summarize
 CONFIRMED_INSERTION_RULES = frozenset({ids.INSERTION_BOTH_ENGINES, ids.INSERTION_SINGLE_ENGINE})
 # A word ends a sentence when its letters are followed by . ! ? or : (then quotes or brackets).
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
+# A word every engine heard as written (``combine``'s first answer for it).
+_PASS = Explanation("pass", ids.PASS_EXACT)
 
 
 def _label_prob(engine: EngineReading, index: int) -> float | None:
@@ -196,13 +198,17 @@ def judge_words(
             p_read, p_ix = _word_reading(p, index, start, end, word_fed, lexicon)
             s_read, s_ix = _word_reading(s, index, start, end, word_fed, lexicon) if s is not None else (None, ())
             heard_as_written = p_read.status == "ok" and (s_read is None or s_read.status == "ok")
-            name = not heard_as_written and proper_noun(ref.words, index, lexicon)
-            context = WordContext(word_fed, name, thresholds.label_plausible_min)
-            explanation = combine(label, p_read, s_read, lexicon, markup=is_markup, context=context)
-            if explanation.verdict in COUNTED_VERDICTS:
-                joined = _split_word(label, (start, end), (p, p_read, p_ix), (s, s_read, s_ix), context, lexicon, split)
-                if joined is not None:
-                    explanation, p_ix, s_ix = joined
+            if heard_as_written and not is_markup:
+                explanation = _PASS  # what ``combine`` says; most words, so said here without it
+            else:
+                name = not heard_as_written and proper_noun(ref.words, index, lexicon)
+                context = WordContext(word_fed, name, thresholds.label_plausible_min)
+                explanation = combine(label, p_read, s_read, lexicon, markup=is_markup, context=context)
+                if explanation.verdict in COUNTED_VERDICTS:
+                    sides = (p, p_read, p_ix), (s, s_read, s_ix)
+                    joined = _split_word(label, (start, end), *sides, context, lexicon, split)
+                    if joined is not None:
+                        explanation, p_ix, s_ix = joined
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)
         rows.append(

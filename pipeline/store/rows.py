@@ -5,8 +5,9 @@ its ``audio_words`` rows. The store owns this mapping; stages only produce typed
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
+
+import orjson
 
 from pipeline.calibration import calibration_for
 from pipeline.keep import clip_decision
@@ -23,6 +24,9 @@ VERDICT_OUTPUT_GROUPS = ("verdicts", "primary", "secondary", "checks")
 _NOT_DECIDED = frozenset({"fingerprints", "primary_ms", "secondary_ms", "file_hash", "dataset"})
 # The fingerprints key holding the digest of the decided columns and word rows.
 VERDICT_OUTPUT_KEY = "verdict_output"
+# The digest's JSON: keys sorted, numpy scalars as numbers (a live result and its stored copy
+# digest alike).
+_DIGEST_JSON = orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
 def verdict_output_digest(groups: dict[str, dict[str, Any]], words: list[dict[str, Any]]) -> str:
@@ -32,8 +36,8 @@ def verdict_output_digest(groups: dict[str, dict[str, Any]], words: list[dict[st
         g: {k: v for k, v in groups[g].items() if k not in _NOT_DECIDED} for g in VERDICT_OUTPUT_GROUPS if g in groups
     }
     rows = [{k: v for k, v in w.items() if k not in _NOT_DECIDED} for w in words]
-    blob = json.dumps([decided, rows], sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.blake2b(blob.encode(), digest_size=16).hexdigest()
+    blob = orjson.dumps([decided, rows], option=_DIGEST_JSON, default=str)
+    return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
 def generation_row(record: AudioRecord) -> dict[str, Any]:
