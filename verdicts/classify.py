@@ -130,15 +130,22 @@ def _engine_words(engine: EngineReading, hyp_ix: Sequence[int]) -> list[Word]:
     words, mapping = engine.hypothesis.words, engine.engine_words
     if not words or mapping is None:
         return []
+    if len(hyp_ix) == 1:  # most words: one engine token
+        return [words[i] for i in mapping[engine.norm.source[hyp_ix[0]]]]
     ix = dict.fromkeys(i for k in hyp_ix for i in mapping[engine.norm.source[k]])
     return [words[i] for i in ix]
 
 
 def _timing(words: Sequence[Word]) -> tuple[float | None, float | None, float | None]:
-    starts = [w.start for w in words if w.start is not None]
-    ends = [w.end for w in words if w.end is not None]
-    confs = [w.confidence for w in words if w.confidence is not None]
-    return (min(starts) if starts else None, max(ends) if ends else None, min(confs) if confs else None)
+    start = end = confidence = None
+    for w in words:
+        if w.start is not None and (start is None or w.start < start):
+            start = w.start
+        if w.end is not None and (end is None or w.end > end):
+            end = w.end
+        if w.confidence is not None and (confidence is None or w.confidence < confidence):
+            confidence = w.confidence
+    return start, end, confidence
 
 
 def _text(engine: EngineReading | None, hyp_ix: Sequence[int]) -> str | None:
