@@ -287,6 +287,33 @@ CASES: dict[str, list[Case]] = {
             "she would show you",
             {"shew": ("spelling_variant", "spelling_variant.list")},
         ),
+        # a contraction written out, or words written as their contraction
+        Case(
+            "“I’ve got it,” she said.",
+            "I have got it, she said.",
+            "i have got it she said",
+            {"“I’ve": ("spelling_variant", "spelling_variant.contraction")},
+        ),
+        Case(
+            "I do not know",
+            "I don't know",
+            None,
+            {
+                "do": ("spelling_variant", "spelling_variant.contraction"),
+                "not": ("spelling_variant", "spelling_variant.contraction"),
+            },
+        ),
+        Case("it's late", "it is late", "it is late", {"it's": ("spelling_variant", "spelling_variant.contraction")}),
+        Case("I have got it", "I had got it", "I had got it", {"have": ("tts_failure", "tts_failure")}),
+        # informal forms written as said; recognizers write the standard form
+        Case("tie ’em up", "tie them up", "tie them up", {"’em": ("spelling_variant", "spelling_variant.list")}),
+        Case("I'll tell yer what", "I'll tell your what", None, {"yer": ("spelling_variant", "spelling_variant.list")}),
+        Case(
+            "wait till dawn",
+            "wait until dawn",
+            "wait until dawn",
+            {"till": ("spelling_variant", "spelling_variant.list")},
+        ),
     ],
     "filler_word": [
         Case("um I think so", "I think so", "I think so", {"um": ("filler_word", "filler_word.omitted")}),
@@ -712,6 +739,62 @@ def test_a_word_an_engine_split_in_two_takes_its_other_half(lexicon: Lexicon) ->
     result = judge_words(label, far, secondary, lexicon=lexicon, fed_phonemes=fed)
     assert result.words[1].verdict in COUNTED_VERDICTS
     assert [i.primary_word for i in result.insertions] == ["cat"] and result.summary.keep is False
+
+
+# label, the phonemes Kokoro was fed, primary, secondary, label word -> verdict.rule (others pass)
+WORD_BOUNDARY_CASES = [
+    # every engine heard the fed sounds of adjacent words with other boundaries
+    (
+        "she came in sight of it",
+        ("ʃˌi", "kˈAm", "ɪn", "sˈIt", "ʌv", "ɪt"),
+        "she came inside of it",
+        "she came inside of it",
+        {"in": "compound.sounds_as_fed", "sight": "compound.sounds_as_fed"},
+    ),
+    (
+        "tie ’em up",
+        ("tˈI", "əm", "ˈʌp"),
+        "time up",
+        "time up",
+        {"tie": "compound.sounds_as_fed", "’em": "compound.sounds_as_fed"},
+    ),
+    (
+        "he got in late",
+        ("hi", "ɡɑt", "ˈɪn", "lˈAt"),
+        "he gotten late",
+        None,
+        {"got": "compound.sounds_as_fed", "in": "compound.sounds_as_fed"},
+    ),
+    # one engine heard other sounds there: still a failure
+    (
+        "she came in sight of it",
+        ("ʃˌi", "kˈAm", "ɪn", "sˈIt", "ʌv", "ɪt"),
+        "she came inside of it",
+        "she came and slight of it",
+        {"in": "ambiguous", "sight": "ambiguous"},
+    ),
+    # swapped words and a dropped word are not moved boundaries
+    (
+        "the cat sat down",
+        ("ðə", "kˈæt", "sˈæt", "dˌWn"),
+        "the sat cat down",
+        "the sat cat down",
+        {"cat": "tts_failure", "sat": "tts_failure"},
+    ),
+    ("a cat sat", ("ɐ", "kˈæt", "sˈæt"), "cat sat", "cat sat", {"a": "tts_failure"}),
+]
+
+
+@pytest.mark.parametrize(("label", "fed", "p_text", "s_text", "expected"), WORD_BOUNDARY_CASES)
+def test_adjacent_words_heard_with_other_boundaries(label, fed, p_text, s_text, expected, lexicon: Lexicon) -> None:
+    primary = Hypothesis("p", p_text)
+    secondary = Hypothesis("s", s_text) if s_text is not None else None
+    result = judge_words(label, primary, secondary, lexicon=lexicon, fed_phonemes=fed)
+    got = {w.label_word: w.rule for w in result.words if w.verdict != "pass"}
+    assert got.keys() == expected.keys()
+    for word, rule in expected.items():
+        assert got[word].startswith(rule), (word, got[word])
+    assert result.summary.keep is all(r.startswith("compound") for r in expected.values())
 
 
 def test_empty_reference_and_empty_hypothesis(lexicon: Lexicon) -> None:

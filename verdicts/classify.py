@@ -14,7 +14,8 @@ Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 
 from verdicts import rule_ids as ids
 from verdicts.lexicon import Lexicon, default_lexicon
@@ -22,7 +23,7 @@ from verdicts.names import COUNTED_VERDICTS, INSERTION
 from verdicts.normalize import Normalized, normalize
 from verdicts.reading import EngineReading, InsertedTokens, read_engine
 from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
-from verdicts.rules import WordContext, WordReading, combine, sounds_as_fed
+from verdicts.rules import WordContext, WordReading, combine, run_sounds_as_fed, sounds_as_fed
 from verdicts.summary import DEFAULT_THRESHOLDS, Thresholds, summarize
 
 # Extra words that every engine that ran heard: they count like a tts_failure. Heard by one of
@@ -190,6 +191,7 @@ def judge_words(
                 absorbed.setdefault(markup_anchor[ins.position], {}).setdefault(engine.engine, []).extend(ins.hyp)
 
     split: dict[str, set[int]] = {}  # engine -> positions of insertions joined to a word (_split_word)
+    heard: dict[int, tuple[tuple[str, ...], ...]] = {}  # label word -> each engine's words for it
     rows: list[WordVerdict] = []
     for index, (start, end) in enumerate(ref.spans):
         is_markup = index in ref.markup
@@ -216,6 +218,8 @@ def judge_words(
                     joined = _split_word(label, (start, end), *sides, context, lexicon, split)
                     if joined is not None:
                         explanation, p_ix, s_ix = joined
+                    else:
+                        heard[index] = tuple(r.heard for r in (p_read, s_read) if r is not None)
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)
         rows.append(
@@ -234,6 +238,8 @@ def judge_words(
             )
         )
 
+    if fed is not None:
+        rows = _boundaries_moved(rows, heard, fed, lexicon)
     insertions = _insertions(ref, p, s, set(markup_anchor), split)
     unexplained = [i for i in insertions if i.verdict == INSERTION]
     summary = summarize(
@@ -256,6 +262,52 @@ def judge_words(
         primary_alignment=p.alignment,
         secondary_alignment=s.alignment if s is not None else None,
     )
+
+
+def _boundaries_moved(
+    rows: list[WordVerdict],
+    heard: Mapping[int, tuple[tuple[str, ...], ...]],
+    fed: Sequence[str],
+    lexicon: Lexicon,
+) -> list[WordVerdict]:
+    """``rows`` with each run of adjacent counted words that every engine heard as the run's fed
+    sounds with other word boundaries ("in sight" -> "inside") made ``compound.sounds_as_fed``;
+    the longest such run inside each stretch of counted words wins."""
+    out = list(rows)
+    at = 0
+    while at < len(out):
+        end = at
+        while end < len(out) and out[end].index in heard and (end == at or out[end].index == out[end - 1].index + 1):
+            end += 1
+        found = _sounding_run(out[at:end], heard, fed, lexicon)
+        if found is None:
+            at = max(end, at + 1)
+            continue
+        first, last = at + found[0], at + found[1]
+        for k in range(first, last):
+            out[k] = replace(out[k], verdict="compound", rule=ids.COMPOUND_SOUNDS_AS_FED)
+        at = last
+    return out
+
+
+def _sounding_run(
+    run: Sequence[WordVerdict],
+    heard: Mapping[int, tuple[tuple[str, ...], ...]],
+    fed: Sequence[str],
+    lexicon: Lexicon,
+) -> tuple[int, int] | None:
+    """``(start, end)`` in ``run`` of its longest stretch (two words or more) that sounds as fed."""
+    for size in range(len(run), 1, -1):
+        for start in range(len(run) - size + 1):
+            words = run[start : start + size]
+            sounds = [fed[w.index] for w in words]
+            if not all(sounds):
+                continue
+            engines = len(heard[words[0].index])
+            per_engine = [tuple(t for w in words for t in heard[w.index][e] if t) for e in range(engines)]
+            if run_sounds_as_fed(per_engine, sounds, lexicon):
+                return start, start + size
+    return None
 
 
 def _rightmost(ref: Normalized, engine: EngineReading, ins: InsertedTokens) -> int:

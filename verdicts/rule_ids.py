@@ -37,6 +37,9 @@ ABBREVIATION_LETTERS = "abbreviation.letters"
 COMPOUND_MERGED = "compound.merged"
 COMPOUND_SPLIT = "compound.split"
 COMPOUND_RESEGMENTED = "compound.resegmented"
+# Adjacent label words that every engine heard as other words whose sounds are the fed phonemes of
+# the run ("in sight" fed ɪn sˈIt, heard "inside"): the word boundaries moved, not the speech.
+COMPOUND_SOUNDS_AS_FED = "compound.sounds_as_fed"
 HOMOPHONE_CMUDICT = "homophone.cmudict"
 HOMOPHONE_G2P = "homophone.g2p"
 SPELLING_VARIANT_LIST = "spelling_variant.list"
@@ -50,6 +53,7 @@ SPELLING_VARIANT_AE_E = "spelling_variant.ae_e"
 SPELLING_VARIANT_DGEMENT = "spelling_variant.dgement"
 SPELLING_VARIANT_LL_L = "spelling_variant.ll_l"
 SPELLING_VARIANT_APOSTROPHE = "spelling_variant.apostrophe"
+SPELLING_VARIANT_CONTRACTION = "spelling_variant.contraction"  # "I've" written "I have", or the reverse
 # A proper noun or unknown word heard as another spelling of the phonemes Kokoro was fed.
 SPELLING_VARIANT_PHONEMES_NEAR = "spelling_variant.phonemes_near"
 

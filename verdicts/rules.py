@@ -21,6 +21,7 @@ from typing import Literal
 from verdicts import rule_ids as ids
 from verdicts.abbreviations import ABBREVIATIONS, spoken_forms
 from verdicts.abbreviations import lookup as lookup_abbreviation
+from verdicts.contractions import expansions, has_contraction
 from verdicts.lexicon import Lexicon
 from verdicts.numbers import GLUE, is_number_word, roman_value, spoken_values
 from verdicts.phonemes import near, plausibly_heard, same_sound
@@ -163,6 +164,15 @@ def _variant(block: Block, lexicon: Lexicon) -> Explanation | None:
     return None
 
 
+def _contraction(block: Block, lexicon: Lexicon) -> Explanation | None:
+    """A contraction written out, or words written as their contraction ("I've" / "I have")."""
+    if block.ref == block.hyp or not block.ref or not block.hyp:
+        return None
+    if expansions(block.ref) & expansions(block.hyp):
+        return _ex("spelling_variant", ids.SPELLING_VARIANT_CONTRACTION)
+    return None
+
+
 def _homophone(block: Block, lexicon: Lexicon) -> Explanation | None:
     how = lexicon.sounds_alike(block.ref, block.hyp)
     return _ex("homophone", ids.HOMOPHONE_BY_SOURCE[how]) if how else None
@@ -202,6 +212,10 @@ def _same_start(r: str | None, h: str | None) -> bool:
     return r is not None and h is not None and r != "" and r[:1] == h[:1]
 
 
+def _maybe_contraction(r: str | None, h: str | None) -> bool:
+    return r is not None and h is not None and (has_contraction(r) or has_contraction(h))
+
+
 def _both(r: str | None, h: str | None) -> bool:
     return r is not None and h is not None
 
@@ -214,6 +228,7 @@ BLOCK_RULES: tuple[BlockRule, ...] = (
     BlockRule(ids.GT_ERROR_MISSING_SPACE, 1, 4, _missing_space, _maybe_split, 1, 2),
     BlockRule("compound", 4, 4, _compound, _same_start, 1, 1),
     BlockRule("spelling_variant", 2, 2, _variant, _both, 1, 1),
+    BlockRule(ids.SPELLING_VARIANT_CONTRACTION, 2, 2, _contraction, _maybe_contraction, 1, 1),
     BlockRule("homophone", 2, 2, _homophone, _both, 1, 1),
 )
 
@@ -305,6 +320,19 @@ def fed_sound_near(
     if not (context.proper_noun or not all(lexicon.is_word(t) for t in label)):
         return False
     return any(near(context.fed, said) for said in lexicon.pronounce(heard))
+
+
+def run_sounds_as_fed(heard: Sequence[tuple[str, ...]], fed: Sequence[str], lexicon: Lexicon) -> bool:
+    """Adjacent label words (two or more) whose fed phonemes, joined, every engine heard as other
+    words pronounced the same way up to ``near`` ("in sight" -> "inside", "tie 'em" -> "time"):
+    ``heard`` holds, per engine, its words for the whole run."""
+    joined = "".join(fed)
+    if len(fed) < 2 or not heard or not joined:
+        return False
+    for words in heard:
+        if not words or is_letters(words) or not any(near(joined, said) for said in lexicon.pronounce(words)):
+            return False
+    return True
 
 
 def sounds_as_fed(heard: tuple[str, ...], fed: str, lexicon: Lexicon) -> bool:

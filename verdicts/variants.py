@@ -13,8 +13,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-# Irregular pairs (either order). Archaic forms that books use and recognizers modernise are
-# included ("shew"/"show", "connexion"/"connection").
+# Irregular pairs (either order). Archaic and informal forms that books use and recognizers
+# modernise are included ("shew"/"show", "connexion"/"connection", "’em"/"them").
 VARIANT_PAIRS: tuple[tuple[str, str], ...] = (
     ("grey", "gray"),
     ("greys", "grays"),
@@ -82,6 +82,14 @@ VARIANT_PAIRS: tuple[tuple[str, str], ...] = (
     ("afterwards", "afterward"),
     ("mum", "mom"),
     ("cancelation", "cancellation"),
+    # Informal and dialect forms written as said, which recognizers write in the standard form
+    # (the fed phonemes are the informal ones: the speech is right).
+    ("em", "them"),  # ’em
+    ("yer", "your"),
+    ("yer", "you're"),
+    ("afore", "before"),
+    ("till", "until"),
+    ("til", "until"),  # ’til
 )
 _PAIRS: frozenset[frozenset[str]] = frozenset(frozenset(p) for p in VARIANT_PAIRS)
 
