@@ -741,12 +741,13 @@ def test_a_word_an_engine_split_in_two_takes_its_other_half(lexicon: Lexicon) ->
     assert [i.primary_word for i in result.insertions] == ["cat"] and result.summary.keep is False
 
 
+IN_SIGHT_FED = ("ʃˌi", "kˈAm", "ɪn", "sˈIt", "ʌv", "ɪt")  # "she came in sight of it"
 # label, the phonemes Kokoro was fed, primary, secondary, label word -> verdict.rule (others pass)
 WORD_BOUNDARY_CASES = [
     # every engine heard the fed sounds of adjacent words with other boundaries
     (
         "she came in sight of it",
-        ("ʃˌi", "kˈAm", "ɪn", "sˈIt", "ʌv", "ɪt"),
+        IN_SIGHT_FED,
         "she came inside of it",
         "she came inside of it",
         {"in": "compound.sounds_as_fed", "sight": "compound.sounds_as_fed"},
@@ -768,7 +769,7 @@ WORD_BOUNDARY_CASES = [
     # one engine heard other sounds there: still a failure
     (
         "she came in sight of it",
-        ("ʃˌi", "kˈAm", "ɪn", "sˈIt", "ʌv", "ɪt"),
+        IN_SIGHT_FED,
         "she came inside of it",
         "she came and slight of it",
         {"in": "ambiguous", "sight": "ambiguous"},
