@@ -1,15 +1,15 @@
 """Resume and re-verdict speed (issue 15 targets), through the CLI a user types.
 
-1. ``validate`` a generated dataset (chapter-1 chunks of Alice), then the same command again:
+1. ``validate`` a generated dataset (e.g. the whole of Alice), then the same command again:
    the rerun's wall time (a fresh process: imports included) and what it transcribed.
 2. ``validate --reverdict`` over many stored clips: the validated clips' rows and transcripts are
-   replicated N times under new file hashes into a scratch dataset (synthesizing and transcribing
-   a whole book is too slow on this machine), then re-judged twice per worker count: first with
+   replicated N times under new file hashes into a scratch dataset (a book's clips are too few for
+   a rate: a process starts in about a second), then re-judged twice per worker count: first with
    the stored digests of the decisions dropped (every row is rewritten, as after a rule change
    that changes every clip), then the same command again (nothing changed: no row rewritten);
    clips/s from the wall time of each command (a fresh process, imports included).
 
-    python benchmarks/scans.py --dataset-dir work/datasets/main --copies 300
+    python benchmarks/scans.py --dataset-dir work/datasets/alice-full --copies 33
 
 Needs DATABASE_URL. Prints one JSON object.
 """
