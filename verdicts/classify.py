@@ -31,6 +31,9 @@ from verdicts.summary import DEFAULT_THRESHOLDS, Thresholds, summarize
 CONFIRMED_INSERTION_RULES = frozenset({ids.INSERTION_BOTH_ENGINES, ids.INSERTION_SINGLE_ENGINE})
 # A word ends a sentence when its letters are followed by . ! ? or : (then quotes or brackets).
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
+# The most adjacent words a moved word boundary can join ("in sight" -> "inside": two): longer
+# stretches of failures are not one word written another way, and would cost quadratic time.
+_MAX_MOVED_RUN = 4
 # A word every engine heard as written (``combine``'s first answer for it).
 _PASS = Explanation("pass", ids.PASS_EXACT)
 
@@ -296,8 +299,9 @@ def _sounding_run(
     fed: Sequence[str],
     lexicon: Lexicon,
 ) -> tuple[int, int] | None:
-    """``(start, end)`` in ``run`` of its longest stretch (two words or more) that sounds as fed."""
-    for size in range(len(run), 1, -1):
+    """``(start, end)`` in ``run`` of its longest stretch (two to ``_MAX_MOVED_RUN`` words) that
+    sounds as fed."""
+    for size in range(min(len(run), _MAX_MOVED_RUN), 1, -1):
         for start in range(len(run) - size + 1):
             words = run[start : start + size]
             sounds = [fed[w.index] for w in words]
