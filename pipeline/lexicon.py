@@ -10,13 +10,12 @@ Example::
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from verdicts import Lexicon
+from verdicts.lexicon import cache_key
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +33,6 @@ def _engine() -> Any:
     return engine
 
 
-def _g2p_version() -> str:
-    """A short digest of the G2P packages' versions and the code around them."""
-    digest = hashlib.sha256()
-    for name in _G2P_PACKAGES:
-        try:
-            digest.update(f"{name}=={metadata.version(name)}\n".encode())
-        except metadata.PackageNotFoundError:
-            digest.update(f"{name} missing\n".encode())
-    for path in _G2P_CODE:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
 class WordCache:
     """One-word G2P readings kept on disk (``<cache_dir>/g2p-words/<version>.tsv``, one
     ``word<TAB>phonemes<TAB>.`` line each, appended as they are made), so a process that meets only
@@ -55,7 +41,7 @@ class WordCache:
     share the file and a line cut short by a kill is ignored, never read as a shorter reading."""
 
     def __init__(self, folder: Path | None) -> None:
-        self.path = folder / "g2p-words" / f"{_g2p_version()}.tsv" if folder is not None else None
+        self.path = None if folder is None else folder / "g2p-words" / f"{cache_key(_G2P_PACKAGES, _G2P_CODE)}.tsv"
         self._words: dict[str, str] | None = None
 
     def get(self, word: str) -> str | None:

