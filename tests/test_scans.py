@@ -155,6 +155,32 @@ def test_reverdict_applies_changed_thresholds_without_asr(scanned):
         assert (conn.execute(stamps).fetchall(), conn.execute(words).fetchone()) == before
 
 
+def test_reverdict_over_worker_processes_writes_what_one_process_writes(scanned, monkeypatch):
+    """Pages of one clip spread over two spawned workers, each reading, judging and writing its
+    own pages: the same rows as the in-process re-verdict, then nothing rewritten."""
+    from pipeline.jobs import scans
+    from pipeline.settings import Settings
+
+    url, work, _ = scanned
+    invoke(url, work, "validate", "--reverdict", "--dataset", "cascade")  # the default rules, in process
+    expected = rows(url, "cascade")
+    with psycopg.connect(url) as conn:  # forget what was decided: every row is rewritten
+        conn.execute(
+            "UPDATE audio_quality SET fingerprints = fingerprints - 'verdict_output' WHERE dataset = 'cascade'"
+        )
+        conn.execute("UPDATE audio_words SET verdict = 'tts_failure' WHERE dataset = 'cascade'")
+    monkeypatch.setattr(scans, "MIN_CLIPS_PER_REVERDICT_WORKER", 1)
+    monkeypatch.setattr(scans, "REVERDICT_PAGE_SIZE", 1)
+    settings = Settings(database_url=url, work_dir=work, workers=2)
+    request = scans.ReverdictRequest(dataset="cascade")
+    first = scans.reverdict(request, settings)
+    assert first.files == 3 and first.skipped == 1 and first.unchanged == 0  # 3 labeled clips + 1 unlabeled
+    assert rows(url, "cascade") == expected
+    again = scans.reverdict(request, settings)
+    assert (again.files, again.unchanged) == (3, 3)
+    assert rows(url, "cascade") == expected
+
+
 def test_mos_only_scores_the_selected_clips(scanned, clip_dir, monkeypatch):
     url, work, _ = scanned
     monkeypatch.setenv("PIPELINE_MOS_JUDGES", '["dnsmos"]')

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -27,13 +26,15 @@ from pipeline.jobs.reporting import LogReporter, Reporter
 from pipeline.keep import clip_decision
 from pipeline.settings import Settings
 from pipeline.stages.base import ItemFailure
-from pipeline.stages.reverdict import ReverdictStage, Rules, rejudge_stored, reverdict_entry
+from pipeline.stages.reverdict import Rejudged, ReverdictStage, Rules, rejudge_stored, reverdict_entry
 from pipeline.store.connection import StoreUnavailable
-from pipeline.store.scans import ClipSelection, StoredClip, stored_pages, stored_state
+from pipeline.store.scans import ClipSelection, StoredClip, page_spans, stored_state
 from pipeline.store.store import Store, write_validation_entries
 
 # A worker process costs seconds to start (imports, the verdicts' lexicon): worth it per this many clips.
 MIN_CLIPS_PER_REVERDICT_WORKER = 1500
+# Clips per re-verdict page: what one worker reads, judges and writes in one go.
+REVERDICT_PAGE_SIZE = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,8 +109,9 @@ def reverdict_workers(settings: Settings, clips: int) -> int:
 
 
 def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter | None = None) -> ScanReport:
-    """Re-apply the current rules to the stored transcripts of the selected clips (pages of
-    stored clips spread over worker processes; each page written as it comes back)."""
+    """Re-apply the current rules to the stored transcripts of the selected clips: pages of
+    stored clips spread over worker processes, each worker reading, judging and writing its own
+    pages (a page is written before its counts come back)."""
     from pipeline.runner import LocalRunner
 
     reporter = reporter or LogReporter()
@@ -118,45 +120,23 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
     args = {"dataset": request.dataset, "selection": _selection_args(request.selection)}
     store, run_id = _open_store(settings, "reverdict", args, request.dataset, reporter)
     total, audio_total = _totals(store, request.dataset, request.selection)
-    stage = ReverdictStage(rules_from(settings))
+    stage = ReverdictStage(rules_from(settings), store.url, REVERDICT_PAGE_SIZE)
     runner = LocalRunner(reverdict_workers(settings, total))
     reporter.start("reverdict", total, audio_total)
     error = None
-    writer = ThreadPoolExecutor(1, thread_name_prefix="reverdict-writer")  # writes while the next page is judged
-    writing: Future | None = None
     try:
-        pages = stored_pages(store, request.dataset, request.selection, stage.resources.batch_size)
-        for _, results in runner.map_batches(stage, pages):
-            entries, refreshes = [], []
-            for done in results:
-                if isinstance(done, ItemFailure):  # the stage makes none; be loud if it ever does
-                    raise RuntimeError(f"reverdict failed on {done.item_id}: {done.error}")
-                reporter.advance("reverdict", 1, done.audio_s)
-                if done.entry is None:
-                    report.skipped += 1
-                    continue
-                report.files += 1
-                report.audio_s += done.audio_s
-                report.kept += bool(done.keep)
-                report.changed += done.keep != done.was_kept
-                report.would_escalate += done.would_escalate
-                if not done.unchanged:
-                    entries.append(done.entry)
-                    continue
-                report.unchanged += 1
-                if done.refresh is not None:
-                    key = done.entry["groups"]["verdicts"]
-                    refreshes.append((key["file_hash"], key["dataset"], done.refresh))
-            if writing is not None:
-                writing.result()  # one write at a time, in page order
-            writing = writer.submit(_write_page, store, entries, refreshes)
-        if writing is not None:
-            writing.result()
+        spans = ([span] for span in page_spans(store, request.dataset, request.selection, stage.resources.batch_size))
+        for _, outcomes in runner.map_batches(stage, spans):
+            for outcome in outcomes:
+                if isinstance(outcome, ItemFailure):  # the stage makes none; be loud if it ever does
+                    raise RuntimeError(f"reverdict failed on {outcome.item_id}: {outcome.error}")
+                for done in outcome.clips:
+                    _count(report, done)
+                    reporter.advance("reverdict", 1, done.audio_s)
     except StoreUnavailable as exc:
         error = str(exc)
         raise JobError(f"reverdict stopped: {exc} (clips written so far keep their new verdicts)") from exc
     finally:
-        writer.shutdown(wait=True)
         reporter.finish("reverdict")
         report.wall_s = time.perf_counter() - started
         report.database = DatabaseOutcome(attempted=True, rows=report.files - report.unchanged, error=error)
@@ -164,10 +144,16 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
     return report
 
 
-def _write_page(store: Store, entries: list[dict], refreshes: list[tuple[str, str, dict]]) -> None:
-    """A re-verdict page: changed clips rewritten, unchanged ones get only their fingerprints."""
-    write_validation_entries(store, entries)
-    store.merge_fingerprints(refreshes)
+def _count(report: ScanReport, done: Rejudged) -> None:
+    if not done.judged:
+        report.skipped += 1
+        return
+    report.files += 1
+    report.audio_s += done.audio_s
+    report.kept += bool(done.keep)
+    report.changed += done.keep != done.was_kept
+    report.would_escalate += done.would_escalate
+    report.unchanged += done.unchanged
 
 
 def rules_from(settings: Settings) -> Rules:

@@ -2,7 +2,9 @@
 again with the current rules, no ASR and no audio (``pipeline validate --reverdict``, and the
 keep update of a MOS-only scan). Each result is the clip's new rows, ready to write.
 
-A page of stored clips is one batch, so the runner can spread pages over worker processes.
+A page of stored clips is one item: its keyset bounds go to a worker, which reads the page,
+judges it and writes the rows that changed, so the runner can spread pages over worker
+processes with nothing but bounds and counts crossing between them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from pipeline.records import ClipResult, ClipSource
 from pipeline.stages.base import ItemFailure, Resources, Stage
 from pipeline.stages.verdicts import StoredQuality, rejudged
 from pipeline.store.rows import VERDICT_OUTPUT_GROUPS, VERDICT_OUTPUT_KEY, validation_entry
-from pipeline.store.scans import StoredClip
+from pipeline.store.scans import PageSpan, StoredClip, read_page
+from pipeline.store.store import Store, write_validation_entries
 from pipeline.store.transcripts import transcript_from_row
 from verdicts import Thresholds
 
@@ -84,17 +87,24 @@ def reverdict_entry(result: ClipResult) -> dict:
 
 @dataclass(frozen=True, slots=True)
 class Rejudged:
-    """One stored clip after a re-verdict: its rows (None: nothing to judge) and what changed."""
+    """One stored clip after a re-verdict: what was decided and whether its rows were rewritten
+    (the rows themselves are written by the worker that judged them)."""
 
-    entry: dict | None
     keep: bool | None
     was_kept: bool | None
     would_escalate: bool  # no secondary words, and the cascade would now ask for them
     audio_s: float
-    # The rows decide exactly what is stored (nothing to write but, when the rules' fingerprint
-    # changed, the fingerprints: ``refresh``).
+    judged: bool  # False: nothing to judge (no label, or no stored transcript)
+    # The new rows decide exactly what is stored: nothing rewritten (at most the fingerprints,
+    # when the rules' fingerprint changed).
     unchanged: bool = False
-    refresh: dict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageOutcome:
+    """A page of a re-verdict, judged and written: one ``Rejudged`` per clip, in scan order."""
+
+    clips: tuple[Rejudged, ...]
 
 
 def decided_as_stored(stored: StoredClip, entry: dict) -> bool:
@@ -111,29 +121,48 @@ def _fingerprints_refresh(stored: StoredClip, entry: dict) -> dict | None:
     return prints if any(stored.fingerprints.get(k) != v for k, v in prints.items()) else None
 
 
-class ReverdictStage(Stage[StoredClip, Rejudged]):
-    """Stored clips -> their re-judged rows. Loads nothing heavy but the verdicts' lexicon (on
-    first use, once per worker)."""
+class ReverdictStage(Stage[PageSpan, PageOutcome]):
+    """Pages of stored clips (their keyset bounds) -> judged and written. Each worker reads its
+    own page, judges it and writes what changed, so only page bounds and counts cross process
+    boundaries and the reads and writes of several workers run side by side. Loads nothing heavy
+    but the verdicts' lexicon (on first use, once per worker)."""
 
     name = "reverdict"
 
-    def __init__(self, rules: Rules, batch_size: int = 250) -> None:
+    def __init__(self, rules: Rules, database_url: str, page_size: int = 250) -> None:
         self.rules = rules
-        self.resources = Resources(cpus=1, batch_size=batch_size)
+        self.database_url = database_url
+        self.resources = Resources(cpus=1, batch_size=page_size)  # clips per page
+        self._store: Store | None = None
 
-    def process_batch(self, items: Sequence[StoredClip]) -> list[Rejudged | ItemFailure]:
-        out: list[Rejudged | ItemFailure] = []
-        for stored in items:
+    def setup(self) -> None:
+        self._store = Store(self.database_url, auto_migrate=False)  # the driver migrated
+
+    def process_batch(self, items: Sequence[PageSpan]) -> list[PageOutcome | ItemFailure]:
+        assert self._store is not None, "setup() was not called"
+        return [self._judge_page(self._store, span) for span in items]
+
+    def _judge_page(self, store: Store, span: PageSpan) -> PageOutcome:
+        clips: list[Rejudged] = []
+        entries: list[dict] = []
+        refreshes: list[tuple[str, str, dict]] = []
+        for stored in read_page(store, span):
             result = rejudge_stored(stored, self.rules)
             audio_s = stored.row["duration_s"] or 0.0
             if result is None:
-                out.append(Rejudged(None, None, stored.row["keep"], False, audio_s))
+                clips.append(Rejudged(None, stored.row["keep"], False, audio_s, judged=False))
                 continue
             decision = clip_decision(result)
             escalate = result.secondary is None and result.verdicts is not None and result.verdicts.summary.escalate
-            keep = decision.keep if decision is not None else None
             entry = reverdict_entry(result)
             same = decided_as_stored(stored, entry)
-            refresh = _fingerprints_refresh(stored, entry) if same else None
-            out.append(Rejudged(entry, keep, stored.row["keep"], escalate, audio_s, same, refresh))
-        return out
+            if not same:
+                entries.append(entry)
+            elif (refresh := _fingerprints_refresh(stored, entry)) is not None:
+                refreshes.append((stored.row["file_hash"], stored.row["dataset"], refresh))
+            keep = decision.keep if decision is not None else None
+            clips.append(Rejudged(keep, stored.row["keep"], escalate, audio_s, judged=True, unchanged=same))
+        if entries:
+            write_validation_entries(store, entries)
+        store.merge_fingerprints(refreshes)
+        return PageOutcome(tuple(clips))

@@ -1,14 +1,15 @@
 """Which stored clips a scan works on, and what the database holds for them: the selection flags
 of ``pipeline validate`` (``--only``, ``--voice``, ``--book``, ``--limit``) as one SQL predicate,
 the stored fingerprints and transcripts a rerun compares against, and whole stored clips (row +
-transcripts) for ``--reverdict``, read page by page.
+transcripts) for ``--reverdict``, read page by page (a page's bounds are small enough to hand to a
+worker, which reads its page itself).
 
 Example::
 
     selection = ClipSelection(only=Only.flagged, voice="af_heart", limit=100)
     state, chosen = stored_state(store, "main", hashes, selection)  # stored clips, hashes selected
-    for page in stored_pages(store, "main", selection):            # reverdict: every matching clip
-        ...
+    for span in page_spans(store, "main", selection):              # reverdict: every matching clip,
+        clips = read_page(store, span)                               # page by page (read by a worker)
 """
 
 from __future__ import annotations
@@ -105,47 +106,87 @@ def stored_state(
     return {h: StoredClip(row, transcripts.get(h, {})) for h, row in rows.items()}, chosen
 
 
-def stored_pages(
+# A scan position: (dataset, path or '', file_hash), the order of the scan_order index.
+ScanKey = tuple[str, str, str]
+_SCAN_KEY_COLUMNS = sql.SQL("dataset, COALESCE(path, ''), file_hash")
+_SCAN_KEY = sql.SQL("({})").format(_SCAN_KEY_COLUMNS)
+
+
+@dataclass(frozen=True, slots=True)
+class PageSpan:
+    """One page of a scan as keyset bounds: the clips ``selection`` takes (of ``dataset``, or of
+    every dataset) after ``after`` up to and including ``last`` in scan order. Small enough to
+    send to a worker, which reads (and writes) its own page."""
+
+    dataset: str | None
+    selection: ClipSelection
+    after: ScanKey | None
+    last: ScanKey
+    clips: int
+
+
+def _conditions(dataset: str | None, selection: ClipSelection, after: ScanKey | None, last: ScanKey | None):
+    conditions, params = [selection.where()], []
+    if dataset is not None:
+        conditions.append(sql.SQL("dataset = %s"))
+        params.append(dataset)
+    if after is not None:
+        conditions.append(sql.SQL("{} > (%s, %s, %s)").format(_SCAN_KEY))
+        params.extend(after)
+    if last is not None:
+        conditions.append(sql.SQL("{} <= (%s, %s, %s)").format(_SCAN_KEY))
+        params.extend(last)
+    return sql.SQL(" AND ").join(conditions), params
+
+
+def page_spans(
     store: Store, dataset: str | None, selection: ClipSelection, page_size: int = 2000
-) -> Iterator[list[StoredClip]]:
-    """Every stored clip ``selection`` takes (of ``dataset``, or of all datasets), with its
-    transcripts, in (dataset, path) order, ``page_size`` at a time (keyset paging)."""
+) -> Iterator[PageSpan]:
+    """The pages of every stored clip ``selection`` takes, in (dataset, path) order, ``page_size``
+    clips each (``limit`` counted), found lazily from the scan-order index: a page's bounds are
+    read only when the page before it has been handed out, so pages already rewritten never
+    shift the next one."""
     remaining = selection.limit
-    after: tuple[str, str, str] | None = None
+    after: ScanKey | None = None
     while remaining is None or remaining > 0:
         size = page_size if remaining is None else min(page_size, remaining)
-        conditions = [selection.where()]
-        params: list[Any] = []
-        if dataset is not None:
-            conditions.append(sql.SQL("dataset = %s"))
-            params.append(dataset)
-        if after is not None:
-            conditions.append(sql.SQL("(dataset, COALESCE(path, ''), file_hash) > (%s, %s, %s)"))
-            params.extend(after)
-        query = sql.SQL(
-            "SELECT {cols} FROM audio_quality WHERE {where} ORDER BY dataset, COALESCE(path, ''), file_hash LIMIT {n}"
-        ).format(cols=_columns(), where=sql.SQL(" AND ").join(conditions), n=sql.Literal(size))
-        with store.session("reading stored clips") as conn:
-            with conn.cursor(row_factory=dict_row) as cur:
-                cur.execute(query, params)
-                rows = cur.fetchall()
-            by_dataset: dict[str, list[str]] = {}
-            for row in rows:
-                by_dataset.setdefault(row["dataset"], []).append(row["file_hash"])
-            transcripts = {ds: read_transcripts(conn, ds, hashes) for ds, hashes in by_dataset.items()}
-            fed = _fed_phonemes(conn, [r for r in rows if not r["word_phonemes"] and r["n_words"]])
-        if not rows:
+        where, params = _conditions(dataset, selection, after, None)
+        query = sql.SQL("SELECT {key} FROM audio_quality WHERE {where} ORDER BY {key} LIMIT {n}").format(
+            key=_SCAN_KEY_COLUMNS, where=where, n=sql.Literal(size)
+        )
+        with store.session("reading the scan order") as conn:
+            keys = conn.execute(query, params).fetchall()
+        if not keys:
             return
-        yield [
-            StoredClip(r, transcripts[r["dataset"]].get(r["file_hash"], {}), fed.get((r["file_hash"], r["dataset"])))
-            for r in rows
-        ]
-        last = rows[-1]
-        after = (last["dataset"], last["path"] or "", last["file_hash"])
+        last = tuple(keys[-1])
+        yield PageSpan(dataset, selection, after, last, len(keys))  # type: ignore[arg-type]
+        after = last  # type: ignore[assignment]
         if remaining is not None:
-            remaining -= len(rows)
-        if len(rows) < size:
+            remaining -= len(keys)
+        if len(keys) < size:
             return
+
+
+def read_page(store: Store, span: PageSpan) -> list[StoredClip]:
+    """The stored clips of ``span`` with their transcripts (and, for rows without
+    ``word_phonemes``, the phonemes their words were judged against)."""
+    where, params = _conditions(span.dataset, span.selection, span.after, span.last)
+    query = sql.SQL("SELECT {cols} FROM audio_quality WHERE {where} ORDER BY {key}").format(
+        cols=_columns(), where=where, key=_SCAN_KEY_COLUMNS
+    )
+    with store.session("reading stored clips") as conn:
+        with conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            rows = cur.fetchall()
+        by_dataset: dict[str, list[str]] = {}
+        for row in rows:
+            by_dataset.setdefault(row["dataset"], []).append(row["file_hash"])
+        transcripts = {ds: read_transcripts(conn, ds, hashes) for ds, hashes in by_dataset.items()}
+        fed = _fed_phonemes(conn, [r for r in rows if not r["word_phonemes"] and r["n_words"]])
+    return [
+        StoredClip(r, transcripts[r["dataset"]].get(r["file_hash"], {}), fed.get((r["file_hash"], r["dataset"])))
+        for r in rows
+    ]
 
 
 def _fed_phonemes(conn, rows: Sequence[dict[str, Any]]) -> dict[tuple[str, str], tuple[str, ...]]:
