@@ -470,6 +470,50 @@ def test_recorded_g2p_matches_real_g2p(g2p) -> None:
         ("the cat sat", "the big cat sat", "the cat sat", [(1, "big", "", "insertion", "insertion.primary_only")]),
         ("the cat sat", "the cat sat", "the cat sat here", [(3, "", "here", "insertion", "insertion.secondary_only")]),
         ("the end [1] of it", "the end one of it", None, []),  # the TTS reading the markup goes with "[1]"
+        # one engine looping on a phrase (three or more copies in a row, the label's included):
+        # that engine's mistake; both engines hearing it, a single repeat, or a lone engine: not
+        (
+            "she looked at the location",
+            "she looked at the location",
+            "she looked at the location the location the location",
+            [(5, "", "the location the location", "secondary_error", "insertion.decoder_loop")],
+        ),
+        (
+            "thank you",
+            "thank you you you you",
+            "thank you",
+            [(2, "you you you", "", "stt_error", "insertion.decoder_loop")],
+        ),
+        (
+            "he went home",
+            "he went home",
+            "he went home and then and then and then",
+            [(3, "", "and then and then and then", "secondary_error", "insertion.decoder_loop")],
+        ),
+        (
+            "she looked at the location",
+            "she looked at the location",
+            "she looked at the location the location",
+            [(5, "", "the location", "insertion", "insertion.secondary_only")],
+        ),
+        (
+            "she looked at the location",
+            "she looked at the location the location the location",
+            "she looked at the location the location the location",
+            [(5, "the location the location", "the location the location", "insertion", "insertion.both_engines")],
+        ),
+        (
+            "he went home",
+            "he went home and then and then and then",
+            None,
+            [(3, "and then and then and then", None, "insertion", "insertion.single_engine")],
+        ),
+        (
+            "he went home",
+            "he went home",
+            "he went home and then and then and now",
+            [(3, "", "and then and then and now", "insertion", "insertion.secondary_only")],
+        ),
     ],
 )
 def test_insertions(reference, primary, secondary, expected, lexicon: Lexicon) -> None:

@@ -19,7 +19,7 @@ from dataclasses import replace
 
 from verdicts import rule_ids as ids
 from verdicts.lexicon import Lexicon, default_lexicon
-from verdicts.names import COUNTED_VERDICTS, INSERTION
+from verdicts.names import COUNTED_VERDICTS, INSERTION, Verdict
 from verdicts.normalize import Normalized, normalize
 from verdicts.reading import EngineReading, InsertedTokens, read_engine
 from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
@@ -326,6 +326,33 @@ def _rightmost(ref: Normalized, engine: EngineReading, ins: InsertedTokens) -> i
     return at
 
 
+# Decoder loops: a phrase of at most this many tokens said this many times in a row.
+_LOOP_MAX_PHRASE = 4
+_LOOP_MIN_COPIES = 3
+# The verdict of extra words that are one engine's own mistake, by the engine that made it.
+ENGINE_ERROR = {"primary": Verdict.STT_ERROR.value, "secondary": Verdict.SECONDARY_ERROR.value}
+
+
+def _decoder_loop(inserted: list[str], label: Sequence[str], position: int) -> bool:
+    """Whether ``inserted`` (extra tokens one engine heard before label token ``position``) is
+    whole copies of one short phrase that, with the copy the label may hold right there, makes
+    at least ``_LOOP_MIN_COPIES`` in a row: the repetition loop autoregressive recognizers
+    (Whisper) fall into. A TTS that repeats itself is heard by both engines; one repeat (two
+    copies) is never excused."""
+    for size in range(1, _LOOP_MAX_PHRASE + 1):
+        copies, rest = divmod(len(inserted), size)
+        phrase = inserted[:size]
+        if rest or copies < 2 or inserted != phrase * copies:
+            continue
+        in_label = (
+            list(label[max(0, position - size) : position]) == phrase
+            or list(label[position : position + size]) == phrase
+        )
+        if copies + in_label >= _LOOP_MIN_COPIES:
+            return True
+    return False
+
+
 def _insertions(
     ref: Normalized, p: EngineReading, s: EngineReading | None, skip: set[int], split: dict[str, set[int]]
 ) -> tuple[Insertion, ...]:
@@ -359,7 +386,12 @@ def _insertions(
         elif s is None:
             verdict, rule = INSERTION, ids.INSERTION_SINGLE_ENGINE
         else:
-            verdict, rule = INSERTION, ids.INSERTION_BY_ENGINE[next(iter(unexplained))]
+            role = next(iter(unexplained))
+            heard = [(p if role == "primary" else s).norm.tokens[k] for k in (p_ix if role == "primary" else s_ix)]
+            if _decoder_loop(heard, ref.tokens, position):
+                verdict, rule = ENGINE_ERROR[role], ids.INSERTION_DECODER_LOOP
+            else:
+                verdict, rule = INSERTION, ids.INSERTION_BY_ENGINE[role]
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)
         label_index = ref.source[position] if position < len(ref.tokens) else len(ref.words)

@@ -92,7 +92,9 @@ class Insertion:
     position: int  # index of the label word they come before (len(label words) = at the end)
     primary_word: str | None
     secondary_word: str | None
-    verdict: str  # "filler_word" or "insertion"
+    verdict: (
+        str  # "filler_word", "insertion", or the error of the one engine that heard them (stt_error, secondary_error)
+    )
     rule: str
     start_s: float | None = None
     end_s: float | None = None

@@ -67,6 +67,9 @@ INSERTION_BOTH_ENGINES = "insertion.both_engines"
 INSERTION_PRIMARY_ONLY = "insertion.primary_only"
 INSERTION_SECONDARY_ONLY = "insertion.secondary_only"
 INSERTION_SINGLE_ENGINE = "insertion.single_engine"  # only one engine ran
+# Extra words one engine of two heard that repeat a short phrase three or more times in a row
+# (the label saying it once at most): that engine's decoder looping, a recognizer mistake.
+INSERTION_DECODER_LOOP = "insertion.decoder_loop"
 
 # --- ids chosen by lookup -----------------------------------------------------------------------
 # ``verdicts.variants.variant_rule`` names -> rule id.
