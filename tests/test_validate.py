@@ -14,6 +14,7 @@ from judges.registry import build_asr
 from pipeline.jobs.validate import run_validation
 from pipeline.settings import Settings
 from pipeline.sources import discover
+from pipeline.store.columns import WORD_COLUMNS
 from pipeline.store.rows import validation_groups, word_rows
 from pipeline.tts.engine import build_engine
 from verdicts import Thresholds
@@ -88,7 +89,9 @@ def test_batch_and_stream_modes_give_identical_rows(clip_dir, judges, engines):
         for group in groups.values():
             for key in [k for k in group if k.endswith("_ms")]:
                 group.pop(key)
-        return groups, word_rows(result)
+        words = word_rows(result)
+        assert all(tuple(row) == WORD_COLUMNS for row in words)  # the order COPY and the digest use
+        return groups, words
 
     batch, _ = validate(clip_dir, judges, engines, "batch")
     stream, _ = validate(clip_dir, judges, engines, "stream")

@@ -61,22 +61,18 @@ def align(ref: Sequence[str], hyp: Sequence[str]) -> Alignment:
         tail += 1
     mid = _dp(ref[head : n - tail], hyp[head : m - tail])
     ops: list[AlignOp] = [AlignOp("equal", i, i, i) for i in range(head)]
+    counts = {"substitute": 0, "delete": 0, "insert": 0, "equal": 0}
+    pos = head  # the reference position the next op sits at (an insertion: the token it comes before)
     for kind, i, j in mid:
-        ri = None if i is None else i + head
-        hj = None if j is None else j + head
-        ops.append(AlignOp(kind, ri, hj, 0))
-    ops += [AlignOp("equal", n - tail + k, m - tail + k, 0) for k in range(tail)]
-    # Fill in ref_pos: the reference position each op sits at.
-    placed: list[AlignOp] = []
-    pos = 0
-    for op in ops:
-        placed.append(AlignOp(op.kind, op.ref_index, op.hyp_index, pos))
-        if op.ref_index is not None:
-            pos = op.ref_index + 1
-    subs = sum(1 for o in placed if o.kind == "substitute")
-    dels = sum(1 for o in placed if o.kind == "delete")
-    ins = sum(1 for o in placed if o.kind == "insert")
-    return Alignment(tuple(placed), n, m, subs, dels, ins)
+        counts[kind] += 1
+        if i is None:
+            ops.append(AlignOp(kind, None, j + head, pos))
+        else:
+            pos = i + head
+            ops.append(AlignOp(kind, pos, None if j is None else j + head, pos))
+            pos += 1
+    ops += [AlignOp("equal", n - tail + k, m - tail + k, n - tail + k) for k in range(tail)]
+    return Alignment(tuple(ops), n, m, counts["substitute"], counts["delete"], counts["insert"])
 
 
 def _dp(ref: Sequence[str], hyp: Sequence[str]) -> list[tuple[OpKind, int | None, int | None]]:

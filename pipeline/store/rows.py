@@ -22,6 +22,9 @@ VERDICT_OUTPUT_GROUPS = ("verdicts", "primary", "secondary", "checks")
 # Columns of those groups that say how, not what, or which clip (the same decisions under another
 # dataset name digest the same): left out of the digest of what was decided.
 _NOT_DECIDED = frozenset({"fingerprints", "primary_ms", "secondary_ms", "file_hash", "dataset"})
+# The word-row columns that say what was decided (values in this order, so a digest does not
+# sort the keys of every word row).
+_DECIDED_WORD_COLUMNS = tuple(c for c in WORD_COLUMNS if c not in _NOT_DECIDED)
 # The fingerprints key holding the digest of the decided columns and word rows.
 VERDICT_OUTPUT_KEY = "verdict_output"
 # The digest's JSON: keys sorted, numpy scalars as numbers (a live result and its stored copy
@@ -35,8 +38,8 @@ def verdict_output_digest(groups: dict[str, dict[str, Any]], words: list[dict[st
     decided = {
         g: {k: v for k, v in groups[g].items() if k not in _NOT_DECIDED} for g in VERDICT_OUTPUT_GROUPS if g in groups
     }
-    rows = [{k: v for k, v in w.items() if k not in _NOT_DECIDED} for w in words]
-    blob = orjson.dumps([decided, rows], option=_DIGEST_JSON, default=str)
+    rows = [[w[c] for c in _DECIDED_WORD_COLUMNS] for w in words]
+    blob = orjson.dumps([decided, _DECIDED_WORD_COLUMNS, rows], option=_DIGEST_JSON, default=str)
     return hashlib.blake2b(blob, digest_size=16).hexdigest()
 
 
@@ -165,7 +168,7 @@ def word_rows(result: ClipResult) -> list[dict[str, Any]]:
     rows = []
     for word in (*result.verdicts.words, *result.verdicts.insertions):
         is_insertion = word.index < 0
-        values = {
+        row = {  # in WORD_COLUMNS order
             "file_hash": result.clip.file_hash,
             "dataset": result.clip.dataset,
             "word_index": word.index,
@@ -181,7 +184,7 @@ def word_rows(result: ClipResult) -> list[dict[str, Any]]:
             "position": word.position if is_insertion else None,
             "fed_phonemes": None if is_insertion else word.fed_phonemes,
         }
-        rows.append({column: values[column] for column in WORD_COLUMNS})
+        rows.append(row)
     return rows
 
 
