@@ -181,6 +181,25 @@ def test_reverdict_over_worker_processes_writes_what_one_process_writes(scanned,
     assert rows(url, "cascade") == expected
 
 
+def test_page_spans_cover_the_selection_once_in_scan_order(scanned):
+    from pipeline.store.scans import ClipSelection, page_spans, read_page
+    from pipeline.store.store import Store
+
+    url, _, _ = scanned
+    store = Store(url)
+    every = [
+        c.row["path"] for span in page_spans(store, "cascade", ClipSelection(), 250) for c in read_page(store, span)
+    ]
+    assert every == sorted(every) and len(every) == 4
+    spans = list(page_spans(store, "cascade", ClipSelection(limit=3), 2))  # pages of 2, the first 3 clips
+    assert [span.clips for span in spans] == [2, 1]
+    assert [c.row["path"] for span in spans for c in read_page(store, span)] == every[:3]
+    flagged = [
+        c for span in page_spans(store, "cascade", ClipSelection(only="flagged"), 1) for c in read_page(store, span)
+    ]
+    assert flagged and all(c.row["keep"] is False for c in flagged)
+
+
 def test_mos_only_scores_the_selected_clips(scanned, clip_dir, monkeypatch):
     url, work, _ = scanned
     monkeypatch.setenv("PIPELINE_MOS_JUDGES", '["dnsmos"]')
