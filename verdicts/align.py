@@ -16,7 +16,9 @@ from typing import Literal
 OpKind = Literal["equal", "substitute", "delete", "insert"]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: built for every word of every clip (a frozen dataclass's __init__ costs ~4x as much);
+# treated as immutable all the same.
+@dataclass(slots=True)
 class AlignOp:
     """One step of an alignment. ``ref_index`` is None for an insertion, ``hyp_index`` for a
     deletion; ``ref_pos`` is always the reference position (for an insertion: the reference

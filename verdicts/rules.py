@@ -341,7 +341,9 @@ def sounds_as_fed(heard: tuple[str, ...], fed: str, lexicon: Lexicon) -> bool:
     return any(same_sound(fed, said) for said in lexicon.pronounce(heard))
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: built for every word of every clip (a frozen dataclass's __init__ costs ~4x as much);
+# treated as immutable all the same.
+@dataclass(slots=True)
 class WordReading:
     """One engine's reading of one label word."""
 
