@@ -141,6 +141,24 @@ def test_bulk_batch_with_duplicate_keys_keeps_the_last(store: Store):
     assert fetch(store, "select text from audio_quality where dataset='dup' and chunk_index=0") == [("the later one",)]
 
 
+def test_a_transaction_commits_all_its_writes_or_none(store: Store):
+    import psycopg
+
+    rows = gen_rows(220, dataset="tx")
+    renamed = [dict(row, text="renamed") for row in rows[:10]]
+    with store.transaction("three upserts"):  # a bulk upsert must not re-apply an earlier one's rows
+        store.upsert("generation", rows, bulk=True)
+        store.upsert("generation", renamed, bulk=False)
+        store.upsert("generation", rows[200:], bulk=True)
+    assert fetch(store, "select count(*) from audio_quality where dataset = 'tx' and text = 'renamed'") == [(10,)]
+    words = [{"file_hash": rows[0]["file_hash"], "dataset": "tx", "word_index": 0, "verdict": None}]  # NOT NULL
+    with pytest.raises(psycopg.errors.NotNullViolation):
+        with store.transaction("a row and a bad word row"):
+            store.upsert("generation", gen_rows(1, dataset="tx-rolled-back"))
+            store.replace_words([(rows[0]["file_hash"], "tx")], words)
+    assert fetch(store, "select count(*) from audio_quality where dataset = 'tx-rolled-back'") == [(0,)]
+
+
 def _writer(url: str, offset: int, rounds: int) -> None:
     store = Store(url)
     for r in range(rounds):

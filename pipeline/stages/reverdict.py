@@ -162,7 +162,8 @@ class ReverdictStage(Stage[PageSpan, PageOutcome]):
                 refreshes.append((stored.row["file_hash"], stored.row["dataset"], refresh))
             keep = decision.keep if decision is not None else None
             clips.append(Rejudged(keep, stored.row["keep"], escalate, audio_s, judged=True, unchanged=same))
-        if entries:
-            write_validation_entries(store, entries)
-        store.merge_fingerprints(refreshes)
+        if entries or refreshes:
+            with store.transaction("writing a re-verdict page"):  # the page's rows all or none
+                write_validation_entries(store, entries)
+                store.merge_fingerprints(refreshes)
         return PageOutcome(tuple(clips))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ from pipeline.store.transcripts import write_transcripts
 log = logging.getLogger(__name__)
 
 BULK_THRESHOLD = 200  # rows; below this, row-by-row is as fast and simpler to debug
+# Per thread: {id(store): the connection of its open ``Store.transaction``}.
+_OPEN = threading.local()
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,14 +69,35 @@ class Store:
 
     @contextmanager
     def session(self, doing: str) -> Iterator[psycopg.Connection]:
-        """One connection and transaction for a read or write; a connection lost on the way (terminated,
-        server restarted, network gone) becomes :class:`StoreUnavailable`, never a raw psycopg
-        error, so every caller can fall back to its local log."""
+        """One connection and transaction for a read or write (inside :meth:`transaction`: that
+        one's); a connection lost on the way (terminated, server restarted, network gone) becomes
+        :class:`StoreUnavailable`, never a raw psycopg error, so every caller can fall back to
+        its local log."""
+        open_here = getattr(_OPEN, "connections", {}).get(id(self))
+        if open_here is not None:
+            yield open_here
+            return
         try:
             with self.connect() as conn:
                 yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise StoreUnavailable(f"database went away while {doing}: {str(exc).strip()}") from exc
+
+    @contextmanager
+    def transaction(self, doing: str) -> Iterator[None]:
+        """Every session this thread opens on this store inside the ``with`` shares one
+        connection and one transaction: the writes commit together or not at all (a clip's
+        row never lands without its word rows). Nested: the outer one."""
+        connections = _OPEN.__dict__.setdefault("connections", {})
+        if id(self) in connections:
+            yield
+            return
+        with self.session(doing) as conn:
+            connections[id(self)] = conn
+            try:
+                yield
+            finally:
+                del connections[id(self)]
 
     def connect(self) -> psycopg.Connection:
         conn = connect(self.url)
@@ -175,6 +199,7 @@ class Store:
                     " ORDER BY file_hash, dataset, staging_seq DESC) s {conflict}"
                 ).format(cols=cols, conflict=self._conflict_clause(identity, owned, merged))
             )
+            cur.execute("DELETE FROM aq_staging")  # a later upsert in the same transaction starts empty
 
     def write_generation(self, records: Sequence[AudioRecord]) -> UpsertResult:
         """The ``GenerationSink`` seam of ``pipeline generate``."""
@@ -222,6 +247,8 @@ class Store:
         transcript is stored the moment it exists (a killed run keeps it)."""
         if clips:
             self.upsert("audio", clips)
+        if not rows:
+            return 0
         with self.session("writing audio_transcripts rows") as conn:
             return write_transcripts(conn, rows)
 
@@ -326,7 +353,10 @@ def sync_manifests(store: Store, datasets_dir, dataset: str | None = None) -> di
 
 
 def write_validation_entries(store: Store, entries: Sequence[dict]) -> int:
-    """Upsert validate results (``rows.validation_entry`` shape: groups + words); returns clips."""
+    """Upsert validate results (``rows.validation_entry`` shape: groups + words) in one
+    transaction; returns clips."""
+    if not entries:
+        return 0
     # One upsert per set of groups: the clips that carry the same groups are written together,
     # all their groups in one row each (a clip without, say, a secondary group keeps its columns).
     by_groups: dict[tuple[str, ...], list[dict]] = {}
@@ -336,11 +366,12 @@ def write_validation_entries(store: Store, entries: Sequence[dict]) -> int:
         for row in groups.values():
             merged.update(row)
         by_groups.setdefault(tuple(sorted(groups)), []).append(merged)
-    for groups, rows in by_groups.items():
-        store.upsert(groups, rows)
     files = [(e["groups"]["verdicts"]["file_hash"], e["groups"]["verdicts"]["dataset"]) for e in entries]
-    store.replace_words(files, [w for e in entries for w in e["words"]])
-    store.write_transcripts([t for e in entries for t in e.get("transcripts", ())])  # older logs have none
+    with store.transaction("writing validate results"):  # rows, word rows and transcripts together
+        for groups, rows in by_groups.items():
+            store.upsert(groups, rows)
+        store.replace_words(files, [w for e in entries for w in e["words"]])
+        store.write_transcripts([t for e in entries for t in e.get("transcripts", ())])  # older logs have none
     return len(entries)
 
 
