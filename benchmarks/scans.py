@@ -11,6 +11,10 @@
 
     python benchmarks/scans.py --dataset-dir work/datasets/alice-full --copies 33
 
+``--baseline DIR`` runs every re-verdict case with another checkout's CLI too (e.g. a git
+worktree of an earlier commit), alternating with this one on the same replicated clips, so two
+versions are measured side by side in one run.
+
 Needs DATABASE_URL. Prints one JSON object.
 """
 
@@ -33,14 +37,14 @@ VALIDATE = ("--engines", "cascade", "--mos-mode", "none")
 CPU_S: dict[str, float] = {}  # user + system CPU seconds of each command's process tree
 
 
-def run(args: list[str], work: Path, **env: str) -> tuple[float, str]:
+def run(args: list[str], work: Path, checkout: Path = REPO, **env: str) -> tuple[float, str]:
     started = time.perf_counter()
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
-        [sys.executable, str(REPO / "cli.py"), *args, "--work-dir", str(work)],
+        [sys.executable, str(checkout / "cli.py"), *args, "--work-dir", str(work)],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "200", **env},
+        env={**os.environ, "PYTHONPATH": str(checkout), "COLUMNS": "200", **env},
         check=False,
     )
     wall = time.perf_counter() - started
@@ -96,6 +100,7 @@ def main() -> None:
     parser.add_argument("--work-dir", type=Path, default=Path("work"))
     parser.add_argument("--copies", type=int, default=300, help="replicas of the validated clips to re-verdict")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="re-verdict worker processes to try")
+    parser.add_argument("--baseline", type=Path, help="another checkout whose re-verdict runs beside this one's")
     args = parser.parse_args()
     url = os.environ["DATABASE_URL"]
     dataset = args.dataset_dir.resolve().name
@@ -115,23 +120,26 @@ def main() -> None:
         "rerun_transcribed_reused": transcribed.group(1) if transcribed else None,
         "reverdict_clips": clips,
     }
+    checkouts = {"this": REPO, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     for workers in args.workers:
-        # every row rewritten (as after a rule change that changes every clip: no stored digest
-        # matches), then the same command again (nothing changed: no row rewritten)
-        forget_decisions(url, "bench-reverdict")
-        for case in ("rewrite_all", "unchanged"):
-            command = ["validate", "--reverdict", "--dataset", "bench-reverdict"]
-            wall, output = run(command, args.work_dir, PIPELINE_WORKERS=str(workers))
-            rate = re.search(r"\((\d+) clips/s", output)
-            written = re.search(r"(\d+) written, (\d+) unchanged", output)
-            out[f"reverdict_{case}_workers_{workers}"] = {
-                "wall_s": round(wall, 1),
-                "cpu_s": CPU_S["validate --reverdict"],
-                "clips_per_s_wall": round(clips / wall, 1),
-                "clips_per_s_in_run": int(rate.group(1)) if rate else None,
-                "written_unchanged": [int(written.group(1)), int(written.group(2))] if written else None,
-                "load_average_after": os.getloadavg(),
-            }
+        for name, checkout in checkouts.items():
+            # every row rewritten (as after a rule change that changes every clip: no stored digest
+            # matches), then the same command again (nothing changed: no row rewritten)
+            forget_decisions(url, "bench-reverdict")
+            for case in ("rewrite_all", "unchanged"):
+                command = ["validate", "--reverdict", "--dataset", "bench-reverdict"]
+                wall, output = run(command, args.work_dir, checkout, PIPELINE_WORKERS=str(workers))
+                rate = re.search(r"\((\d+) clips/s", output)
+                written = re.search(r"(\d+) written, (\d+) unchanged", output)
+                prefix = "" if name == "this" else "baseline_"
+                out[f"{prefix}reverdict_{case}_workers_{workers}"] = {
+                    "wall_s": round(wall, 1),
+                    "cpu_s": CPU_S["validate --reverdict"],
+                    "clips_per_s_wall": round(clips / wall, 1),
+                    "clips_per_s_in_run": int(rate.group(1)) if rate else None,
+                    "written_unchanged": [int(written.group(1)), int(written.group(2))] if written else None,
+                    "load_average_after": os.getloadavg(),
+                }
     out["cpu_s"] = CPU_S
     print(json.dumps(out, indent=1))
 
