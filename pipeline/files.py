@@ -7,6 +7,7 @@ Example::
     with atomic_path(model_file) as tmp:      # stream into tmp; an exception leaves nothing behind
         with tmp.open("wb") as out: ...
     sha256_file(model_file)                    # hex digest, read in 1 MiB blocks
+    remove_stale_temporaries(dataset)          # what killed writers left behind
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +35,40 @@ def temporary_sibling(path: Path) -> Path:
     """A hidden temporary name beside ``path``, unique per process and call (created later with
     the usual umask permissions, unlike ``mkstemp``'s 0600)."""
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+# ``temporary_sibling`` names: .<name>.<pid>.<8 hex>.tmp
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.[0-9a-f]{8}\.tmp")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path, max_age_s: float = 3600.0) -> int:
+    """Delete the temporary siblings under ``folder`` that a killed writer left (its process is
+    gone from this host, or the file is older than ``max_age_s``: a write takes seconds); returns
+    how many. A live writer's file is left alone."""
+    removed = 0
+    now = time.time()
+    for path in Path(folder).rglob(".*.tmp"):
+        match = _TEMPORARY.fullmatch(path.name)
+        if match is None or not path.is_file():
+            continue
+        try:
+            stale = not _alive(int(match.group(1))) or now - path.stat().st_mtime > max_age_s
+            if stale:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # its writer finished (renamed it) meanwhile
+            continue
+    return removed
 
 
 @contextlib.contextmanager

@@ -26,7 +26,7 @@ import soundfile as sf
 
 from pipeline.choices import RunnerKind, TTSBackendName
 from pipeline.chunking import ChunkSummary
-from pipeline.files import atomic_path
+from pipeline.files import atomic_path, remove_stale_temporaries
 from pipeline.ingest import Book
 from pipeline.jobs.errors import JobError
 from pipeline.jobs.plumbing import open_runner, runner_errors, start_run_or_warn
@@ -368,6 +368,8 @@ def generate(request: GenerateRequest, settings: Settings, reporter: Reporter | 
         f"~{summary.est_hours:.2f} h of speech per voice"
     )
     dataset_dir = settings.datasets_dir / request.dataset
+    if dataset_dir.is_dir() and (stale := remove_stale_temporaries(dataset_dir)):
+        reporter.note(f"removed {stale} half-written file(s) a killed run left in {dataset_dir}")
     settings, resolved, jobs = _plan(request, settings, chunks)
     if settings.synthesis_batch > 1 and settings.tts_backend != TTSBackendName.torch:
         reporter.note("--synthesis-batch batches the torch backend only; ONNX runs one at a time", "warning")
