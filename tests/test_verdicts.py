@@ -514,6 +514,12 @@ def test_recorded_g2p_matches_real_g2p(g2p) -> None:
             "he went home and then and then and now",
             [(3, "", "and then and then and now", "insertion", "insertion.secondary_only")],
         ),
+        (  # the label's own repeat, one engine hearing one copy more: not a loop
+            "down, down, down, would the fall never end",
+            "down down down would the fall never end",
+            "down down down down would the fall never end",
+            [(3, "", "down", "insertion", "insertion.secondary_only")],
+        ),
     ],
 )
 def test_insertions(reference, primary, secondary, expected, lexicon: Lexicon) -> None:
@@ -528,6 +534,18 @@ def test_insertions(reference, primary, secondary, expected, lexicon: Lexicon) -
     assert [i.index for i in result.insertions] == [-1 - k for k in range(len(expected))]
     assert result.summary.n_insertions == sum(1 for e in expected if e[3] == "insertion")
     assert all(row.verdict == "pass" for row in result.words if not row.label_word.startswith("["))
+
+
+def test_a_decoder_loop_over_label_words_is_the_engine_s_mistake(lexicon: Lexicon) -> None:
+    """Whisper looping on a phrase over the end of a clip, cut off mid-phrase: the label words
+    it drowned are that engine's mistakes and every extra word is part of the loop, so the clip
+    is kept when the other engine heard the label."""
+    label = "of arithmetic ambition distraction uglification and derision"
+    looping = "of arithmetic ambition distraction and the location and the location and the location and the"
+    result = judge_words(label, Hypothesis("primary", looping), Hypothesis("secondary", label), lexicon=lexicon)
+    assert result.insertions and all(i.rule == "insertion.decoder_loop" for i in result.insertions)
+    assert {i.verdict for i in result.insertions} == {"stt_error"}
+    assert result.summary.n_insertions == 0 and result.summary.keep is True
 
 
 # --------------------------------------------------------------------------------------------

@@ -326,31 +326,44 @@ def _rightmost(ref: Normalized, engine: EngineReading, ins: InsertedTokens) -> i
     return at
 
 
-# Decoder loops: a phrase of at most this many tokens said this many times in a row.
+# Decoder loops: a phrase of at most this many tokens said this many times in a row, of which
+# at least ``_LOOP_MIN_EXTRA`` copies' worth of tokens are extra words.
 _LOOP_MAX_PHRASE = 4
 _LOOP_MIN_COPIES = 3
+_LOOP_MIN_EXTRA = 2
 # The verdict of extra words that are one engine's own mistake, by the engine that made it.
 ENGINE_ERROR = {"primary": Verdict.STT_ERROR.value, "secondary": Verdict.SECONDARY_ERROR.value}
 
 
-def _decoder_loop(inserted: list[str], label: Sequence[str], position: int) -> bool:
-    """Whether ``inserted`` (extra tokens one engine heard before label token ``position``) is
-    whole copies of one short phrase that, with the copy the label may hold right there, makes
-    at least ``_LOOP_MIN_COPIES`` in a row: the repetition loop autoregressive recognizers
-    (Whisper) fall into. A TTS that repeats itself is heard by both engines; one repeat (two
-    copies) is never excused."""
+def _loops(tokens: Sequence[str]) -> list[tuple[int, int, int]]:
+    """``(start, end, size)`` of every stretch of ``tokens`` that repeats a phrase of ``size``
+    tokens at least ``_LOOP_MIN_COPIES`` times in a row (a last copy may be cut short)."""
+    found = []
     for size in range(1, _LOOP_MAX_PHRASE + 1):
-        copies, rest = divmod(len(inserted), size)
-        phrase = inserted[:size]
-        if rest or copies < 2 or inserted != phrase * copies:
-            continue
-        in_label = (
-            list(label[max(0, position - size) : position]) == phrase
-            or list(label[position : position + size]) == phrase
-        )
-        if copies + in_label >= _LOOP_MIN_COPIES:
-            return True
-    return False
+        k = size
+        while k < len(tokens):
+            if tokens[k] != tokens[k - size]:
+                k += 1
+                continue
+            start = k - size
+            while k < len(tokens) and tokens[k] == tokens[k - size]:
+                k += 1
+            if k - start >= _LOOP_MIN_COPIES * size:
+                found.append((start, k, size))
+    return found
+
+
+def _decoder_loop(tokens: Sequence[str], row: Sequence[int], extra: set[int]) -> bool:
+    """Whether the extra tokens ``row`` (indices into one engine's ``tokens``; ``extra``: all its
+    unexplained extra tokens) lie inside a stretch where that engine repeats a short phrase three
+    or more times in a row, at least two copies' worth of it extra words: the repetition loop
+    autoregressive recognizers (Whisper) fall into, often cut off mid-phrase and running over
+    the label words it replaced. A TTS that repeats itself is heard by both engines; one extra
+    copy is never excused."""
+    return bool(row) and any(
+        all(start <= k < end for k in row) and sum(start <= k < end for k in extra) >= _LOOP_MIN_EXTRA * size
+        for start, end, size in _loops(tokens)
+    )
 
 
 def _insertions(
@@ -359,6 +372,7 @@ def _insertions(
     """One row per place in the label where an engine heard extra words (but pure markup's and
     the halves of split words, which went with their word)."""
     by_position: dict[int, dict[str, list[InsertedTokens]]] = {}
+    extra: dict[str, set[int]] = {}  # role -> every unexplained extra token of that engine
     for role, engine in (("primary", p), ("secondary", s)):
         if engine is None:
             continue
@@ -367,6 +381,7 @@ def _insertions(
         for ins in engine.insertions:
             if ins.explanation is None and ins.position not in split.get(engine.engine, ()):
                 merged[ins.position] = merged.get(ins.position, ()) + ins.hyp
+        extra[role] = {k for hyp in merged.values() for k in hyp}
         runs = [InsertedTokens(at, tuple(sorted(hyp)), None) for at, hyp in merged.items()]
         for ins in explained + runs:
             if ins.position not in skip:
@@ -387,8 +402,8 @@ def _insertions(
             verdict, rule = INSERTION, ids.INSERTION_SINGLE_ENGINE
         else:
             role = next(iter(unexplained))
-            heard = [(p if role == "primary" else s).norm.tokens[k] for k in (p_ix if role == "primary" else s_ix)]
-            if _decoder_loop(heard, ref.tokens, position):
+            heard_by, row = (p, p_ix) if role == "primary" else (s, s_ix)
+            if _decoder_loop(heard_by.norm.tokens, row, extra[role]):
                 verdict, rule = ENGINE_ERROR[role], ids.INSERTION_DECODER_LOOP
             else:
                 verdict, rule = INSERTION, ids.INSERTION_BY_ENGINE[role]
