@@ -171,6 +171,7 @@ def test_reverdict_over_worker_processes_writes_what_one_process_writes(scanned,
         conn.execute("UPDATE audio_words SET verdict = 'tts_failure' WHERE dataset = 'cascade'")
     monkeypatch.setattr(scans, "MIN_CLIPS_PER_REVERDICT_WORKER", 1)
     monkeypatch.setattr(scans, "REVERDICT_PAGE_SIZE", 1)
+    monkeypatch.setattr(scans, "REVERDICT_PAGES_PER_BATCH", 2)  # two pages a batch: a write overlaps a read
     settings = Settings(database_url=url, work_dir=work, workers=2)
     request = scans.ReverdictRequest(dataset="cascade")
     first = scans.reverdict(request, settings)

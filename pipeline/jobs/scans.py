@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from itertools import islice
 from pathlib import Path
 
 from pipeline.jobs.errors import JobError
@@ -28,13 +30,15 @@ from pipeline.settings import Settings
 from pipeline.stages.base import ItemFailure
 from pipeline.stages.reverdict import Rejudged, ReverdictStage, Rules, rejudge_stored, reverdict_entry
 from pipeline.store.connection import StoreUnavailable
-from pipeline.store.scans import ClipSelection, StoredClip, page_spans, stored_state
+from pipeline.store.scans import ClipSelection, PageSpan, StoredClip, page_spans, stored_state
 from pipeline.store.store import Store, write_validation_entries
 
 # A worker process costs seconds to start (imports, the verdicts' lexicon): worth it per this many clips.
 MIN_CLIPS_PER_REVERDICT_WORKER = 1500
-# Clips per re-verdict page: what one worker reads, judges and writes in one go.
+# Clips per re-verdict page: what one worker reads, judges and writes in one go; and pages per
+# batch handed to a worker (within a batch a page is written while the next is judged).
 REVERDICT_PAGE_SIZE = 250
+REVERDICT_PAGES_PER_BATCH = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +129,8 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
     reporter.start("reverdict", total, audio_total)
     error = None
     try:
-        spans = ([span] for span in page_spans(store, request.dataset, request.selection, stage.resources.batch_size))
-        for _, outcomes in runner.map_batches(stage, spans):
+        spans = page_spans(store, request.dataset, request.selection, stage.resources.batch_size)
+        for _, outcomes in runner.map_batches(stage, _batched(spans, REVERDICT_PAGES_PER_BATCH)):
             for outcome in outcomes:
                 if isinstance(outcome, ItemFailure):  # the stage makes none; be loud if it ever does
                     raise RuntimeError(f"reverdict failed on {outcome.item_id}: {outcome.error}")
@@ -142,6 +146,12 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
         report.database = DatabaseOutcome(attempted=True, rows=report.files - report.unchanged, error=error)
         _finish(store, run_id, report, error)
     return report
+
+
+def _batched(items: Iterator[PageSpan], size: int) -> Iterator[list[PageSpan]]:
+    """``items`` in lists of ``size`` (the last one shorter), drawn lazily."""
+    while batch := list(islice(items, size)):
+        yield batch
 
 
 def _count(report: ScanReport, done: Rejudged) -> None:

@@ -10,6 +10,7 @@ processes with nothing but bounds and counts crossing between them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from pipeline.clip_checks import ClipCheckThresholds
@@ -123,9 +124,11 @@ def _fingerprints_refresh(stored: StoredClip, entry: dict) -> dict | None:
 
 class ReverdictStage(Stage[PageSpan, PageOutcome]):
     """Pages of stored clips (their keyset bounds) -> judged and written. Each worker reads its
-    own page, judges it and writes what changed, so only page bounds and counts cross process
-    boundaries and the reads and writes of several workers run side by side. Loads nothing heavy
-    but the verdicts' lexicon (on first use, once per worker)."""
+    own pages, judges them and writes what changed, so only page bounds and counts cross process
+    boundaries and the reads and writes of several workers run side by side. Within a batch of
+    pages, a page is written on a thread while the next one is read and judged (the database
+    works while Python judges); every page is written before ``process_batch`` returns. Loads
+    nothing heavy but the verdicts' lexicon (on first use, once per worker)."""
 
     name = "reverdict"
 
@@ -134,15 +137,34 @@ class ReverdictStage(Stage[PageSpan, PageOutcome]):
         self.database_url = database_url
         self.resources = Resources(cpus=1, batch_size=page_size)  # clips per page
         self._store: Store | None = None
+        self._writer: ThreadPoolExecutor | None = None
 
     def setup(self) -> None:
         self._store = Store(self.database_url, auto_migrate=False)  # the driver migrated
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="reverdict-writer")
+
+    def teardown(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
 
     def process_batch(self, items: Sequence[PageSpan]) -> list[PageOutcome | ItemFailure]:
-        assert self._store is not None, "setup() was not called"
-        return [self._judge_page(self._store, span) for span in items]
+        assert self._store is not None and self._writer is not None, "setup() was not called"
+        outcomes: list[PageOutcome | ItemFailure] = []
+        writing: Future | None = None
+        try:
+            for span in items:
+                outcome, entries, refreshes = self._judge_page(self._store, span)
+                if writing is not None:
+                    writing.result()  # one write at a time, in page order
+                writing = self._writer.submit(_write_page, self._store, entries, refreshes)
+                outcomes.append(outcome)
+        finally:
+            if writing is not None:
+                writing.result()
+        return outcomes
 
-    def _judge_page(self, store: Store, span: PageSpan) -> PageOutcome:
+    def _judge_page(self, store: Store, span: PageSpan) -> tuple[PageOutcome, list[dict], list[tuple[str, str, dict]]]:
+        """A page's outcome and what to write for it (rows that changed, fingerprint refreshes)."""
         clips: list[Rejudged] = []
         entries: list[dict] = []
         refreshes: list[tuple[str, str, dict]] = []
@@ -162,8 +184,12 @@ class ReverdictStage(Stage[PageSpan, PageOutcome]):
                 refreshes.append((stored.row["file_hash"], stored.row["dataset"], refresh))
             keep = decision.keep if decision is not None else None
             clips.append(Rejudged(keep, stored.row["keep"], escalate, audio_s, judged=True, unchanged=same))
-        if entries or refreshes:
-            with store.transaction("writing a re-verdict page"):  # the page's rows all or none
-                write_validation_entries(store, entries)
-                store.merge_fingerprints(refreshes)
-        return PageOutcome(tuple(clips))
+        return PageOutcome(tuple(clips)), entries, refreshes
+
+
+def _write_page(store: Store, entries: list[dict], refreshes: list[tuple[str, str, dict]]) -> None:
+    """A re-verdict page's changed rows and fingerprint refreshes, all or none."""
+    if entries or refreshes:
+        with store.transaction("writing a re-verdict page"):
+            write_validation_entries(store, entries)
+            store.merge_fingerprints(refreshes)
