@@ -171,8 +171,10 @@ def read_page(store: Store, span: PageSpan) -> list[StoredClip]:
     """The stored clips of ``span`` with their transcripts (and, for rows without
     ``word_phonemes``, the phonemes their words were judged against)."""
     where, params = _conditions(span.dataset, span.selection, span.after, span.last)
-    query = sql.SQL("SELECT {cols} FROM audio_quality WHERE {where} ORDER BY {key}").format(
-        cols=_columns(), where=where, key=_SCAN_KEY_COLUMNS
+    # LIMIT: the planner then walks the scan-order index from ``after`` instead of filtering the
+    # whole dataset for the bounds.
+    query = sql.SQL("SELECT {cols} FROM audio_quality WHERE {where} ORDER BY {key} LIMIT {n}").format(
+        cols=_columns(), where=where, key=_SCAN_KEY_COLUMNS, n=sql.Literal(span.clips)
     )
     with store.session("reading stored clips") as conn:
         with conn.cursor(row_factory=dict_row) as cur:
