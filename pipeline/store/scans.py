@@ -158,9 +158,9 @@ def page_spans(
             keys = conn.execute(query, params).fetchall()
         if not keys:
             return
-        last = tuple(keys[-1])
-        yield PageSpan(dataset, selection, after, last, len(keys))  # type: ignore[arg-type]
-        after = last  # type: ignore[assignment]
+        last: ScanKey = (keys[-1][0], keys[-1][1], keys[-1][2])
+        yield PageSpan(dataset, selection, after, last, len(keys))
+        after = last
         if remaining is not None:
             remaining -= len(keys)
         if len(keys) < size:

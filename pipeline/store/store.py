@@ -43,6 +43,11 @@ BULK_THRESHOLD = 200  # rows; below this, row-by-row is as fast and simpler to d
 _OPEN = threading.local()
 
 
+def _open_connections() -> dict[int, psycopg.Connection]:
+    """This thread's connections of open transactions, by store."""
+    return _OPEN.__dict__.setdefault("connections", {})
+
+
 @dataclass(frozen=True, slots=True)
 class UpsertResult:
     rows: int
@@ -73,7 +78,7 @@ class Store:
         one's); a connection lost on the way (terminated, server restarted, network gone) becomes
         :class:`StoreUnavailable`, never a raw psycopg error, so every caller can fall back to
         its local log."""
-        open_here = getattr(_OPEN, "connections", {}).get(id(self))
+        open_here = _open_connections().get(id(self))
         if open_here is not None:
             yield open_here
             return
@@ -88,7 +93,7 @@ class Store:
         """Every session this thread opens on this store inside the ``with`` shares one
         connection and one transaction: the writes commit together or not at all (a clip's
         row never lands without its word rows). Nested: the outer one."""
-        connections = _OPEN.__dict__.setdefault("connections", {})
+        connections = _open_connections()
         if id(self) in connections:
             yield
             return
