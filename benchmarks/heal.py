@@ -1,7 +1,7 @@
 """Heal benchmark: how much of a book does ``pipeline heal`` recover, at what cost?
 
     python benchmarks/heal.py data/books/alice.txt [--chapters 1] [--voices af_heart bf_emma]
-        [--faults 6] [--seed 0] [--engines cascade] [--max-attempts 4] [--dataset NAME] [--out DIR]
+        [--faults 6] [--seed 0] [--engines cascade] [--max-attempts 5] [--dataset NAME] [--out DIR]
 
 One run: ``generate`` the chapters with each voice (embedded int8 ONNX), optionally replace the
 audio of ``--faults`` seeded chunks with speech of an edited text (the text faults of
@@ -35,6 +35,7 @@ from faultset.faults import G2P_FAULTS, INJECTORS
 from faultset.report import machine
 
 from pipeline.choices import EngineMode, MosMode
+from pipeline.heal.ladder import DEFAULT_MAX_ATTEMPTS
 from pipeline.jobs import GenerateRequest, JobError, ValidateRequest, generate, validate
 from pipeline.jobs.heal import HealRequest, heal
 from pipeline.manifest import Manifest
@@ -52,7 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--faults", type=int, default=0, help="chunks per voice whose audio is made faulty")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engines", choices=[e.value for e in EngineMode], default=EngineMode.cascade.value)
-    parser.add_argument("--max-attempts", type=int, default=4)
+    parser.add_argument("--max-attempts", type=int, default=DEFAULT_MAX_ATTEMPTS)
     parser.add_argument("--workers", type=int, default=0, help="synthesis processes (0 = one per core)")
     parser.add_argument("--dataset", help="dataset name (default heal-bench-<book>-<chapters>)")
     parser.add_argument("--out", type=Path)

@@ -49,13 +49,13 @@ def _rows(url: str, sql: str, *params) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
 
 
-def _inject_fault(settings: Settings, dataset_dir: Path) -> None:
+def _inject_fault(settings: Settings, dataset_dir: Path, spoken: str = SPOKEN) -> None:
     """Chunk 1's wav becomes speech of an edited text; its label stays the book's words."""
     manifest = Manifest.for_dataset(dataset_dir)
     record = next(r for r in manifest.records() if r.chunk_index == 1)
     engine = build_engine(settings)
     engine.setup()
-    sf.write(dataset_dir / record.wav_path, engine.synthesize_text(SPOKEN, voice="af_heart").audio, 24_000)
+    sf.write(dataset_dir / record.wav_path, engine.synthesize_text(spoken, voice="af_heart").audio, 24_000)
     engine.teardown()
     digest = hashlib.sha256((dataset_dir / record.wav_path).read_bytes()).hexdigest()
     manifest.append([replace(record, file_hash=digest)])
@@ -138,6 +138,33 @@ def test_a_rerun_of_heal_changes_nothing(healed) -> None:
     assert again.after == again.before
     assert _rows(url, state) == rows_before
     assert manifest.path.read_text(encoding="utf-8").count("\n") == lines_before
+
+
+def test_a_weak_word_heard_as_another_word_is_said_with_stress(tmp_path, database_url) -> None:
+    """Kokoro's weak "he" heard as "you" (here: the chunk's audio says "you"): the stress rung
+    re-makes the chunk with "he" fed with primary stress, every other phoneme as before."""
+    settings = _settings(tmp_path, database_url)
+    label = "It was as if he were trying which word sounded best."
+    book = tmp_path / "weak.txt"
+    book.write_text(f"CHAPTER I.\n\n{label}\n", encoding="utf-8")
+    generate(GenerateRequest(book=book, dataset="weak", chapters="1"), settings)
+    dataset_dir = settings.datasets_dir / "weak"
+    _inject_fault(settings, dataset_dir, label.replace(" he ", " you "))
+    validate(ValidateRequest(source=dataset_dir, dataset="weak", engines="primary"), settings)
+    report = heal(HealRequest(dataset="weak", ladder=("stress",), max_attempts=1, engines="primary"), settings)
+    assert report.healed == [("weak", "af_heart", 1)]
+    takes = _rows(
+        database_url, "select attempt, heal_step, keep, selected, phonemes from audio_quality"
+        " where dataset = 'weak' and n_words is not null order by attempt",  # not the row the fault replaced
+    )  # fmt: skip
+    (_, _, base_keep, base_selected, fed), (attempt, step, keep, selected, fed_again) = takes
+    assert (base_keep, base_selected) == (False, False) and (attempt, step, keep, selected) == (1, "stress", True, True)
+    assert fed_again.replace("ˈ", "") == fed.replace("ˈ", "") and fed_again.count("ˈ") == fed.count("ˈ") + 1
+    he = _rows(
+        database_url, "select w.fed_phonemes, w.verdict from audio_words w join audio_quality q using (file_hash, dataset)"
+        " where w.dataset = 'weak' and q.attempt = 1 and w.label_word = 'he'",
+    )  # fmt: skip
+    assert he == [("hˈi", "pass")]
 
 
 class _StopBeforeValidating(LogReporter):

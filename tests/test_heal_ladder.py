@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.heal.ladder import Rung, next_rung, parse_ladder, speed_for, split_label
 from pipeline.heal.pronunciations import LexiconError, load_lexicon
-from pipeline.heal.rechunk import apply_overrides, chunk_for_label
+from pipeline.heal.rechunk import apply_overrides, chunk_for_label, stressed, with_stressed_words
 from pipeline.heal.selection import choose, takes
 from pipeline.heal.state import ClipRow
 from pipeline.records import Chunk
@@ -151,3 +151,38 @@ def test_lexicon_suggest_proposes_words_failing_in_several_chunks(store, populat
     text = format_lexicon(found)
     entries = [line.split("#", 1)[0].split() for line in text.splitlines() if line and not line.startswith("#")]
     assert [e[0] for e in entries] == [s.word for s in found]
+
+
+@pytest.mark.parametrize(
+    ("fed", "expected"),
+    [
+        ("ʌv", "ˈʌv"),  # "of" in its weak form
+        ("hi", "hˈi"),  # "he"
+        ("ˌɔn", "ˈɔn"),  # a secondary stress is raised
+        ("fɔɹ,", "fˈɔɹ,"),  # the punctuation a word owns stays
+        ("hˈɛm", None),  # already stressed
+        ("ɹ", None),  # no vowel
+    ],
+)
+def test_stressed_puts_primary_stress_on_the_first_vowel(fed: str, expected: str | None) -> None:
+    assert stressed(fed) == expected
+
+
+def test_stressing_words_changes_only_those_words_phonemes(g2p) -> None:
+    template = Chunk("b", 3, 1, "", "text", "", "", "", 0, 0.0)
+    text = "I must have been changed for Mabel! It would be of very little use."
+    plain = chunk_for_label(template, text, g2p)
+    tokens = text.split()
+    asked = [tokens.index("for"), tokens.index("of"), tokens.index("Mabel!")]  # "Mabel!" is stressed already
+    out = with_stressed_words(plain, asked)
+    assert out is not None and out.text == plain.text and out.index == 3
+    changed = [i for i, (p, s) in enumerate(zip(plain.word_phonemes, out.word_phonemes, strict=True)) if p != s]
+    assert changed == [tokens.index("for"), tokens.index("of")]
+    for i in changed:
+        assert out.word_phonemes[i] == stressed(plain.word_phonemes[i])
+    # the spans still cut each word's phonemes out of the edited string, and nothing else moved
+    for span, word in zip(out.word_spans, out.word_phonemes, strict=True):
+        assert span is not None and out.phonemes[span[0] : span[1]] == word.strip()
+    assert out.phonemes.replace("ˈ", "") == plain.phonemes.replace("ˈ", "")
+    assert with_stressed_words(plain, [tokens.index("Mabel!")]) is None
+    assert with_stressed_words(plain, []) is None

@@ -14,12 +14,13 @@ from pipeline.choices import EngineMode, RunMode
 from pipeline.commands import options as opt
 from pipeline.commands.common import console, fail, out, safe_dataset, settings_with, setup_logging, user_errors
 from pipeline.commands.progress import RichReporter
+from pipeline.heal.ladder import DEFAULT_MAX_ATTEMPTS
 from pipeline.jobs.heal import HealReport, HealRequest
 from pipeline.jobs.heal import heal as heal_job
 
 Ladder = Annotated[
     str | None,
-    typer.Option(help="Rungs in order, comma-separated: lexicon,speed,split,backend (default: all four)."),
+    typer.Option(help="Rungs in order, comma-separated: lexicon,stress,speed,split,backend (default: all five)."),
 ]
 MaxAttempts = Annotated[int, typer.Option(min=0, help="Re-syntheses per chunk and voice (a split pair counts once).")]
 Lexicon = Annotated[
@@ -46,7 +47,7 @@ def heal_request(dataset: str, ladder: str | None, max_attempts: int, speed_step
 def heal(
     dataset: Annotated[str, typer.Argument(help="Dataset to heal (a folder under <work>/datasets).")],
     ladder: Ladder = None,
-    max_attempts: MaxAttempts = 4,
+    max_attempts: MaxAttempts = DEFAULT_MAX_ATTEMPTS,
     speed_step: SpeedStep = 0.08,
     lexicon: Lexicon = None,
     candidates: Annotated[

@@ -159,7 +159,7 @@ def run(
     heal: Annotated[
         bool, typer.Option(help="Then heal: re-synthesize the chunks not kept (see `pipeline heal`).")
     ] = False,
-    max_attempts: heal_opts.MaxAttempts = 4,
+    max_attempts: heal_opts.MaxAttempts = heal_opts.DEFAULT_MAX_ATTEMPTS,
     lexicon: heal_opts.Lexicon = None,
     work_dir: opt.WorkDir = None,
     verbose: opt.Verbose = False,

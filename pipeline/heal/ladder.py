@@ -6,6 +6,11 @@ is passed over, and the same rung may be listed twice (each repeat tries its nex
 * ``lexicon``: the text fixes of the G2P audit (a letter-spelled dictionary word kept by
   ``--keep-caps`` is read as a word) and the per-book pronunciation lexicon (``--lexicon``),
   applied through misaki's ``[word](/phonemes/)`` override. Applies only when the phonemes change.
+* ``stress``: the words of the chunk's first clip that were not heard as written (``tts_failure``,
+  ``ambiguous``, ``unverified``) and that Kokoro was fed without stress, read with primary stress: a function
+  word in its weak form ("for", "he", "is") that both recognizers heard as another word ("from",
+  "you", "was") is said in full; every other word is fed exactly as before. Applies only when
+  such a word exists.
 * ``speed``: a slightly different speaking rate (the int8 ONNX model is deterministic, so a new
   seed alone would give the same audio): ``1 - step``, then ``1 + step``, ``1 - 2 step``, ...
 * ``split``: the chunk cut at its best clause boundary into two clips (parts ``a`` and ``b``)
@@ -15,7 +20,7 @@ is passed over, and the same rung may be listed twice (each repeat tries its nex
 
 Example::
 
-    next_rung(("lexicon", "speed", "split", "backend"), tried=["speed"], applicable={"speed", "split"})
+    next_rung(("lexicon", "stress", "speed", "split", "backend"), tried=["speed"], applicable={"speed", "split"})
     # -> Rung("split", variant=0)
     split_label("Alice was not a bit hurt, and she jumped up on to her feet in a moment.")
     # -> ("Alice was not a bit hurt,", "and she jumped up on to her feet in a moment.")
@@ -28,13 +33,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 LEXICON = "lexicon"
+STRESS = "stress"
 SPEED = "speed"
 SPLIT = "split"
 BACKEND = "backend"
 CANDIDATE = "candidate"  # a clip of another dataset with the same label (--candidates)
-RUNGS = (LEXICON, SPEED, SPLIT, BACKEND)
+RUNGS = (LEXICON, STRESS, SPEED, SPLIT, BACKEND)
 DEFAULT_LADDER = RUNGS
-DEFAULT_MAX_ATTEMPTS = 4
+DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_SPEED_STEP = 0.08
 
 # Boundary after a token: lower is better; the distance from the middle is added.
@@ -52,7 +58,7 @@ class Rung:
 
 
 def parse_ladder(spec: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"lexicon,speed,split,backend"`` (or a list) -> the rungs; ValueError naming a bad one."""
+    """``"lexicon,stress,speed,split,backend"`` (or a list) -> the rungs; ValueError naming a bad one."""
     if spec is None:
         return DEFAULT_LADDER
     names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]

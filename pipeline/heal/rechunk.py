@@ -7,12 +7,16 @@ the audio that was really made, so the attempt is validated like any clip."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 from pipeline.chunking import DEFAULT_PHONEMES_PER_SECOND, phoneme_spans, speakable, word_phonemes
 from pipeline.records import Chunk
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
 from pipeline.tts.g2p_audit import G2PAuditor
+
+PRIMARY_STRESS = "ˈ"
+_VOWEL = re.compile(r"[aæɑɒɐʌɔeɛɜəɪiᵻᵊʊuoAIOWYQɚɝ]")
 
 
 class RechunkError(ValueError):
@@ -71,3 +75,50 @@ def chunk_for_label(
         word_spans=tuple(phoneme_spans(tokens, result, heading=heading)),
         word_phonemes=word_phonemes(tokens, result),
     )
+
+
+def stressed(phonemes: str) -> str | None:
+    """``phonemes`` (one word's) with primary stress on its first vowel when it has none (a
+    secondary stress there is raised); None when it already has one or no vowel."""
+    if PRIMARY_STRESS in phonemes:
+        return None
+    vowel = _VOWEL.search(phonemes)
+    if vowel is None:
+        return None
+    head = phonemes[: vowel.start()]
+    if head.endswith("ˌ"):
+        head = head[:-1]
+    return head + PRIMARY_STRESS + phonemes[vowel.start() :]
+
+
+def _shifted(span: tuple[int, int] | None, at: int, shift: int) -> tuple[int, int] | None:
+    """A word span after the phonemes from ``at`` on moved by ``shift`` characters."""
+    if span is None or span[1] <= at:
+        return span
+    return (span[0], span[1] + shift) if span[0] <= at else (span[0] + shift, span[1] + shift)
+
+
+def with_stressed_words(chunk: Chunk, indices: Iterable[int]) -> Chunk | None:
+    """``chunk`` with the label words at ``indices`` read with primary stress where Kokoro was fed
+    none: an unstressed word (a function word in its weak form: "for", "he", "is", "of") that
+    both recognizers heard as another word is said in full. The phonemes are edited in place, so
+    every other word is fed exactly as before; None when no word changes."""
+    phonemes = chunk.phonemes
+    spans = list(chunk.word_spans)
+    words = list(chunk.word_phonemes)
+    changed = False
+    # last word first, so the spans of the words still to edit stay where they are
+    for index in sorted((i for i in set(indices) if 0 <= i < len(spans) and spans[i]), reverse=True):
+        start, end = spans[index]
+        new = stressed(phonemes[start:end])
+        if new is None:
+            continue
+        shift = len(new) - (end - start)
+        phonemes = phonemes[:start] + new + phonemes[end:]
+        spans = [_shifted(span, start, shift) for span in spans]
+        if index < len(words):
+            words[index] = stressed(words[index]) or words[index]
+        changed = True
+    if not changed:
+        return None
+    return replace(chunk, phonemes=phonemes, word_spans=tuple(spans), word_phonemes=tuple(words))

@@ -10,6 +10,12 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from pipeline.heal.pronunciations import FAILING_VERDICTS
+
+# Word verdicts that cost a clip its place because the word was not heard as written
+# (``unverified``: the only engine that ran heard another word).
+UNHEARD_VERDICTS = (*FAILING_VERDICTS, "unverified")
+
 GroupKey = tuple[str, str, int]  # (book, voice, chunk_index)
 
 CLIP_SQL = """
@@ -78,6 +84,22 @@ def load_clips(store, dataset: str) -> list[ClipRow]:
         cursor = conn.execute(CLIP_SQL, (dataset,))
         names = [d.name for d in cursor.description]
         return [ClipRow(**dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+
+FAILING_WORDS_SQL = """
+SELECT file_hash, array_agg(word_index ORDER BY word_index)
+FROM audio_words
+WHERE dataset = %s AND verdict = ANY(%s) AND word_index >= 0
+GROUP BY file_hash
+"""
+
+
+def failing_words(store, dataset: str) -> dict[str, tuple[int, ...]]:
+    """Per clip of ``dataset``: its label words that were not heard as written
+    (``UNHEARD_VERDICTS``), by position in the label."""
+    with store.session("reading the failing words") as conn:
+        rows = conn.execute(FAILING_WORDS_SQL, (dataset, list(UNHEARD_VERDICTS))).fetchall()
+    return {file_hash: tuple(indices) for file_hash, indices in rows}
 
 
 def by_group(rows: Iterable[ClipRow]) -> dict[GroupKey, list[ClipRow]]:

@@ -38,13 +38,14 @@ from pipeline.heal.ladder import (
     LEXICON,
     SPEED,
     SPLIT,
+    STRESS,
     Rung,
     next_rung,
     speed_for,
     split_label,
 )
 from pipeline.heal.selection import Take, choose, write_selection
-from pipeline.heal.state import ClipRow, GroupKey, by_group, load_clips
+from pipeline.heal.state import ClipRow, GroupKey, by_group, failing_words, load_clips
 from pipeline.jobs.errors import JobError
 from pipeline.jobs.generate import combine_book, run_generation, synthesize_stage
 from pipeline.jobs.plumbing import open_runner, runner_errors
@@ -146,13 +147,16 @@ def _other_backend(record: AudioRecord) -> TTSBackendName | None:
 class _Planner:
     """Decides each failing chunk's next attempt and builds its synthesis jobs (G2P loaded once)."""
 
-    def __init__(self, request: HealRequest, settings: Settings, lexicon: dict[str, str]) -> None:
+    def __init__(
+        self, request: HealRequest, settings: Settings, lexicon: dict[str, str], failing: dict[str, tuple[int, ...]]
+    ) -> None:
         from pipeline.tts.g2p import G2P
         from pipeline.tts.g2p_audit import G2PAuditor
 
         self.request = request
         self.settings = settings
         self.lexicon = lexicon
+        self.failing = failing  # file_hash -> label words not heard as written
         self.g2p = G2P(settings.lang_code)
         self.auditor = G2PAuditor(self.g2p, keep_caps=settings.keep_caps, second_opinion=False)
         self.fixer = G2PAuditor(self.g2p, keep_caps=False, second_opinion=False)  # the audit's text fixes
@@ -178,11 +182,24 @@ class _Planner:
                 self._chunks[key] = None
         return self._chunks[key]
 
+    def stressed(self, record: AudioRecord, text: str, first_word: int) -> Chunk | None:
+        """The chunk of ``text`` (``record``'s label from word ``first_word`` on) with its failing
+        unstressed words stressed; None when none of them is."""
+        from pipeline.heal.rechunk import with_stressed_words
+
+        chunk = self.chunk(record, text, fixes=False)
+        if chunk is None:
+            return None
+        words = [i - first_word for i in self.failing.get(record.file_hash, ()) if i >= first_word]
+        return with_stressed_words(chunk, words)
+
     def applicable(self, record: AudioRecord) -> set[str]:
         steps = {SPEED}
         fixed = self.chunk(record, record.text, fixes=True)
         if fixed is not None and fixed.phonemes != record.phonemes:
             steps.add(LEXICON)
+        if self.stressed(record, record.text, 0) is not None:
+            steps.add(STRESS)
         if split_label(record.text) is not None:
             steps.add(SPLIT)
         if _other_backend(record) is not None:
@@ -201,6 +218,12 @@ class _Planner:
         else:
             parts = [("", record.text)]
         chunks = [(part, self.chunk(record, text, fixes=rung.step == LEXICON)) for part, text in parts]
+        if rung.step == STRESS:
+            first_word = {"": 0, "a": 0, "b": len((split_label(record.text) or ("",))[0].split())}
+            stressed = [self.stressed(record, text, first_word[part]) for part, text in parts]
+            if all(chunk is None for chunk in stressed):
+                return []
+            chunks = [(part, new or chunk) for (part, chunk), new in zip(chunks, stressed, strict=True)]
         if not chunks or any(chunk is None for _, chunk in chunks):
             return []
         stem = record.wav_path.rsplit("/", 1)[0] + f"/chunk_{record.chunk_index:05d}"
@@ -379,7 +402,9 @@ class _Heal:
         report.before = coverage(groups, set(records))
         failing_before = {key for key, rows in groups.items() if not ((t := choose(rows, set(records))) and t.kept)}
         self.reporter.note(f"{report.before.covered}/{report.before.chunks} chunks covered by a kept clip before heal")
-        planner = _Planner(self.request, self.settings, lexicon) if failing_before else None
+        planner = None
+        if failing_before:
+            planner = _Planner(self.request, self.settings, lexicon, failing_words(self.store, self.request.dataset))
         while planner is not None:
             by_backend = _next_attempts(groups, records, planner, self.request)
             if not by_backend:
