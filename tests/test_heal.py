@@ -161,8 +161,9 @@ def test_a_weak_word_heard_as_another_word_is_said_with_stress(tmp_path, databas
     assert (base_keep, base_selected) == (False, False) and (attempt, step, keep, selected) == (1, "stress", True, True)
     assert fed_again.replace("ˈ", "") == fed.replace("ˈ", "") and fed_again.count("ˈ") == fed.count("ˈ") + 1
     he = _rows(
-        database_url, "select w.fed_phonemes, w.verdict from audio_words w join audio_quality q using (file_hash, dataset)"
-        " where w.dataset = 'weak' and q.attempt = 1 and w.label_word = 'he'",
+        database_url, "select w.fed_phonemes, w.verdict from audio_words w"
+        " join audio_quality q using (file_hash, dataset) where w.dataset = 'weak' and q.attempt = 1"
+        " and w.label_word = 'he'",
     )  # fmt: skip
     assert he == [("hˈi", "pass")]
 
