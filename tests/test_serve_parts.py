@@ -143,5 +143,8 @@ def test_devices_are_resolved_or_refused_and_workers_fill_the_cores() -> None:
         assert check_device(Settings(kokoro_device="auto")) == "cpu"
         cores = len(os.sched_getaffinity(0))
         assert len(plan_workers(Settings(), "cpu")) == cores
+        # unset THREADS_PER_WORKER: each one-core worker may borrow an idle core's thread
+        assert {p.threads for p in plan_workers(Settings(), "cpu")} == {2 if cores > 1 else 1}
+        assert [p.threads for p in plan_workers(Settings(threads_per_worker=1), "cpu")] == [1] * cores
         assert [p.threads for p in plan_workers(Settings(threads_per_worker=2), "cpu")] == [2] * max(1, cores // 2)
         assert len(plan_workers(Settings(engine_workers=3), "cpu")) == 3

@@ -106,10 +106,19 @@ def check_device(settings: Settings) -> str:
     return device
 
 
+SHARED_CORE_THREADS = 2  # CPU default: threads per one-core worker (see plan_workers)
+
+
 def plan_workers(settings: Settings, device: str) -> list[WorkerPlan]:
     """One worker per GPU (``cuda``: every visible one; ``cuda:N``: that one), else enough
-    processes of ``THREADS_PER_WORKER`` threads to fill the cores; ``ENGINE_WORKERS`` overrides."""
+    processes of ``THREADS_PER_WORKER`` threads to fill the cores; ``ENGINE_WORKERS`` overrides.
+
+    On the CPU with ``THREADS_PER_WORKER`` not set, there is one worker per core and each may run
+    ``SHARED_CORE_THREADS`` threads: when fewer pieces than workers are being synthesized (the
+    last segment of a lone request), a piece also uses an idle worker's core; under full load the
+    extra threads wait without spinning (the ONNX backend turns spinning off above one thread)."""
     threads = settings.threads_per_worker
+    cores = len(os.sched_getaffinity(0))
     if device.startswith("cuda"):
         devices = [device] if ":" in device else [f"cuda:{i}" for i in range(max(1, _cuda_count()))]
     else:
@@ -119,7 +128,9 @@ def plan_workers(settings: Settings, device: str) -> list[WorkerPlan]:
     elif device.startswith("cuda"):
         count = len(devices)
     else:
-        count = max(1, len(os.sched_getaffinity(0)) // threads)
+        count = max(1, cores // threads)
+    if device == "cpu" and "threads_per_worker" not in settings.model_fields_set and cores > 1:
+        threads = SHARED_CORE_THREADS
     return [WorkerPlan(devices[i % len(devices)], threads) for i in range(count)]
 
 
@@ -130,6 +141,8 @@ def worker_main(conn: Any, settings: Settings, plan: WorkerPlan) -> None:
     """Load the backend, say ready, then synthesize ``(phonemes, pack, speed, seed)`` messages
     until ``None``; every reply carries the interval the synthesis ran in."""
     os.environ.setdefault("OMP_NUM_THREADS", str(plan.threads))
+    if plan.threads > 1:  # threads that may share cores with other workers' wait without spinning
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from pipeline.tts.backend import SynthesisRequest
 
     try:

@@ -73,6 +73,8 @@ class KokoroOnnxBackend(KokoroBackend):
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
+        if self.threads > 1:  # the threads may share cores with other workers': spinning would burn them
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         self._session = ort.InferenceSession(model_with_durations(self.model_path), options, providers=providers)
         self._providers = self._session.get_providers()
