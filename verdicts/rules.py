@@ -26,7 +26,7 @@ from verdicts.lexicon import Lexicon
 from verdicts.numbers import GLUE, is_number_word, roman_value, spoken_values
 from verdicts.phonemes import near, plausibly_heard, same_sound
 from verdicts.records import Explanation
-from verdicts.variants import variant_rule
+from verdicts.variants import INTERJECTIONS, variant_rule
 
 FILLERS: frozenset[str] = frozenset(
     {"uh", "uhh", "um", "umm", "uhm", "hmm", "hm", "mm", "mmm", "mhm", "er", "erm", "ah", "ahh", "eh", "huh"}
@@ -314,10 +314,11 @@ def spelled_out(label: tuple[str, ...], heard: tuple[str, ...]) -> bool:
 def fed_sound_near(
     label: tuple[str, ...], heard: tuple[str, ...], context: WordContext | None, lexicon: Lexicon
 ) -> bool:
-    """A proper noun or unknown word heard as another spelling of what Kokoro was fed."""
+    """A proper noun, unknown word or interjection heard as another spelling of what Kokoro was fed."""
     if context is None or not context.fed or not heard or is_letters(heard):
         return False
-    if not (context.proper_noun or not all(lexicon.is_word(t) for t in label)):
+    spelled_freely = context.proper_noun or all(t in INTERJECTIONS for t in label)
+    if not (spelled_freely or not all(lexicon.is_word(t) for t in label)):
         return False
     return any(near(context.fed, said) for said in lexicon.pronounce(heard))
 

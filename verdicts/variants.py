@@ -185,6 +185,15 @@ PATTERN_RULES: tuple[tuple[str, PatternRule], ...] = (
 )
 
 
+# Interjections: recognizers spell them as they like ("Ahem" -> "a hum", "Hmm" -> "hm"), so, like
+# names, they are judged by how close what was heard sounds to what Kokoro was fed.
+INTERJECTIONS = frozenset(
+    """ah aha ahem ahoy alas bah boo eh er ha hah hallo halloa hem hey hist hm hmm ho hoy huh hullo
+    hum humph hurrah hurray hush mm oh oho ooh oops ouch ow pah phew pish pooh pshaw psst sh shh
+    tush tut uh ugh um whew whoa wow yah yo""".split()
+)
+
+
 def variant_rule(
     a: str, b: str, is_word: Callable[[str], bool], is_listed: Callable[[str], bool] | None = None
 ) -> str | None:
