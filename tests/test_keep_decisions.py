@@ -73,6 +73,7 @@ FED_CASES = [
     ),
     # an interjection has no fixed spelling: judged like a name by what Kokoro was fed (əhˈʌm)
     ("“Ahem!” said the Mouse.", "a hum said the mouse", "Ahem", "spelling_variant", "spelling_variant.phonemes_near"),
+    ("“Ahem!” said the Mouse.", "hum said the mouse", "Ahem", "spelling_variant", "spelling_variant.phonemes_near"),
     ("“Ugh!” said the bird.", "ah said the bird", "Ugh", "tts_failure", "tts_failure.same_word"),  # ˈʌh vs ɑ: far
     ("He said DRINK ME to her.", "he said drink m e to her", "ME", "tts_failure", "tts_failure.spelled_out"),
     ("The BBC said it.", "the b b c said it", "BBC", "abbreviation", "abbreviation.letters"),

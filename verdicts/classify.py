@@ -105,17 +105,22 @@ def _split_word(
     word a spelling variant or the engine's own mistake (the rules on the fed phonemes), the word
     takes it and the insertion row goes (``split``); otherwise None."""
     (p, p_read, p_ix), (s, s_read, s_ix) = primary, secondary
-    for p_try, p_tokens, p_at in _joined_readings(p, p_read, p_ix, span, split.get(p.engine, set())):
-        s_taken = split.get(s.engine, set()) if s is not None else set()
-        for s_try, s_tokens, s_at in _joined_readings(s, s_read, s_ix, span, s_taken):
-            if p_at is None and s_at is None:
-                continue
-            explanation = combine(label, p_try, s_try, lexicon, context=context)
-            if explanation.verdict in ("spelling_variant", "stt_error"):
-                for engine, at in ((p, p_at), (s, s_at)):
-                    if engine is not None and at is not None:
-                        split.setdefault(engine.engine, set()).add(at)
-                return explanation, p_tokens, s_tokens
+    s_taken = split.get(s.engine, set()) if s is not None else set()
+    tries = [
+        (p_try, s_try)
+        for p_try in _joined_readings(p, p_read, p_ix, span, split.get(p.engine, set()))
+        for s_try in _joined_readings(s, s_read, s_ix, span, s_taken)
+        if p_try[2] is not None or s_try[2] is not None
+    ]
+    # both engines' halves joined first: when that explains the word, no insertion row is left
+    tries.sort(key=lambda pair: (pair[0][2] is None) + (pair[1][2] is None))
+    for (p_try, p_tokens, p_at), (s_try, s_tokens, s_at) in tries:
+        explanation = combine(label, p_try, s_try, lexicon, context=context)
+        if explanation.verdict in ("spelling_variant", "stt_error"):
+            for engine, at in ((p, p_at), (s, s_at)):
+                if engine is not None and at is not None:
+                    split.setdefault(engine.engine, set()).add(at)
+            return explanation, p_tokens, s_tokens
     return None
 
 
@@ -216,12 +221,14 @@ def judge_words(
                 name = not heard_as_written and proper_noun(ref.words, index, lexicon)
                 context = WordContext(word_fed, name, thresholds.label_plausible_min)
                 explanation = combine(label, p_read, s_read, lexicon, markup=is_markup, context=context)
-                if explanation.verdict in COUNTED_VERDICTS:
+                # a word not heard as written, or a name heard as one word of two ("Ahem!" heard
+                # "a" + "hum"): the engines' extra word beside it may be the rest of it
+                if explanation.verdict in COUNTED_VERDICTS or explanation.rule == ids.SPELLING_VARIANT_PHONEMES_NEAR:
                     sides = (p, p_read, p_ix), (s, s_read, s_ix)
                     joined = _split_word(label, (start, end), *sides, context, lexicon, split)
                     if joined is not None:
                         explanation, p_ix, s_ix = joined
-                    else:
+                    elif explanation.verdict in COUNTED_VERDICTS:
                         heard[index] = tuple(r.heard for r in (p_read, s_read) if r is not None)
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)
