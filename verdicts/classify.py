@@ -64,6 +64,8 @@ def _word_reading(
     return WordReading("explained", first, heard), heard_ix
 
 
+# What one engine heard for a label word: (engine token index, token) pairs.
+_Heard = tuple[tuple[int, str], ...]
 # (engine, its reading of the word, the engine tokens it took)
 _Side = tuple[EngineReading | None, WordReading | None, tuple[int, ...]]
 
@@ -199,7 +201,7 @@ def judge_words(
                 absorbed.setdefault(markup_anchor[ins.position], {}).setdefault(engine.engine, []).extend(ins.hyp)
 
     split: dict[str, set[int]] = {}  # engine -> positions of insertions joined to a word (_split_word)
-    heard: dict[int, tuple[tuple[str, ...], ...]] = {}  # label word -> each engine's words for it
+    heard: dict[int, tuple[_Heard, ...]] = {}  # label word -> each engine's words for it
     rows: list[WordVerdict] = []
     for index, (start, end) in enumerate(ref.spans):
         is_markup = index in ref.markup
@@ -229,7 +231,10 @@ def judge_words(
                     if joined is not None:
                         explanation, p_ix, s_ix = joined
                     elif explanation.verdict in COUNTED_VERDICTS:
-                        heard[index] = tuple(r.heard for r in (p_read, s_read) if r is not None)
+                        sides_heard = ((p_read, p_ix), (s_read, s_ix))  # a reading's words are its tokens'
+                        heard[index] = tuple(
+                            tuple(zip(ix, r.heard, strict=False)) for r, ix in sides_heard if r is not None
+                        )
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)
         rows.append(
@@ -276,7 +281,7 @@ def judge_words(
 
 def _boundaries_moved(
     rows: list[WordVerdict],
-    heard: Mapping[int, tuple[tuple[str, ...], ...]],
+    heard: Mapping[int, tuple[_Heard, ...]],
     fed: Sequence[str],
     lexicon: Lexicon,
 ) -> list[WordVerdict]:
@@ -302,7 +307,7 @@ def _boundaries_moved(
 
 def _sounding_run(
     run: Sequence[WordVerdict],
-    heard: Mapping[int, tuple[tuple[str, ...], ...]],
+    heard: Mapping[int, tuple[_Heard, ...]],
     fed: Sequence[str],
     lexicon: Lexicon,
 ) -> tuple[int, int] | None:
@@ -315,7 +320,11 @@ def _sounding_run(
             if not all(sounds):
                 continue
             engines = len(heard[words[0].index])
-            per_engine = [tuple(t for w in words for t in heard[w.index][e] if t) for e in range(engines)]
+            # one engine word can stand for two label words ("all ready" heard "already"): once
+            per_engine = [
+                tuple(t for _, t in dict.fromkeys(pair for w in words for pair in heard[w.index][e] if pair[1]))
+                for e in range(engines)
+            ]
             if run_sounds_as_fed(per_engine, sounds, lexicon):
                 return start, start + size
     return None
