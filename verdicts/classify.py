@@ -231,7 +231,7 @@ def judge_words(
                     if joined is not None:
                         explanation, p_ix, s_ix = joined
                     elif explanation.verdict in COUNTED_VERDICTS:
-                        sides_heard = ((p_read, p_ix), (s_read, s_ix))  # a reading's words are its tokens'
+                        sides_heard = ((p_read, p_ix), (s_read, s_ix))  # a reading's words are the tokens it took
                         heard[index] = tuple(
                             tuple(zip(ix, r.heard, strict=False)) for r, ix in sides_heard if r is not None
                         )

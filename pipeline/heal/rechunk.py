@@ -14,9 +14,9 @@ from pipeline.chunking import DEFAULT_PHONEMES_PER_SECOND, phoneme_spans, speaka
 from pipeline.records import Chunk
 from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
 from pipeline.tts.g2p_audit import G2PAuditor
+from verdicts.phonemes import VOWELS
 
 PRIMARY_STRESS = "ˈ"
-_VOWEL = re.compile(r"[aæɑɒɐʌɔeɛɜəɪiᵻᵊʊuoAIOWYQɚɝ]")
 
 
 class RechunkError(ValueError):
@@ -82,13 +82,13 @@ def stressed(phonemes: str) -> str | None:
     secondary stress there is raised); None when it already has one or no vowel."""
     if PRIMARY_STRESS in phonemes:
         return None
-    vowel = _VOWEL.search(phonemes)
+    vowel = next((i for i, ch in enumerate(phonemes) if ch in VOWELS), None)
     if vowel is None:
         return None
-    head = phonemes[: vowel.start()]
+    head = phonemes[:vowel]
     if head.endswith("ˌ"):
         head = head[:-1]
-    return head + PRIMARY_STRESS + phonemes[vowel.start() :]
+    return head + PRIMARY_STRESS + phonemes[vowel:]
 
 
 def _shifted(span: tuple[int, int] | None, at: int, shift: int) -> tuple[int, int] | None:
