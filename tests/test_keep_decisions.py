@@ -93,6 +93,12 @@ FED_CASES = [
         "tts_failure",
         "tts_failure.same_word",
     ),
+    # a rare word (Zipf < 3) heard as a more common sound-alike: the recognizers' language model
+    ("She ate the comfits slowly.", "she ate the comforts slowly", "comfits", "stt_error", "stt_error.rare_word_near"),
+    ("On various pretexts he left.", "on various pretext he left", "pretexts", "stt_error", "stt_error.rare_word_near"),
+    # ... but not a far one, nor a common word heard as a near one ("finely" Zipf 3.5)
+    ("She ate the comfits slowly.", "she ate the carrots slowly", "comfits", "tts_failure", "tts_failure.same_word"),
+    ("It was finely made.", "it was finally made", "finely", "tts_failure", "tts_failure.same_word"),
 ]
 
 

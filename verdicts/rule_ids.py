@@ -18,6 +18,8 @@ SECONDARY_ERROR_PRIMARY_EXACT = "secondary_error.primary_exact"
 SECONDARY_ERROR_PRIMARY_EXPLAINED = "secondary_error.primary_explained"
 # every engine that heard another word, forced to read the label, finds the label word plausible
 STT_ERROR_LABEL_PLAUSIBLE = "stt_error.label_plausible"
+# a rare word (Zipf < 3) every engine heard as a more common word that sounds near the fed phonemes
+STT_ERROR_RARE_WORD_NEAR = "stt_error.rare_word_near"
 
 # --- both engines wrong, or only one engine ran -------------------------------------------------
 TTS_FAILURE_BOTH_MISSING = "tts_failure.both_missing"

@@ -323,6 +323,27 @@ def fed_sound_near(
     return any(near(context.fed, said) for said in lexicon.pronounce(heard))
 
 
+# Below this Zipf frequency (once per million words) a word is rare: a recognizer's language
+# model pulls it toward a common word that sounds alike ("comfits" -> "comforts").
+RARE_ZIPF = 3.0
+
+
+def rare_word_near(
+    label: tuple[str, ...], heard: tuple[str, ...], context: WordContext | None, lexicon: Lexicon
+) -> bool:
+    """A rare word heard as a more common word that sounds near what Kokoro was fed: the
+    engine's language model, not the speech, chose the common word. A far reading stays a
+    failure (the substitute words of a real misreading are not sound-alikes)."""
+    if context is None or not context.fed or len(label) != 1 or not heard or is_letters(heard):
+        return False
+    rarity = lexicon.zipf(label[0])
+    if rarity is None or rarity >= RARE_ZIPF:
+        return False
+    if any((lexicon.zipf(t) or 0.0) <= rarity for t in heard):
+        return False
+    return any(near(context.fed, said) for said in lexicon.pronounce(heard))
+
+
 def run_sounds_as_fed(heard: Sequence[tuple[str, ...]], fed: Sequence[str], lexicon: Lexicon) -> bool:
     """Adjacent label words (two or more) whose fed phonemes, joined, every engine heard as other
     words pronounced the same way up to ``near`` ("in sight" -> "inside", "tie 'em" -> "time"):
@@ -367,8 +388,8 @@ def combine(
 
     Order: broken label; label typo (both engines agree on a nearby real word); pass; rules that
     explain every disagreement; one engine right; letters one by one (spelled out); a name heard
-    as another spelling of the fed phonemes; single engine; both wrong (same way = tts_failure,
-    differently = ambiguous).
+    as another spelling of the fed phonemes; a rare word heard as a more common one near them;
+    single engine; both wrong (same way = tts_failure, differently = ambiguous).
     """
     if markup:
         return _ex("gt_error", ids.GT_ERROR_MARKUP)
@@ -395,6 +416,8 @@ def combine(
             return _ex("tts_failure", ids.TTS_FAILURE_SPELLED_OUT)
         if primary.status == "wrong" and all(fed_sound_near(label, h, context, lexicon) for h in wrong):
             return _ex("spelling_variant", ids.SPELLING_VARIANT_PHONEMES_NEAR)
+        if primary.status == "wrong" and all(rare_word_near(label, h, context, lexicon) for h in wrong):
+            return _ex("stt_error", ids.STT_ERROR_RARE_WORD_NEAR)
     if secondary is None:
         if label_plausible(readings, context, lexicon):
             return _ex("stt_error", ids.STT_ERROR_LABEL_PLAUSIBLE)
