@@ -168,6 +168,27 @@ def test_a_weak_word_heard_as_another_word_is_said_with_stress(tmp_path, databas
     assert he == [("hˈi", "pass")]
 
 
+def test_a_word_the_g2p_misreads_is_fed_espeaks_reading(tmp_path, database_url) -> None:
+    """misaki reads "Ugh" ``ˈʌh`` and both recognizers hear another word; the respell rung feeds
+    espeak-ng's ``ˈʌɡ`` for that word only, and the new take is kept."""
+    settings = _settings(tmp_path, database_url)
+    book = tmp_path / "ugh.txt"
+    book.write_text("CHAPTER I.\n\n“Ugh!” said the Lory, with a shiver.\n", encoding="utf-8")
+    generate(GenerateRequest(book=book, dataset="ugh", chapters="1"), settings)
+    validate(ValidateRequest(source=settings.datasets_dir / "ugh", dataset="ugh", engines="both"), settings)
+    report = heal(HealRequest(dataset="ugh", ladder=("respell",), max_attempts=1, engines="both"), settings)
+    assert report.healed == [("ugh", "af_heart", 1)]
+    takes = _rows(
+        database_url, "select q.attempt, q.heal_step, q.keep, q.selected, w.fed_phonemes, q.phonemes"
+        " from audio_quality q join audio_words w using (file_hash, dataset)"
+        " where q.dataset = 'ugh' and w.label_word = '“Ugh!”' order by q.attempt",
+    )  # fmt: skip
+    (_, _, keep, selected, fed, phonemes), (attempt, step, kept, chosen, fed_again, phonemes_again) = takes
+    assert (keep, selected, fed) == (False, False, "“ˈʌh!”")
+    assert (attempt, step, kept, chosen, fed_again) == (1, "respell", True, True, "“ˈʌɡ!”")
+    assert phonemes_again == phonemes.replace("ˈʌh", "ˈʌɡ", 1)  # every other phoneme as before
+
+
 class _StopBeforeValidating(LogReporter):
     """Stands for a kill between an attempt's synthesis and its validation."""
 

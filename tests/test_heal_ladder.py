@@ -8,8 +8,15 @@ import math
 import pytest
 
 from pipeline.heal.ladder import Rung, next_rung, parse_ladder, speed_for, split_label
-from pipeline.heal.pronunciations import LexiconError, load_lexicon
-from pipeline.heal.rechunk import apply_overrides, chunk_for_label, stressed, with_stressed_words
+from pipeline.heal.pronunciations import LexiconError, load_lexicon, second_reading
+from pipeline.heal.rechunk import (
+    apply_overrides,
+    chunk_for_label,
+    stressed,
+    with_stressed_words,
+    with_word_readings,
+    word_reading,
+)
 from pipeline.heal.selection import choose, takes
 from pipeline.heal.state import ClipRow
 from pipeline.records import Chunk
@@ -186,3 +193,42 @@ def test_stressing_words_changes_only_those_words_phonemes(g2p) -> None:
     assert out.phonemes.replace("ˈ", "") == plain.phonemes.replace("ˈ", "")
     assert with_stressed_words(plain, [tokens.index("Mabel!")]) is None
     assert with_stressed_words(plain, []) is None
+
+
+@pytest.mark.parametrize(
+    ("span", "parts"),
+    [
+        ("“ˈʌh!”", ("“", "ˈʌh", "!”")),
+        ("kˈʌmfəts,", ("", "kˈʌmfəts", ",")),
+        ("ðə", ("", "ðə", "")),
+        ("—", ("—", "", "")),
+    ],
+)
+def test_word_reading_separates_a_words_phonemes_from_its_punctuation(span: str, parts: tuple) -> None:
+    assert word_reading(span) == parts
+
+
+def test_second_reading_is_espeaks_in_misakis_notation_and_kokoros_symbols() -> None:
+    ipa = {"Ugh": "ˈʌɡ", "chatte": "tʃˈæt", "Dinah": "dˈaɪnə", "odd": "ˈɑːd"}
+    assert second_reading("“Ugh!”", ipa.get, set("ˈʌɡ")) == "ˈʌɡ"
+    assert second_reading("chatte?", ipa.get, set("ˈʧæt")) == "ʧˈæt"  # misaki's one-letter affricate
+    assert second_reading("Dinah,", ipa.get, set("ˈdIn")) == "dˈIn"  # a symbol Kokoro lacks is dropped
+    assert second_reading("—", ipa.get, set("x")) is None
+    assert second_reading("unknown", ipa.get, set("x")) is None
+
+
+def test_word_readings_change_only_those_words_and_keep_their_punctuation(g2p) -> None:
+    template = Chunk("b", 7, 1, "", "text", "", "", "", 0, 0.0)
+    text = "“Ugh!” said the Lory, with a shiver."
+    plain = chunk_for_label(template, text, g2p)
+    out = with_word_readings(plain, {0: "ˈʌɡ", 3: "lˈɔːɹi"})
+    assert out is not None
+    assert out.word_phonemes[0] == plain.word_phonemes[0].replace(word_reading(plain.word_phonemes[0])[1], "ˈʌɡ")
+    assert out.word_phonemes[0].startswith("“") and out.word_phonemes[0].endswith("!”")
+    assert out.word_phonemes[3] == "lˈɔːɹi,"
+    assert [w for i, w in enumerate(out.word_phonemes) if i not in (0, 3)] == [
+        w for i, w in enumerate(plain.word_phonemes) if i not in (0, 3)
+    ]
+    for span, word in zip(out.word_spans, out.word_phonemes, strict=True):
+        assert span is not None and out.phonemes[span[0] : span[1]] == word.strip()
+    assert with_word_readings(plain, {0: word_reading(plain.word_phonemes[0])[1]}) is None  # nothing changes

@@ -69,7 +69,7 @@ def heal(
     work_dir: opt.WorkDir = None,
     verbose: opt.Verbose = False,
 ) -> None:
-    """Re-synthesize every chunk whose clip is not kept (lexicon, stress, speed, split, other backend),
+    """Re-synthesize every chunk whose clip is not kept (lexicon, stress, respell, speed, split, other backend),
     validate each attempt like `validate`, and select the best take of every chunk and voice."""
     setup_logging(verbose)
     settings = settings_with(

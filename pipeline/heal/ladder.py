@@ -11,6 +11,10 @@ is passed over, and the same rung may be listed twice (each repeat tries its nex
   word in its weak form ("for", "he", "is") that both recognizers heard as another word ("from",
   "you", "was") is said in full; every other word is fed exactly as before. Applies only when
   such a word exists.
+* ``respell``: the same not-heard words read the way espeak-ng reads them, where that differs
+  from what Kokoro was fed (misaki reads "Ugh" ``ˈʌh``, espeak-ng ``ˈʌɡ``): a second, independent
+  G2P's opinion, in misaki's notation; every other word is fed exactly as before. Applies only
+  when such a word exists.
 * ``speed``: a slightly different speaking rate (the int8 ONNX model is deterministic, so a new
   seed alone would give the same audio): ``1 - step``, then ``1 + step``, ``1 - 2 step``, ...
 * ``split``: the chunk cut at its best clause boundary into two clips (parts ``a`` and ``b``)
@@ -20,7 +24,7 @@ is passed over, and the same rung may be listed twice (each repeat tries its nex
 
 Example::
 
-    next_rung(("lexicon", "stress", "speed", "split", "backend"), tried=["speed"], applicable={"speed", "split"})
+    next_rung(("lexicon", "respell", "speed", "split"), tried=["speed"], applicable={"speed", "split"})
     # -> Rung("split", variant=0)
     split_label("Alice was not a bit hurt, and she jumped up on to her feet in a moment.")
     # -> ("Alice was not a bit hurt,", "and she jumped up on to her feet in a moment.")
@@ -34,13 +38,14 @@ from dataclasses import dataclass
 
 LEXICON = "lexicon"
 STRESS = "stress"
+RESPELL = "respell"
 SPEED = "speed"
 SPLIT = "split"
 BACKEND = "backend"
 CANDIDATE = "candidate"  # a clip of another dataset with the same label (--candidates)
-RUNGS = (LEXICON, STRESS, SPEED, SPLIT, BACKEND)
+RUNGS = (LEXICON, STRESS, RESPELL, SPEED, SPLIT, BACKEND)
 DEFAULT_LADDER = RUNGS
-DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_MAX_ATTEMPTS = 6
 DEFAULT_SPEED_STEP = 0.08
 
 # Boundary after a token: lower is better; the distance from the middle is added.
@@ -58,7 +63,7 @@ class Rung:
 
 
 def parse_ladder(spec: str | Sequence[str] | None) -> tuple[str, ...]:
-    """``"lexicon,stress,speed,split,backend"`` (or a list) -> the rungs; ValueError naming a bad one."""
+    """``"lexicon,stress,respell,speed,split,backend"`` (or a list) -> the rungs; ValueError naming a bad one."""
     if spec is None:
         return DEFAULT_LADDER
     names = [n.strip() for n in (spec.split(",") if isinstance(spec, str) else spec) if n.strip()]

@@ -13,14 +13,16 @@ the candidate entry (to check by ear before use).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 
 FAILING_VERDICTS = ("tts_failure", "ambiguous")
 # espeak-ng IPA -> misaki's symbols (diphthongs as one letter, r-colouring, reduced vowels)
 _TO_MISAKI = (("eɪ", "A"), ("aɪ", "I"), ("oʊ", "O"), ("əʊ", "O"), ("aʊ", "W"), ("ɔɪ", "Y"), ("ɚ", "əɹ"),
-              ("ᵻ", "ɪ"), ("ɐ", "ə"), ("r", "ɹ"), ("ɡ", "ɡ"))  # fmt: skip
+              ("ᵻ", "ɪ"), ("ɐ", "ə"), ("r", "ɹ"), ("ɡ", "ɡ"), ("tʃ", "ʧ"), ("dʒ", "ʤ"))  # fmt: skip
+_EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 
 
 class LexiconError(ValueError):
@@ -62,6 +64,17 @@ def to_misaki(ipa: str) -> str:
     for theirs, ours in _TO_MISAKI:
         ipa = ipa.replace(theirs, ours)
     return ipa
+
+
+def second_reading(token: str, reader: Callable[[str], str | None], vocab: Container[str]) -> str | None:
+    """espeak-ng's reading (``reader``: word -> IPA) of a label token without its punctuation, in
+    misaki's notation and only in symbols Kokoro knows: ``"“Ugh!”"`` -> ``"ˈʌɡ"`` (misaki: ``ˈʌh``).
+    None when there is no word or espeak-ng reads nothing."""
+    word = _EDGE_PUNCTUATION.sub("", token)
+    ipa = reader(word) if word else None
+    if not ipa:
+        return None
+    return "".join(ch for ch in to_misaki(ipa) if ch in vocab) or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,27 +98,50 @@ def _shifted(span: tuple[int, int] | None, at: int, shift: int) -> tuple[int, in
     return (span[0], span[1] + shift) if span[0] <= at else (span[0] + shift, span[1] + shift)
 
 
-def with_stressed_words(chunk: Chunk, indices: Iterable[int]) -> Chunk | None:
-    """``chunk`` with the label words at ``indices`` read with primary stress where Kokoro was fed
-    none: an unstressed word (a function word in its weak form: "for", "he", "is", "of") that
-    both recognizers heard as another word is said in full. The phonemes are edited in place, so
-    every other word is fed exactly as before; None when no word changes."""
+_AROUND = re.compile(r"^(\W*)(.*?)(\W*)$", re.DOTALL)
+
+
+def word_reading(span_text: str) -> tuple[str, str, str]:
+    """A word's span of the chunk's phonemes as (punctuation before, phonemes, punctuation after):
+    ``"“ˈʌh!”"`` -> ``("“", "ˈʌh", "!”")`` (stress and length marks are phoneme letters here)."""
+    match = _AROUND.match(span_text)
+    assert match is not None  # the pattern matches any string
+    return match.group(1), match.group(2), match.group(3)
+
+
+def with_word_readings(chunk: Chunk, readings: Mapping[int, str]) -> Chunk | None:
+    """``chunk`` with the label words at the keys of ``readings`` fed those phonemes instead
+    (the punctuation Kokoro reads around each word is kept). The phonemes are edited in place,
+    so every other word is fed exactly as before; None when no word changes."""
     phonemes = chunk.phonemes
     spans = list(chunk.word_spans)
     words = list(chunk.word_phonemes)
     changed = False
     # last word first, so the spans of the words still to edit stay where they are
-    for index in sorted((i for i in set(indices) if 0 <= i < len(spans) and spans[i]), reverse=True):
-        start, end = spans[index]
-        new = stressed(phonemes[start:end])
-        if new is None:
+    for index in sorted((i for i in readings if 0 <= i < len(spans) and spans[i]), reverse=True):
+        start, end = spans[index]  # type: ignore[misc]
+        before, old, after = word_reading(phonemes[start:end])
+        new = readings[index]
+        if not new or new == old:
             continue
-        shift = len(new) - (end - start)
-        phonemes = phonemes[:start] + new + phonemes[end:]
-        spans = [_shifted(span, start, shift) for span in spans]
+        phonemes = phonemes[: start + len(before)] + new + phonemes[end - len(after) :]
+        spans = [_shifted(span, start, len(new) - len(old)) for span in spans]
         if index < len(words):
-            words[index] = stressed(words[index]) or words[index]
+            words[index] = words[index].replace(old, new, 1) if old else new
         changed = True
     if not changed:
         return None
     return replace(chunk, phonemes=phonemes, word_spans=tuple(spans), word_phonemes=tuple(words))
+
+
+def with_stressed_words(chunk: Chunk, indices: Iterable[int]) -> Chunk | None:
+    """``chunk`` with the label words at ``indices`` read with primary stress where Kokoro was fed
+    none: an unstressed word (a function word in its weak form: "for", "he", "is", "of") that
+    both recognizers heard as another word is said in full; None when no word changes."""
+    readings = {}
+    for index in set(indices):
+        if 0 <= index < len(chunk.word_spans) and (span := chunk.word_spans[index]):
+            new = stressed(word_reading(chunk.phonemes[span[0] : span[1]])[1])
+            if new is not None:
+                readings[index] = new
+    return with_word_readings(chunk, readings)

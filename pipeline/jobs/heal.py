@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import time
-from collections.abc import Sequence, Set
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from pipeline.heal.ladder import (
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_SPEED_STEP,
     LEXICON,
+    RESPELL,
     SPEED,
     SPLIT,
     STRESS,
@@ -58,6 +60,8 @@ from pipeline.records import AudioRecord, Chunk
 from pipeline.settings import Settings
 from pipeline.stages.synthesize import SynthesisJob
 from pipeline.tts.engine import derive_seed
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +166,8 @@ class _Planner:
         self.fixer = G2PAuditor(self.g2p, keep_caps=False, second_opinion=False)  # the audit's text fixes
         self.auditor.setup()
         self.fixer.setup()
+        self._espeak: Callable[[str], str | None] | None = None  # loaded when the respell rung is first asked
+        self._espeak_failed = False
         self._chunks: dict[tuple, Chunk | None] = {}
         self.tried: set[str] = set()  # job ids made (or failed) this run
 
@@ -182,16 +188,59 @@ class _Planner:
                 self._chunks[key] = None
         return self._chunks[key]
 
+    def _failing_in(self, record: AudioRecord, text: str, first_word: int) -> tuple[Chunk | None, list[int]]:
+        """The chunk of ``text`` (``record``'s label from word ``first_word`` on) and the indices,
+        within it, of the words ``record``'s clip did not say as written."""
+        chunk = self.chunk(record, text, fixes=False)
+        words = [i - first_word for i in self.failing.get(record.file_hash, ()) if i >= first_word]
+        return chunk, [i for i in words if i < len(text.split())]
+
     def stressed(self, record: AudioRecord, text: str, first_word: int) -> Chunk | None:
-        """The chunk of ``text`` (``record``'s label from word ``first_word`` on) with its failing
-        unstressed words stressed; None when none of them is."""
+        """That chunk with its failing unstressed words stressed; None when none of them is."""
         from pipeline.heal.rechunk import with_stressed_words
 
-        chunk = self.chunk(record, text, fixes=False)
-        if chunk is None:
+        chunk, words = self._failing_in(record, text, first_word)
+        return None if chunk is None else with_stressed_words(chunk, words)
+
+    def espeak(self) -> Callable[[str], str | None] | None:
+        """espeak-ng reading one word (IPA), in the G2P's English; None when it cannot load."""
+        if self._espeak is None and not self._espeak_failed:
+            from pipeline.tts.g2p_audit import EspeakReader
+
+            reader = EspeakReader("en-gb" if self.settings.lang_code == "b" else "en-us")
+            try:
+                reader.setup()
+            except Exception as exc:  # espeak-ng missing or broken: the rung does not apply
+                log.warning("respell rung off: espeak-ng unavailable (%s)", exc)
+                self._espeak_failed = True
+                return None
+            self._espeak = lambda word: "".join(reader.words(word)) or None
+        return self._espeak
+
+    def respelled(self, record: AudioRecord, text: str, first_word: int) -> Chunk | None:
+        """That chunk with its failing words read as espeak-ng reads them, where that differs from
+        what Kokoro was fed; None when no word differs."""
+        from pipeline.heal.pronunciations import second_reading
+        from pipeline.heal.rechunk import with_word_readings, word_reading
+        from pipeline.tts.backend import kokoro_config
+        from verdicts.phonemes import clean
+
+        chunk, words = self._failing_in(record, text, first_word)
+        reader = self.espeak() if chunk is not None and words else None
+        if chunk is None or reader is None:
             return None
-        words = [i - first_word for i in self.failing.get(record.file_hash, ()) if i >= first_word]
-        return with_stressed_words(chunk, words)
+        vocab = set(kokoro_config()["vocab"])
+        tokens = text.split()
+        readings = {}
+        for index in words:
+            span = chunk.word_spans[index] if index < len(chunk.word_spans) else None
+            theirs = second_reading(tokens[index], reader, vocab)
+            if span is None or theirs is None:
+                continue
+            ours = word_reading(chunk.phonemes[span[0] : span[1]])[1]
+            if clean(theirs) != clean(ours):
+                readings[index] = theirs
+        return with_word_readings(chunk, readings)
 
     def applicable(self, record: AudioRecord) -> set[str]:
         steps = {SPEED}
@@ -200,6 +249,8 @@ class _Planner:
             steps.add(LEXICON)
         if self.stressed(record, record.text, 0) is not None:
             steps.add(STRESS)
+        if RESPELL in self.request.ladder and self.respelled(record, record.text, 0) is not None:
+            steps.add(RESPELL)
         if split_label(record.text) is not None:
             steps.add(SPLIT)
         if _other_backend(record) is not None:
@@ -218,12 +269,13 @@ class _Planner:
         else:
             parts = [("", record.text)]
         chunks = [(part, self.chunk(record, text, fixes=rung.step == LEXICON)) for part, text in parts]
-        if rung.step == STRESS:
+        if rung.step in (STRESS, RESPELL):
             first_word = {"": 0, "a": 0, "b": len((split_label(record.text) or ("",))[0].split())}
-            stressed = [self.stressed(record, text, first_word[part]) for part, text in parts]
-            if all(chunk is None for chunk in stressed):
+            edit = self.stressed if rung.step == STRESS else self.respelled
+            edited = [edit(record, text, first_word[part]) for part, text in parts]
+            if all(chunk is None for chunk in edited):
                 return []
-            chunks = [(part, new or chunk) for (part, chunk), new in zip(chunks, stressed, strict=True)]
+            chunks = [(part, new or chunk) for (part, chunk), new in zip(chunks, edited, strict=True)]
         if not chunks or any(chunk is None for _, chunk in chunks):
             return []
         stem = record.wav_path.rsplit("/", 1)[0] + f"/chunk_{record.chunk_index:05d}"
