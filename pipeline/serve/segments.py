@@ -24,10 +24,13 @@ from pipeline.tts.backend import SAMPLE_RATE
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 TEXT_BLOCK_CHARS = 300  # ~20 s of speech: a whole-file request is synthesized a block at a time
 
-# Pause (seconds) Kokoro makes inside a sentence after a word ending in these characters (a comma:
-# 0.17-0.34 s on the sentences of benchmarks/serve_joins.py), as
-# measured on whole sentences with the -40 dB rule below; a cut after a plain word: none.
-PAUSES_S = {",": 0.27, ";": 0.32, ":": 0.32, "-": 0.2, ".": 0.4, "!": 0.4, "?": 0.4}
+# Pause (seconds) kept after a segment ending in these characters, so the join pauses about as
+# long as Kokoro does there inside a whole sentence (measured with the -40 dB rule below). The
+# comma and colon/semicolon values are fitted on 60 sampled Alice sentences (`benchmarks/
+# serve_joins.py --book`): the constant putting the most joins within 0.1 s of the whole
+# sentence. Kokoro's own comma pause is bimodal (none in a third of the sentences, 0.1-0.47 s in
+# the rest), so no constant matches every comma. A cut after a plain word: none.
+PAUSES_S = {",": 0.22, ";": 0.42, ":": 0.36, "-": 0.2, ".": 0.4, "!": 0.4, "?": 0.4}
 WORD_JOIN_S = 0.03
 JOIN_LEAD_S = 0.02  # silence kept before the speech of a segment that follows another
 SILENCE_DB = -40.0  # a 10 ms frame this far below the segment's loudest frame is silence
