@@ -11,7 +11,7 @@ from pipeline.calibration import calibration_for, file_name, load_tables
 from pipeline.lexicon import fed_phonemes, g2p_lexicon
 from verdicts import Calibration, Hypothesis, Thresholds, judge_words
 from verdicts.keep import KeepDecision, decide, mos_reasons, reject_reasons, tier_for, verdict_reasons, with_reasons
-from verdicts.phonemes import clean, near, phoneme_distance, same_sound
+from verdicts.phonemes import clean, in_fed_accent, near, phoneme_distance, same_sound, without_final_r
 
 # --- phoneme distance --------------------------------------------------------------------------
 
@@ -112,6 +112,37 @@ def test_verdicts_against_fed_phonemes(lexicon, label: str, heard: str, word: st
     assert row.fed_phonemes == fed[row.index]
     others = [r for r in result.words if r is not row]
     assert all(r.verdict == "pass" for r in others), others
+
+
+def test_non_rhotic_fed_phonemes_drop_the_heard_words_final_r() -> None:
+    assert without_final_r("ænswɜɹθ") == "ænswɜθ"
+    assert without_final_r("bɹˈIəni") == "bɹIəni"  # an r before a vowel stays
+    assert in_fed_accent("ˈɑːnswɜːθ", {"ænswɜɹθ"}) == {"ænswɜɹθ", "ænswɜθ"}  # British fed: no r after a vowel
+    assert in_fed_accent("mˈɔɹkɑɹ", {"mɔɹkə"}) == {"mɔɹkə"}  # a rhotic fed reading keeps the heard r
+
+
+# (label, name, fed phonemes of the name or None for the G2P's, primary heard, secondary heard, verdict)
+NAME_CASES = [
+    # one engine near, the other a plausible spelling of the same sound: a name both had to guess
+    ("Briony Lodge was near.", "Briony", None, "breonna lodge was near", "brianna lodge was near", "spelling_variant"),
+    # a British voice fed ˈɑːnswɜːθ: "answorth" read by the US G2P has an r the accent does not say
+    ("I met Arnsworth there.", "Arnsworth", "ˈɑːnswɜːθ", "i met answorth there", "i met answorth there",
+     "spelling_variant"),
+    # one near, the other far: not the same sound
+    ("Briony Lodge was near.", "Briony", None, "breonna lodge was near", "vandhushman lodge was near", "ambiguous"),
+    ("I met Arnsworth there.", "Arnsworth", "ˈɑːnswɜːθ", "i met sworth there", "i met sworth there", "tts_failure"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("label", "name", "fed_name", "primary", "secondary", "verdict"), NAME_CASES)
+def test_a_name_two_engines_spell_two_ways(lexicon, label, name, fed_name, primary, secondary, verdict) -> None:
+    fed = list(fed_phonemes(label))
+    at = label.split().index(name)
+    if fed_name is not None:
+        fed[at] = fed_name
+    result = judge_words(label, Hypothesis("p", primary), Hypothesis("s", secondary), lexicon=lexicon,
+                         fed_phonemes=tuple(fed))  # fmt: skip
+    assert result.by_label()[name].verdict == verdict, result.by_label()[name]
 
 
 def test_without_fed_phonemes_a_respelled_name_is_a_tts_failure(lexicon) -> None:

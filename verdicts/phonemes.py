@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 # Stress, length and tie marks, syllable separators, spaces: none of them is a sound of its own.
 _MARKS = re.compile(r"[ˈˌː̃ʲ‿\s\-.]")
@@ -115,3 +116,24 @@ def plausibly_heard(fed: str, heard: str) -> bool:
     """The heard pronunciation is close enough to the fed one for a recognizer to have confused
     them (at most ``PLAUSIBLE_RATIO`` of the fed symbols changed, class-weighted)."""
     return bool(clean(heard)) and relative_distance(fed, heard) <= PLAUSIBLE_RATIO
+
+
+def without_final_r(phonemes: str) -> str:
+    """``phonemes`` cleaned, every ɹ after a vowel and not before one dropped: how a non-rhotic
+    accent (British English) says it ("answorth" ænswɜɹθ -> ænswɜθ)."""
+    text = clean(phonemes)
+    return "".join(
+        ch
+        for i, ch in enumerate(text)
+        if not (ch == "ɹ" and i > 0 and text[i - 1] in VOWELS and (i + 1 == len(text) or text[i + 1] not in VOWELS))
+    )
+
+
+def in_fed_accent(fed: str, heard: Iterable[str]) -> set[str]:
+    """The heard pronunciations as the fed phonemes' accent says them: when Kokoro was fed no ɹ
+    after a vowel (a British reading, ˈɑːnswɜːθ), each one also without its post-vocalic ɹ (the
+    heard words are read by a US lexicon and G2P too)."""
+    forms = set(heard)
+    if without_final_r(fed) == clean(fed):
+        forms |= {without_final_r(h) for h in forms}
+    return forms

@@ -24,7 +24,16 @@ from verdicts.abbreviations import lookup as lookup_abbreviation
 from verdicts.contractions import expansions, has_contraction
 from verdicts.lexicon import Lexicon
 from verdicts.numbers import GLUE, is_number_word, roman_value, spoken_values
-from verdicts.phonemes import near, plausibly_heard, same_sound
+from verdicts.phonemes import (
+    NEAR_RATIO,
+    PLAUSIBLE_RATIO,
+    clean,
+    in_fed_accent,
+    near,
+    plausibly_heard,
+    relative_distance,
+    same_sound,
+)
 from verdicts.records import Explanation
 from verdicts.variants import INTERJECTIONS, variant_rule
 
@@ -311,16 +320,27 @@ def spelled_out(label: tuple[str, ...], heard: tuple[str, ...]) -> bool:
     return is_letters(heard) and "".join(heard) == "".join(label)
 
 
+def _fed_distance(heard: tuple[str, ...], fed: str, lexicon: Lexicon) -> float:
+    """How far the nearest pronunciation of the heard words (in the fed phonemes' accent) is from
+    the fed phonemes, per fed symbol (1.0 when the heard words have no pronunciation)."""
+    said = in_fed_accent(fed, lexicon.pronounce(heard))
+    return min((relative_distance(fed, form) for form in said if clean(form)), default=1.0)
+
+
 def fed_sound_near(
-    label: tuple[str, ...], heard: tuple[str, ...], context: WordContext | None, lexicon: Lexicon
+    label: tuple[str, ...], heard: Sequence[tuple[str, ...]], context: WordContext | None, lexicon: Lexicon
 ) -> bool:
-    """A proper noun, unknown word or interjection heard as another spelling of what Kokoro was fed."""
-    if context is None or not context.fed or not heard or is_letters(heard):
+    """A proper noun, unknown word or interjection heard, by every engine that got it wrong
+    (``heard``: their words), as another spelling of what Kokoro was fed: at least one reading
+    near the fed phonemes and every one plausibly heard (names have no spelling an engine can
+    know, so two engines guessing two spellings of the same sound is the expected case)."""
+    if context is None or not context.fed or not heard or any(not h or is_letters(h) for h in heard):
         return False
     spelled_freely = context.proper_noun or all(t in INTERJECTIONS for t in label)
     if not (spelled_freely or not all(lexicon.is_word(t) for t in label)):
         return False
-    return any(near(context.fed, said) for said in lexicon.pronounce(heard))
+    distances = [_fed_distance(h, context.fed, lexicon) for h in heard]
+    return min(distances) < NEAR_RATIO and max(distances) <= PLAUSIBLE_RATIO
 
 
 # Below this Zipf frequency (once per million words) a word is rare: a recognizer's language
@@ -341,7 +361,7 @@ def rare_word_near(
         return False
     if any((lexicon.zipf(t) or 0.0) <= rarity for t in heard):
         return False
-    return any(near(context.fed, said) for said in lexicon.pronounce(heard))
+    return _fed_distance(heard, context.fed, lexicon) < NEAR_RATIO
 
 
 def run_sounds_as_fed(heard: Sequence[tuple[str, ...]], fed: Sequence[str], lexicon: Lexicon) -> bool:
@@ -414,7 +434,7 @@ def combine(
             if secondary is None:
                 return _ex("unverified", ids.UNVERIFIED_SINGLE_ENGINE)
             return _ex("tts_failure", ids.TTS_FAILURE_SPELLED_OUT)
-        if primary.status == "wrong" and all(fed_sound_near(label, h, context, lexicon) for h in wrong):
+        if primary.status == "wrong" and fed_sound_near(label, wrong, context, lexicon):
             return _ex("spelling_variant", ids.SPELLING_VARIANT_PHONEMES_NEAR)
         if primary.status == "wrong" and all(rare_word_near(label, h, context, lexicon) for h in wrong):
             return _ex("stt_error", ids.STT_ERROR_RARE_WORD_NEAR)
