@@ -12,6 +12,7 @@ from pipeline.heal.pronunciations import LexiconError, load_lexicon, second_read
 from pipeline.heal.rechunk import (
     apply_overrides,
     chunk_for_label,
+    learned_readings,
     stressed,
     with_stressed_words,
     with_word_readings,
@@ -232,3 +233,12 @@ def test_word_readings_change_only_those_words_and_keep_their_punctuation(g2p) -
     for span, word in zip(out.word_spans, out.word_phonemes, strict=True):
         assert span is not None and out.phonemes[span[0] : span[1]] == word.strip()
     assert with_word_readings(plain, {0: word_reading(plain.word_phonemes[0])[1]}) is None  # nothing changes
+
+
+def test_learned_readings_keep_what_an_earlier_attempt_fixed() -> None:
+    fed = ("“ˈʌh!”", "sˈɛd", "ðə", "lˈɔɹi,")
+    respelled = ("“ˈʌɡ!”", "sˈɛd", "ðə", "lˈɔɹi,")  # heard as written now: keep it
+    stressed = ("“ˈʌh!”", "sˈɛd", "ðˈə", "lˈɔɹi,")  # still not heard as written: forget it
+    assert learned_readings(fed, [(respelled, set()), (stressed, {2})]) == {0: "ˈʌɡ"}
+    assert learned_readings(fed, [(respelled, {0})]) == {}
+    assert learned_readings(fed, [(("“ˈʌɡ!”", "sˈɛd"), set())]) == {}  # a split half: another length

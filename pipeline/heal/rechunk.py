@@ -7,7 +7,7 @@ the audio that was really made, so the attempt is validated like any clip."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import replace
 
 from pipeline.chunking import DEFAULT_PHONEMES_PER_SECOND, phoneme_spans, speakable, word_phonemes
@@ -132,6 +132,23 @@ def with_word_readings(chunk: Chunk, readings: Mapping[int, str]) -> Chunk | Non
     if not changed:
         return None
     return replace(chunk, phonemes=phonemes, word_spans=tuple(spans), word_phonemes=tuple(words))
+
+
+def learned_readings(
+    fed: Sequence[str], attempts: Iterable[tuple[Sequence[str], Set[int]]]
+) -> dict[int, str]:
+    """The word readings to keep from earlier attempts: for each attempt (in order), given as its
+    per-word fed phonemes and the indices of the words it did not say as written, every word fed
+    differently from ``fed`` and then heard as written -> that word's phonemes (no punctuation).
+    An attempt with another number of words (a split half) teaches nothing."""
+    learned: dict[int, str] = {}
+    for words, unheard in attempts:
+        if len(words) != len(fed):
+            continue
+        for index, (new, old) in enumerate(zip(words, fed, strict=True)):
+            if new != old and index not in unheard:
+                learned[index] = word_reading(new)[1]
+    return learned
 
 
 def with_stressed_words(chunk: Chunk, indices: Iterable[int]) -> Chunk | None:

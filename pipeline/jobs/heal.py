@@ -257,10 +257,32 @@ class _Planner:
             steps.add(BACKEND)
         return steps
 
-    def jobs(self, record: AudioRecord, rung: Rung, attempt: int, halves_left: set[str] | None) -> list[SynthesisJob]:
+    def learned(self, record: AudioRecord, rows: Sequence[ClipRow], records: dict[str, AudioRecord]) -> dict[int, str]:
+        """Word readings that an earlier ``stress``/``respell`` attempt of ``record``'s chunk
+        changed and that were then heard as written (label word index -> phonemes): every later
+        attempt keeps them, so a word fixed once is not said the old way again by the next rung."""
+        from pipeline.heal.rechunk import learned_readings
+
+        edits = []
+        for row in sorted(rows, key=lambda r: r.attempt):
+            attempt = records.get(row.file_hash)
+            if row.heal_step in (STRESS, RESPELL) and not row.chunk_part and row.validated and attempt is not None:
+                edits.append((tuple(attempt.word_phonemes), set(self.failing.get(row.file_hash, ()))))
+        return learned_readings(tuple(record.word_phonemes), edits)
+
+    def jobs(
+        self,
+        record: AudioRecord,
+        rung: Rung,
+        attempt: int,
+        halves_left: set[str] | None,
+        learned: dict[int, str] | None = None,
+    ) -> list[SynthesisJob]:
         """The clips of one attempt: the whole chunk, both halves for the split rung, or, once the
-        chunk was split (``halves_left``: its halves with no kept clip yet), only those halves;
-        [] when it cannot be made."""
+        chunk was split (``halves_left``: its halves with no kept clip yet), only those halves,
+        with the ``learned`` word readings of earlier attempts; [] when it cannot be made."""
+        from pipeline.heal.rechunk import with_word_readings
+
         speed = speed_for(record.speed, rung.variant, self.request.speed_step) if rung.step == SPEED else record.speed
         if rung.step == SPLIT or halves_left:
             halves = split_label(record.text)
@@ -269,8 +291,8 @@ class _Planner:
         else:
             parts = [("", record.text)]
         chunks = [(part, self.chunk(record, text, fixes=rung.step == LEXICON)) for part, text in parts]
+        first_word = {"": 0, "a": 0, "b": len((split_label(record.text) or ("",))[0].split())}
         if rung.step in (STRESS, RESPELL):
-            first_word = {"": 0, "a": 0, "b": len((split_label(record.text) or ("",))[0].split())}
             edit = self.stressed if rung.step == STRESS else self.respelled
             edited = [edit(record, text, first_word[part]) for part, text in parts]
             if all(chunk is None for chunk in edited):
@@ -278,6 +300,11 @@ class _Planner:
             chunks = [(part, new or chunk) for (part, chunk), new in zip(chunks, edited, strict=True)]
         if not chunks or any(chunk is None for _, chunk in chunks):
             return []
+        if learned:
+            chunks = [
+                (part, with_word_readings(chunk, {i - first_word[part]: r for i, r in learned.items()}) or chunk)
+                for part, chunk in chunks
+            ]
         stem = record.wav_path.rsplit("/", 1)[0] + f"/chunk_{record.chunk_index:05d}"
         backend = str(_other_backend(record)) if rung.step == BACKEND else ""
         out = []
@@ -330,7 +357,7 @@ def _next_attempts(
         attempt = max(r.attempt for r in rows) + 1
         split = any(r.chunk_part for r in rows if r.heal_step == SPLIT)
         halves_left = {p for p in ("a", "b") if not any(r.chunk_part == p and r.keep for r in rows)} if split else None
-        jobs = planner.jobs(base, rung, attempt, halves_left)
+        jobs = planner.jobs(base, rung, attempt, halves_left, planner.learned(base, rows, records))
         if not jobs or any(job.id in planner.tried for job in jobs):
             continue
         planner.tried.update(job.id for job in jobs)
