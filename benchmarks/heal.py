@@ -1,7 +1,7 @@
 """Heal benchmark: how much of a book does ``pipeline heal`` recover, at what cost?
 
     python benchmarks/heal.py data/books/alice.txt [--chapters 1] [--voices af_heart bf_emma]
-        [--faults 6] [--seed 0] [--engines cascade] [--max-attempts 5] [--dataset NAME] [--out DIR]
+        [--faults 6] [--seed 0] [--engines cascade] [--max-attempts 6] [--dataset NAME] [--out DIR]
 
 One run: ``generate`` the chapters with each voice (embedded int8 ONNX), optionally replace the
 audio of ``--faults`` seeded chunks with speech of an edited text (the text faults of

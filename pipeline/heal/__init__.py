@@ -1,7 +1,7 @@
 """Heal (issue 14): re-synthesize the chunks whose clip is not kept, walking a ladder of changes,
 and select the best take of every (chunk, voice).
 
-* ``ladder``: the rungs (lexicon, stress, speed, split, backend), which one a chunk tries next, and the
+* ``ladder``: the rungs (lexicon, stress, respell, speed, split, backend), which one a chunk tries next, and the
   clause boundary a chunk is split at;
 * ``rechunk``: a label (whole, half, or with pronunciation overrides) back into a ``Chunk``;
 * ``pronunciations``: the per-book lexicon file and ``pipeline lexicon suggest``;
