@@ -13,7 +13,6 @@ the candidate entry (to check by ear before use).
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ FAILING_VERDICTS = ("tts_failure", "ambiguous")
 # espeak-ng IPA -> misaki's symbols (diphthongs as one letter, r-colouring, reduced vowels)
 _TO_MISAKI = (("eɪ", "A"), ("aɪ", "I"), ("oʊ", "O"), ("əʊ", "O"), ("aʊ", "W"), ("ɔɪ", "Y"), ("ɚ", "əɹ"),
               ("ᵻ", "ɪ"), ("ɐ", "ə"), ("r", "ɹ"), ("ɡ", "ɡ"), ("tʃ", "ʧ"), ("dʒ", "ʤ"))  # fmt: skip
-_EDGE_PUNCTUATION = re.compile(r"^\W+|\W+$")
 
 
 class LexiconError(ValueError):
@@ -70,7 +68,9 @@ def second_reading(token: str, reader: Callable[[str], str | None], vocab: Conta
     """espeak-ng's reading (``reader``: word -> IPA) of a label token without its punctuation, in
     misaki's notation and only in symbols Kokoro knows: ``"“Ugh!”"`` -> ``"ˈʌɡ"`` (misaki: ``ˈʌh``).
     None when there is no word or espeak-ng reads nothing."""
-    word = _EDGE_PUNCTUATION.sub("", token)
+    from pipeline.heal.rechunk import word_reading  # the chunker's G2P stays out of `lexicon suggest`
+
+    word = word_reading(token)[1]
     ipa = reader(word) if word else None
     if not ipa:
         return None

@@ -102,8 +102,9 @@ _AROUND = re.compile(r"^(\W*)(.*?)(\W*)$", re.DOTALL)
 
 
 def word_reading(span_text: str) -> tuple[str, str, str]:
-    """A word's span of the chunk's phonemes as (punctuation before, phonemes, punctuation after):
-    ``"“ˈʌh!”"`` -> ``("“", "ˈʌh", "!”")`` (stress and length marks are phoneme letters here)."""
+    """A word's span of the chunk's phonemes (or a label token) as (punctuation before, the word,
+    punctuation after): ``"“ˈʌh!”"`` -> ``("“", "ˈʌh", "!”")`` (stress and length marks are
+    phoneme letters here)."""
     match = _AROUND.match(span_text)
     assert match is not None  # the pattern matches any string
     return match.group(1), match.group(2), match.group(3)
@@ -134,9 +135,7 @@ def with_word_readings(chunk: Chunk, readings: Mapping[int, str]) -> Chunk | Non
     return replace(chunk, phonemes=phonemes, word_spans=tuple(spans), word_phonemes=tuple(words))
 
 
-def learned_readings(
-    fed: Sequence[str], attempts: Iterable[tuple[Sequence[str], Set[int]]]
-) -> dict[int, str]:
+def learned_readings(fed: Sequence[str], attempts: Iterable[tuple[Sequence[str], Set[int]]]) -> dict[int, str]:
     """The word readings to keep from earlier attempts: for each attempt (in order), given as its
     per-word fed phonemes and the indices of the words it did not say as written, every word fed
     differently from ``fed`` and then heard as written -> that word's phonemes (no punctuation).

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import logging
@@ -166,8 +167,6 @@ class _Planner:
         self.fixer = G2PAuditor(self.g2p, keep_caps=False, second_opinion=False)  # the audit's text fixes
         self.auditor.setup()
         self.fixer.setup()
-        self._espeak: Callable[[str], str | None] | None = None  # loaded when the respell rung is first asked
-        self._espeak_failed = False
         self._chunks: dict[tuple, Chunk | None] = {}
         self.tried: set[str] = set()  # job ids made (or failed) this run
 
@@ -202,39 +201,42 @@ class _Planner:
         chunk, words = self._failing_in(record, text, first_word)
         return None if chunk is None else with_stressed_words(chunk, words)
 
+    @functools.cached_property
     def espeak(self) -> Callable[[str], str | None] | None:
-        """espeak-ng reading one word (IPA), in the G2P's English; None when it cannot load."""
-        if self._espeak is None and not self._espeak_failed:
-            from pipeline.tts.g2p_audit import EspeakReader
+        """espeak-ng reading one word (IPA), in the G2P's English; None when it cannot load
+        (loaded when the respell rung is first asked)."""
+        from pipeline.tts.g2p_audit import EspeakReader
 
-            reader = EspeakReader("en-gb" if self.settings.lang_code == "b" else "en-us")
-            try:
-                reader.setup()
-            except Exception as exc:  # espeak-ng missing or broken: the rung does not apply
-                log.warning("respell rung off: espeak-ng unavailable (%s)", exc)
-                self._espeak_failed = True
-                return None
-            self._espeak = lambda word: "".join(reader.words(word)) or None
-        return self._espeak
+        reader = EspeakReader("en-gb" if self.settings.lang_code == "b" else "en-us")
+        try:
+            reader.setup()
+        except Exception as exc:  # espeak-ng missing or broken: the rung does not apply
+            log.warning("respell rung off: espeak-ng unavailable (%s)", exc)
+            return None
+        return lambda word: "".join(reader.words(word)) or None
+
+    @functools.cached_property
+    def kokoro_vocab(self) -> frozenset[str]:
+        from pipeline.tts.backend import kokoro_config
+
+        return frozenset(kokoro_config()["vocab"])
 
     def respelled(self, record: AudioRecord, text: str, first_word: int) -> Chunk | None:
         """That chunk with its failing words read as espeak-ng reads them, where that differs from
         what Kokoro was fed; None when no word differs."""
         from pipeline.heal.pronunciations import second_reading
         from pipeline.heal.rechunk import with_word_readings, word_reading
-        from pipeline.tts.backend import kokoro_config
         from verdicts.phonemes import clean
 
         chunk, words = self._failing_in(record, text, first_word)
-        reader = self.espeak() if chunk is not None and words else None
+        reader = self.espeak if chunk is not None and words else None
         if chunk is None or reader is None:
             return None
-        vocab = set(kokoro_config()["vocab"])
         tokens = text.split()
         readings = {}
         for index in words:
             span = chunk.word_spans[index] if index < len(chunk.word_spans) else None
-            theirs = second_reading(tokens[index], reader, vocab)
+            theirs = second_reading(tokens[index], reader, self.kokoro_vocab)
             if span is None or theirs is None:
                 continue
             ours = word_reading(chunk.phonemes[span[0] : span[1]])[1]
