@@ -189,6 +189,27 @@ def test_a_word_the_g2p_misreads_is_fed_espeaks_reading(tmp_path, database_url) 
     assert phonemes_again == phonemes.replace("ˈʌh", "ˈʌɡ", 1)  # every other phoneme as before
 
 
+def test_words_of_another_language_are_respelled_in_that_language(tmp_path, database_url) -> None:
+    """misaki reads the French "chatte" as English (``ʧˈæt``) and the recognizers do not hear the
+    label; the respell rung feeds espeak-ng's French reading of the failing French words."""
+    settings = _settings(tmp_path, database_url)
+    book = tmp_path / "chatte.txt"
+    book.write_text(
+        "CHAPTER I.\n\nSo she began again: “Où est ma chatte?” which was the first sentence.\n", encoding="utf-8"
+    )
+    generate(GenerateRequest(book=book, dataset="chatte", chapters="1"), settings)
+    validate(ValidateRequest(source=settings.datasets_dir / "chatte", dataset="chatte", engines="both"), settings)
+    heal(HealRequest(dataset="chatte", ladder=("respell",), max_attempts=1, engines="both"), settings)
+    fed = dict(
+        _rows(
+            database_url,
+            "select q.attempt, w.fed_phonemes from audio_quality q join audio_words w"
+            " using (file_hash, dataset) where q.dataset = 'chatte' and w.label_word = 'chatte?”'",
+        )  # fmt: skip
+    )
+    assert fed == {0: "ʧˈæt?”", 1: "ʃˈat?”"}
+
+
 class _StopBeforeValidating(LogReporter):
     """Stands for a kill between an attempt's synthesis and its validation."""
 

@@ -836,6 +836,30 @@ WORD_BOUNDARY_CASES = [
         "are you already",
         {"all": "compound.sounds_as_fed", "ready?": "compound.sounds_as_fed"},
     ),
+    # one label word heard as two whose sounds, joined, are the fed ones (no dictionary lists
+    # "of ended" as a reading of "offended")
+    (
+        "she was offended then",
+        ("ʃi", "wʌz", "əfˈɛndᵻd", "ðˈɛn"),
+        "she was of ended then",
+        "she was of ended then",
+        {"offended": "compound.sounds_as_fed"},
+    ),
+    (
+        "she was offended then",
+        ("ʃi", "wʌz", "əfˈɛndᵻd", "ðˈɛn"),
+        "she was of ended then",
+        None,
+        {"offended": "compound.sounds_as_fed"},
+    ),
+    # ... but not when the words add sounds Kokoro was not fed
+    (
+        "she was offended then",
+        ("ʃi", "wʌz", "əfˈɛndᵻd", "ðˈɛn"),
+        "she was of mended then",
+        "she was of mended then",
+        {"offended": "tts_failure"},
+    ),
     # one engine heard other sounds there: still a failure
     (
         "she came in sight of it",

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from verdicts import rule_ids as ids
+from verdicts.languages import foreign_runs
 from verdicts.lexicon import Lexicon, default_lexicon
 from verdicts.names import COUNTED_VERDICTS, INSERTION, Verdict
 from verdicts.normalize import Normalized, normalize
@@ -118,7 +119,7 @@ def _split_word(
     tries.sort(key=lambda pair: (pair[0][2] is None) + (pair[1][2] is None))
     for (p_try, p_tokens, p_at), (s_try, s_tokens, s_at) in tries:
         explanation = combine(label, p_try, s_try, lexicon, context=context)
-        if explanation.verdict in ("spelling_variant", "stt_error"):
+        if explanation.verdict in ("spelling_variant", "stt_error", "compound"):
             for engine, at in ((p, p_at), (s, s_at)):
                 if engine is not None and at is not None:
                     split.setdefault(engine.engine, set()).add(at)
@@ -201,6 +202,7 @@ def judge_words(
                 absorbed.setdefault(markup_anchor[ins.position], {}).setdefault(engine.engine, []).extend(ins.hyp)
 
     split: dict[str, set[int]] = {}  # engine -> positions of insertions joined to a word (_split_word)
+    foreign: dict[int, str] | None = None  # label words of another language (spelled like names)
     heard: dict[int, tuple[_Heard, ...]] = {}  # label word -> each engine's words for it
     rows: list[WordVerdict] = []
     for index, (start, end) in enumerate(ref.spans):
@@ -220,7 +222,9 @@ def judge_words(
             if heard_as_written and not is_markup:
                 explanation = _PASS  # what ``combine`` says; most words, so said here without it
             else:
-                name = not heard_as_written and proper_noun(ref.words, index, lexicon)
+                if foreign is None:  # only clips with a word not heard as written need it
+                    foreign = foreign_runs(ref.words)
+                name = not heard_as_written and (proper_noun(ref.words, index, lexicon) or index in foreign)
                 context = WordContext(word_fed, name, thresholds.label_plausible_min)
                 explanation = combine(label, p_read, s_read, lexicon, markup=is_markup, context=context)
                 # a word not heard as written, or a name heard as one word of two ("Ahem!" heard

@@ -29,7 +29,6 @@ from verdicts.phonemes import (
     PLAUSIBLE_RATIO,
     clean,
     in_fed_accent,
-    near,
     plausibly_heard,
     relative_distance,
     same_sound,
@@ -371,10 +370,24 @@ def run_sounds_as_fed(heard: Sequence[tuple[str, ...]], fed: Sequence[str], lexi
     joined = "".join(fed)
     if len(fed) < 2 or not heard or not joined:
         return False
-    for words in heard:
-        if not words or is_letters(words) or not any(near(joined, said) for said in lexicon.pronounce(words)):
-            return False
-    return True
+    return all(
+        words and not is_letters(words) and _fed_distance(words, joined, lexicon) < NEAR_RATIO for words in heard
+    )
+
+
+def split_sounds_as_fed(
+    label: tuple[str, ...], heard: Sequence[tuple[str, ...]], context: WordContext | None, lexicon: Lexicon
+) -> bool:
+    """One label word that every engine which got it wrong heard as two or more words that,
+    joined, are pronounced as Kokoro was fed it up to ``near`` ("alas" heard "a lass"): the
+    recognizer put a word boundary inside the word; the speech said it. (The mirror of
+    ``run_sounds_as_fed``; letters one by one are the spelled-out rule's.)"""
+    if context is None or not context.fed or len(label) != 1 or not heard:
+        return False
+    return all(
+        len(words) >= 2 and not is_letters(words) and _fed_distance(words, context.fed, lexicon) < NEAR_RATIO
+        for words in heard
+    )
 
 
 def sounds_as_fed(heard: tuple[str, ...], fed: str, lexicon: Lexicon) -> bool:
@@ -409,7 +422,8 @@ def combine(
     Order: broken label; label typo (both engines agree on a nearby real word); pass; rules that
     explain every disagreement; one engine right; letters one by one (spelled out); a name heard
     as another spelling of the fed phonemes; a rare word heard as a more common one near them;
-    single engine; both wrong (same way = tts_failure, differently = ambiguous).
+    one word heard as several that joined sound as fed; single engine; both wrong (same way =
+    tts_failure, differently = ambiguous).
     """
     if markup:
         return _ex("gt_error", ids.GT_ERROR_MARKUP)
@@ -438,6 +452,8 @@ def combine(
             return _ex("spelling_variant", ids.SPELLING_VARIANT_PHONEMES_NEAR)
         if primary.status == "wrong" and all(rare_word_near(label, h, context, lexicon) for h in wrong):
             return _ex("stt_error", ids.STT_ERROR_RARE_WORD_NEAR)
+        if primary.status == "wrong" and split_sounds_as_fed(label, wrong, context, lexicon):
+            return _ex("compound", ids.COMPOUND_SOUNDS_AS_FED)
     if secondary is None:
         if label_plausible(readings, context, lexicon):
             return _ex("stt_error", ids.STT_ERROR_LABEL_PLAUSIBLE)

@@ -13,8 +13,9 @@ is passed over, and the same rung may be listed twice (each repeat tries its nex
   such a word exists.
 * ``respell``: the same not-heard words read the way espeak-ng reads them, where that differs
   from what Kokoro was fed (misaki reads "Ugh" ``ˈʌh``, espeak-ng ``ˈʌɡ``): a second, independent
-  G2P's opinion, in misaki's notation; every other word is fed exactly as before. Applies only
-  when such a word exists.
+  G2P's opinion, in misaki's notation; a word of a run in another language
+  (``verdicts.languages``) is read by espeak-ng in that language. Every other word is fed exactly
+  as before. Applies only when such a word exists.
 * ``speed``: a slightly different speaking rate (the int8 ONNX model is deterministic, so a new
   seed alone would give the same audio): ``1 - step``, then ``1 + step``, ``1 - 2 step``, ...
 * ``split``: the chunk cut at its best clause boundary into two clips (parts ``a`` and ``b``)

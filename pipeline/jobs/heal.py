@@ -61,6 +61,7 @@ from pipeline.records import AudioRecord, Chunk
 from pipeline.settings import Settings
 from pipeline.stages.synthesize import SynthesisJob
 from pipeline.tts.engine import derive_seed
+from verdicts.languages import foreign_runs
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,7 @@ class _Planner:
         self.auditor.setup()
         self.fixer.setup()
         self._chunks: dict[tuple, Chunk | None] = {}
+        self._espeak: dict[str, Callable[[str], str | None] | None] = {}  # espeak-ng voice -> reader
         self.tried: set[str] = set()  # job ids made (or failed) this run
 
     def chunk(self, record: AudioRecord, text: str, *, fixes: bool) -> Chunk | None:
@@ -201,19 +203,24 @@ class _Planner:
         chunk, words = self._failing_in(record, text, first_word)
         return None if chunk is None else with_stressed_words(chunk, words)
 
-    @functools.cached_property
-    def espeak(self) -> Callable[[str], str | None] | None:
-        """espeak-ng reading one word (IPA), in the G2P's English; None when it cannot load
-        (loaded when the respell rung is first asked)."""
+    def espeak(self, language: str | None = None) -> Callable[[str], str | None] | None:
+        """espeak-ng reading one word (IPA) in the G2P's English, or in ``language`` (a code of
+        ``verdicts.languages.FOREIGN_LANGUAGES``); None when it cannot load (each reader is
+        loaded when the respell rung first asks for it)."""
         from pipeline.tts.g2p_audit import EspeakReader
+        from verdicts.languages import FOREIGN_LANGUAGES
 
-        reader = EspeakReader("en-gb" if self.settings.lang_code == "b" else "en-us")
-        try:
-            reader.setup()
-        except Exception as exc:  # espeak-ng missing or broken: the rung does not apply
-            log.warning("respell rung off: espeak-ng unavailable (%s)", exc)
-            return None
-        return lambda word: "".join(reader.words(word)) or None
+        voice = FOREIGN_LANGUAGES.get(language or "") or ("en-gb" if self.settings.lang_code == "b" else "en-us")
+        if voice not in self._espeak:
+            reader = EspeakReader(voice)
+            try:
+                reader.setup()
+            except Exception as exc:  # espeak-ng (or this voice) missing or broken: no such reading
+                log.warning("respell rung: espeak-ng %s unavailable (%s)", voice, exc)
+                self._espeak[voice] = None
+            else:
+                self._espeak[voice] = lambda word, r=reader: "".join(r.words(word)) or None
+        return self._espeak[voice]
 
     @functools.cached_property
     def kokoro_vocab(self) -> frozenset[str]:
@@ -222,21 +229,23 @@ class _Planner:
         return frozenset(kokoro_config()["vocab"])
 
     def respelled(self, record: AudioRecord, text: str, first_word: int) -> Chunk | None:
-        """That chunk with its failing words read as espeak-ng reads them, where that differs from
+        """That chunk with its failing words read as espeak-ng reads them (words of a run in
+        another language, ``verdicts.languages``, in that language), where that differs from
         what Kokoro was fed; None when no word differs."""
         from pipeline.heal.pronunciations import second_reading
         from pipeline.heal.rechunk import with_word_readings, word_reading
         from verdicts.phonemes import clean
 
         chunk, words = self._failing_in(record, text, first_word)
-        reader = self.espeak if chunk is not None and words else None
-        if chunk is None or reader is None:
+        if chunk is None or not words:
             return None
         tokens = text.split()
+        foreign = foreign_runs(tokens)  # words of another language: read by its own G2P
         readings = {}
         for index in words:
             span = chunk.word_spans[index] if index < len(chunk.word_spans) else None
-            theirs = second_reading(tokens[index], reader, self.kokoro_vocab)
+            reader = self.espeak(foreign.get(index))
+            theirs = second_reading(tokens[index], reader, self.kokoro_vocab) if reader is not None else None
             if span is None or theirs is None:
                 continue
             ours = word_reading(chunk.phonemes[span[0] : span[1]])[1]
