@@ -45,9 +45,8 @@ def _letters(word: str) -> str:
     return _NOT_LETTERS.sub("", word).strip("'").lower()
 
 
-def _class(word: str, language: str, frequency: Frequency) -> int:
+def _class(letters: str, language: str, frequency: Frequency) -> int:
     """2: clearly of ``language``; 1: may be; 0: not (or no letters)."""
-    letters = _letters(word)
     if not letters:
         return 0
     theirs, english = frequency(letters, language), frequency(letters, "en")
@@ -56,15 +55,30 @@ def _class(word: str, language: str, frequency: Frequency) -> int:
     return 1 if theirs > 0 and theirs >= english else 0
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _wordfreq_classes(letters: str) -> tuple[int, ...]:
+    """``_class`` per language of ``FOREIGN_LANGUAGES`` with wordfreq (a re-verdict meets the same
+    words in clip after clip)."""
+    frequency = _wordfreq()
+    assert frequency is not None
+    return tuple(_class(letters, language, frequency) for language in FOREIGN_LANGUAGES)
+
+
 def foreign_runs(words: Sequence[str], frequency: Frequency | None = None) -> dict[int, str]:
     """Label word index -> language code (``FOREIGN_LANGUAGES``) for every word inside a run of
     another language; a word claimed by two languages goes to the run with more clear words."""
-    frequency = frequency or _wordfreq()
-    if frequency is None or len(words) < MIN_CLEAR_WORDS:
+    if len(words) < MIN_CLEAR_WORDS or (frequency is None and _wordfreq() is None):
         return {}
-    runs: list[tuple[int, int, int, str]] = []  # (clear words, start, end, language)
-    for language in FOREIGN_LANGUAGES:
-        classes = [_class(w, language, frequency) for w in words]
+    letters = [_letters(w) for w in words]
+    if frequency is None:
+        per_word = [_wordfreq_classes(w) for w in letters]
+    else:
+        per_word = [tuple(_class(w, language, frequency) for language in FOREIGN_LANGUAGES) for w in letters]
+    if sum(1 for classes in per_word if 2 in classes) < MIN_CLEAR_WORDS:
+        return {}  # most labels: no run can exist
+    runs: list[tuple[int, int, int, str]] = []  # (different clear words, start, end, language)
+    for k, language in enumerate(FOREIGN_LANGUAGES):
+        classes = [c[k] for c in per_word]
         start = 0
         while start < len(classes):
             if not classes[start]:
@@ -73,7 +87,7 @@ def foreign_runs(words: Sequence[str], frequency: Frequency | None = None) -> di
             end = start
             while end < len(classes) and classes[end]:
                 end += 1
-            clear = len({_letters(words[i]) for i in range(start, end) if classes[i] == 2})
+            clear = len({letters[i] for i in range(start, end) if classes[i] == 2})
             if clear >= MIN_CLEAR_WORDS:
                 runs.append((clear, start, end, language))
             start = end
