@@ -208,6 +208,15 @@ def test_words_of_another_language_are_respelled_in_that_language(tmp_path, data
         )  # fmt: skip
     )
     assert fed == {0: "ʧˈæt?”", 1: "ʃˈat?”"}
+    # English recognizers write the French words as English ones ("Uma-Shat"): the chunk stays in
+    # the reject pile, whose words say what Kokoro was fed and what each engine wrote instead
+    from pipeline.heal.rejects import reject_pile
+    from pipeline.store.store import Store
+
+    (reject,) = reject_pile(Store.from_settings(settings), "chatte")
+    assert reject.words and all(w.fed and w.heard.keys() == {"whisper", "whisper-tiny"} for w in reject.words)
+    first = reject.words[0]
+    assert first.describe().startswith(f"{first.word} (fed {first.fed}; whisper: ")
 
 
 class _StopBeforeValidating(LogReporter):
