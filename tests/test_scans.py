@@ -257,3 +257,40 @@ def _skipped(events: list[dict]) -> int:
         if event["event"] == "note" and "already validated" in event["message"]:
             return int(event["message"].split()[0])
     return 0
+
+
+def test_validate_after_a_rule_change_judges_the_stored_transcripts_again(database_url, tmp_path):
+    """A generated dataset validated, then validated again with other thresholds (the verdicts'
+    fingerprint changes; engines, checks and MOS plan do not): the clips are judged again from
+    their stored transcripts and quality columns (no ASR, no audio), and the rows are those a
+    full run (--force) writes with the same thresholds."""
+    from dataclasses import replace
+
+    from pipeline.jobs import GenerateRequest, ValidateRequest, generate, validate
+    from pipeline.settings import Settings
+
+    book = tmp_path / "book.txt"
+    book.write_text(f"CHAPTER I.\n\n{SENTENCES['match'][0]} The old barn was red.\n", encoding="utf-8")
+    settings = Settings(
+        work_dir=tmp_path, database_url=database_url, mos_mode="none", voices=["af_heart"], headings="drop",
+        workers=1, target_seconds=3, asr_primary="whisper-tiny", asr_secondary="whisper",
+    )  # fmt: skip
+    generate(GenerateRequest(book=book, dataset="ruled", chapters="1"), settings)
+    request = ValidateRequest(source=settings.datasets_dir / "ruled", dataset="ruled", engines="both")
+    first = validate(request, settings)
+    clips = len(first.results)
+    assert clips >= 2 and first.rejudged == 0 and sum(first.transcribed.values()) == 2 * clips
+
+    strict = {"strict_wer": 0.0, "balanced_wer": 0.0, "permissive_wer": 0.0, "strict_confidence": 0.9999}
+    changed = settings.model_copy(update=strict)
+    again = validate(request, changed)
+    assert (again.rejudged, again.transcribed, again.engine_ms, len(again.results)) == (clips, {}, {}, clips)
+    rejudged = rows(database_url, "ruled")
+    with psycopg.connect(database_url) as conn:
+        prints = conn.execute("SELECT fingerprints FROM audio_quality WHERE dataset = 'ruled'").fetchall()
+    assert {p["verdicts"]["thresholds"]["strict_confidence"] for (p,) in prints} == {0.9999}
+    assert validate(request, changed).skipped == clips  # current now: nothing to do
+
+    full = validate(replace(request, force=True), changed)
+    assert full.rejudged == 0 and sum(full.transcribed.values()) == 2 * clips
+    assert rows(database_url, "ruled") == rejudged

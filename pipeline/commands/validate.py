@@ -205,6 +205,7 @@ def _summary_table(report: ValidateReport) -> Table:
     errors = len(results) - len(judged) - unlabeled
     table.add_row("files", f"{len(results)} ({len(judged)} judged, {unlabeled} unlabeled, {errors} errors)")
     table.add_row("skipped (stored results up to date)", str(report.skipped))
+    table.add_row("judged again (only the rules changed)", str(report.rejudged))
     transcribed = ", ".join(f"{engine} {n}" for engine, n in report.transcribed.items()) or "none"
     reused = ", ".join(f"{engine} {n}" for engine, n in report.reused.items()) or "none"
     table.add_row("transcribed / reused", f"{transcribed} / {reused}")

@@ -2,16 +2,21 @@
 ``pipeline.fingerprints``) with what the database holds, and plan only the missing work.
 
 * A clip whose stored fingerprints match the requested work is up to date: skipped.
+* A clip whose only stale group is its verdicts (the rules or thresholds changed; the engine
+  mode, clip checks, MOS plan and every transcript the verdicts rest on are what this run asks
+  for) is judged again from its stored transcripts and quality columns, like ``--reverdict``:
+  no audio, no ASR, no MOS (``rejudge``). Under the cascade, one the new rules would escalate
+  goes on to a full validation instead (the secondary engine must hear it).
 * Otherwise it is validated again, but a stored transcript whose fingerprint matches the engine
   this run would use is reused, not transcribed again (``--force`` redoes everything). So a run
-  killed mid-way and started again transcribes only what is missing, and a changed rule or MOS
-  plan costs no ASR.
+  killed mid-way and started again transcribes only what is missing, and a changed MOS plan
+  costs no ASR.
 
 Example::
 
     wanted = requested_fingerprints({"primary": judge}, "primary", thresholds, checks, False, plan)
     work = plan_work(clips, stored, wanted, "primary", force=False)
-    work.todo, len(work.current), work.known["primary"]      # to run, skipped, reused transcripts
+    work.todo, work.rejudge, len(work.current), work.known["primary"]  # to run, to re-judge, skipped, reused
 """
 
 from __future__ import annotations
@@ -76,6 +81,28 @@ def is_current(clip: ClipSource, stored: StoredClip, wanted: Mapping[str, Any], 
     return True
 
 
+def only_verdicts_stale(
+    clip: ClipSource, stored: StoredClip, wanted: Mapping[str, Any], engines: EngineMode | str
+) -> bool:
+    """Whether ``stored`` differs from what this run would write in its verdicts alone (rules or
+    thresholds), so judging its stored transcripts again gives what a full run would: a labeled
+    clip of our own manifest (its fed phonemes are stored), judged under the same engine mode,
+    with current clip checks and MOS plan and every transcript it needs stored and current."""
+    prints = stored.fingerprints
+    if not clip.labeled or not stored.row.get("word_phonemes") or stored.row.get("validate_error"):
+        return False
+    if any(prints.get(group) != wanted[group] for group in ("quality", "mos")):
+        return False
+    if (prints.get("verdicts") or {}).get("engines") != wanted["verdicts"]["engines"]:
+        return False
+    for role in roles_needed(engines, bool(stored.row.get("escalated"))):
+        if prints.get(role) is None or (wanted.get(role) is not None and prints[role] != wanted[role]):
+            return False
+        if not reusable(stored, role, wanted):
+            return False
+    return True
+
+
 def reusable(stored: StoredClip, role: str, wanted: Mapping[str, Any]) -> bool:
     """A stored transcript this run can use instead of transcribing: made by the engine it
     would run (or any, for a role it takes from the store), and not a failure."""
@@ -87,10 +114,12 @@ def reusable(stored: StoredClip, role: str, wanted: Mapping[str, Any]) -> bool:
 
 @dataclass
 class WorkPlan:
-    """What a run does: ``todo`` clips (in order), the ``current`` ones it skips, and stored
-    transcripts it reuses (``known``: role -> file_hash -> transcript, with their fingerprints)."""
+    """What a run does: ``todo`` clips (in order), the ones it judges again from the store
+    (``rejudge``), the ``current`` ones it skips, and stored transcripts it reuses (``known``:
+    role -> file_hash -> transcript, with their fingerprints)."""
 
     todo: list[ClipSource] = field(default_factory=list)
+    rejudge: list[ClipSource] = field(default_factory=list)
     current: list[ClipSource] = field(default_factory=list)
     known: dict[str, dict[str, Transcript]] = field(default_factory=lambda: {r: {} for r in ROLES})
     known_prints: dict[str, dict[str, dict]] = field(default_factory=lambda: {r: {} for r in ROLES})
@@ -113,8 +142,11 @@ def plan_work(
         if not force and is_current(clip, found, wanted, engines):
             plan.current.append(clip)
             continue
-        plan.todo.append(clip)
-        for role in ROLES:
+        if not force and only_verdicts_stale(clip, found, wanted, engines):
+            plan.rejudge.append(clip)
+        else:
+            plan.todo.append(clip)
+        for role in ROLES:  # also for a re-judged clip: the cascade may send it on to the todo
             # --force transcribes again with every engine the run builds (a role taken from the
             # store, such as the primary of a staged secondary scan, is still taken from it)
             if role in wanted and (not force or wanted[role] is None) and reusable(found, role, wanted):

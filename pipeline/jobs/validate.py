@@ -32,7 +32,7 @@ from pipeline.jobs.errors import JobError
 from pipeline.jobs.generate import DatabaseOutcome
 from pipeline.jobs.plumbing import open_runner, runner_errors, start_run_or_warn
 from pipeline.jobs.reporting import LogReporter, Reporter
-from pipeline.jobs.resume import plan_work, requested_fingerprints
+from pipeline.jobs.resume import WorkPlan, plan_work, requested_fingerprints
 from pipeline.lifecycle import guarded_run
 from pipeline.names import check_dataset_name, dataset_name_from
 from pipeline.records import ClipResult, ClipSource
@@ -40,6 +40,7 @@ from pipeline.runner import LocalRunner
 from pipeline.settings import Settings
 from pipeline.stages.base import ItemFailure, Stage
 from pipeline.stages.quality import MOSPlan, QualityItem, QualityStage, ScoreStage, mos_item, wants_mos
+from pipeline.stages.reverdict import Rules
 from pipeline.stages.speaker import SpeakerStage, speaker_items
 from pipeline.stages.transcribe import TranscribeStage
 from pipeline.stages.verdicts import combine, decide_escalation
@@ -79,6 +80,7 @@ class ValidateReport:
     engines: dict[str, str] = field(default_factory=dict)
     database: DatabaseOutcome = DatabaseOutcome(attempted=False)
     skipped: int = 0  # clips whose stored results were already what this run asks for
+    rejudged: int = 0  # clips judged again from their stored transcripts (only the rules changed)
     transcribed: dict[str, int] = field(default_factory=dict)  # engine -> clips it transcribed
     reused: dict[str, int] = field(default_factory=dict)  # engine -> stored transcripts used instead
 
@@ -568,6 +570,48 @@ def _select(
     return taken[: selection.limit], stored
 
 
+def _rejudge(
+    work: WorkPlan,
+    clips: Sequence[ClipSource],
+    stored: Mapping[str, StoredClip],
+    rules: Rules,
+    engines: EngineMode,
+    sink: Any,
+    reporter: Reporter,
+) -> list[ClipResult]:
+    """Judge ``work.rejudge`` again from the store (only their verdicts were stale) and write the
+    rows that changed; a clip the cascade would now escalate, or one with nothing to judge,
+    joins ``work.todo`` (in clip order) for a full validation. Returns the re-judged results."""
+    from pipeline.stages.reverdict import judge_stored
+
+    if not work.rejudge:
+        return []
+    results: list[ClipResult] = []
+    entries: list[dict] = []
+    refreshes: list[tuple[str, str, dict]] = []
+    onward: set[str] = set()
+    for clip in work.rejudge:
+        judged = judge_stored(stored[clip.file_hash], rules)
+        if judged.result is None or (engines == EngineMode.cascade and judged.rejudged.would_escalate):
+            onward.add(clip.file_hash)
+            continue
+        results.append(replace(judged.result, duration_s=stored[clip.file_hash].row.get("duration_s")))
+        if judged.entry is not None:
+            entries.append(judged.entry)
+        elif judged.refresh is not None:
+            refreshes.append(judged.refresh)
+    if sink is not None:
+        sink.write_rejudged(entries, refreshes)
+    if onward:
+        todo = {c.file_hash for c in work.todo} | onward
+        work.todo = [c for c in clips if c.file_hash in todo]
+    reporter.note(
+        f"{len(results)} clip(s) judged again from their stored transcripts (only the rules changed):"
+        f" {len(entries)} rewritten"
+    )
+    return results
+
+
 def _transcript_writer(sink: Any) -> Callable[[str, ClipSource, Transcript], None] | None:
     """Stores each new transcript as the engine returns it (a run killed later keeps it)."""
     if sink is None:
@@ -614,6 +658,7 @@ def validate_clips(
     roles = {"primary": None, "secondary": judges.get("secondary")} if request.staged else judges
     wanted = requested_fingerprints(roles, engines, settings.thresholds, checks, speaker is not None, mos)
     work = plan_work(clips, stored, wanted, engines, force=request.force)
+    rejudged = _rejudge(work, clips, stored, Rules(settings.thresholds, checks), engines, sink, reporter)
     first_role = "secondary" if engines == EngineMode.secondary else "primary"
     to_transcribe = sum(1 for c in work.todo if c.labeled and c.file_hash not in work.known[first_role])
     if work.current:
@@ -660,6 +705,8 @@ def validate_clips(
         except ValueError as exc:  # a clip with no stored words for an engine this run does not build
             raise JobError(str(exc)) from exc
     report.skipped = len(work.current)
+    report.rejudged = len(rejudged)
+    report.results.extend(rejudged)
     if sink is not None:
         sink.finish(report)
     report.engines = engine_names

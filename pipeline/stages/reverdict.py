@@ -21,7 +21,7 @@ from pipeline.stages.base import ItemFailure, Resources, Stage
 from pipeline.stages.verdicts import StoredQuality, rejudged
 from pipeline.store.rows import VERDICT_OUTPUT_GROUPS, VERDICT_OUTPUT_KEY, validation_entry
 from pipeline.store.scans import PageSpan, StoredClip, read_page
-from pipeline.store.store import Store, write_validation_entries
+from pipeline.store.store import Store, write_rejudged
 from pipeline.store.transcripts import transcript_from_row
 from verdicts import Thresholds
 
@@ -156,7 +156,7 @@ class ReverdictStage(Stage[PageSpan, PageOutcome]):
                 outcome, entries, refreshes = self._judge_page(self._store, span)
                 if writing is not None:
                     writing.result()  # one write at a time, in page order
-                writing = self._writer.submit(_write_page, self._store, entries, refreshes)
+                writing = self._writer.submit(write_rejudged, self._store, entries, refreshes)
                 outcomes.append(outcome)
         finally:
             if writing is not None:
@@ -169,27 +169,39 @@ class ReverdictStage(Stage[PageSpan, PageOutcome]):
         entries: list[dict] = []
         refreshes: list[tuple[str, str, dict]] = []
         for stored in read_page(store, span):
-            result = rejudge_stored(stored, self.rules)
-            audio_s = stored.row["duration_s"] or 0.0
-            if result is None:
-                clips.append(Rejudged(None, stored.row["keep"], False, audio_s, judged=False))
-                continue
-            decision = clip_decision(result)
-            escalate = result.secondary is None and result.verdicts is not None and result.verdicts.summary.escalate
-            entry = reverdict_entry(result)
-            same = decided_as_stored(stored, entry)
-            if not same:
-                entries.append(entry)
-            elif (refresh := _fingerprints_refresh(stored, entry)) is not None:
-                refreshes.append((stored.row["file_hash"], stored.row["dataset"], refresh))
-            keep = decision.keep if decision is not None else None
-            clips.append(Rejudged(keep, stored.row["keep"], escalate, audio_s, judged=True, unchanged=same))
+            outcome = judge_stored(stored, self.rules)
+            clips.append(outcome.rejudged)
+            if outcome.entry is not None:
+                entries.append(outcome.entry)
+            elif outcome.refresh is not None:
+                refreshes.append(outcome.refresh)
         return PageOutcome(tuple(clips)), entries, refreshes
 
 
-def _write_page(store: Store, entries: list[dict], refreshes: list[tuple[str, str, dict]]) -> None:
-    """A re-verdict page's changed rows and fingerprint refreshes, all or none."""
-    if entries or refreshes:
-        with store.transaction("writing a re-verdict page"):
-            write_validation_entries(store, entries)
-            store.merge_fingerprints(refreshes)
+@dataclass(frozen=True, slots=True)
+class StoredJudgement:
+    """One stored clip judged again: the outcome, and what to write for it: its changed rows
+    (``entry``) or, when they come out as stored, at most a fingerprint refresh."""
+
+    rejudged: Rejudged
+    result: ClipResult | None  # None: nothing to judge
+    entry: dict | None = None
+    refresh: tuple[str, str, dict] | None = None
+
+
+def judge_stored(stored: StoredClip, rules: Rules) -> StoredJudgement:
+    """``stored`` judged with ``rules`` (``rejudge_stored``) and compared with what it holds."""
+    result = rejudge_stored(stored, rules)
+    audio_s = stored.row["duration_s"] or 0.0
+    if result is None:
+        return StoredJudgement(Rejudged(None, stored.row["keep"], False, audio_s, judged=False), None)
+    decision = clip_decision(result)
+    escalate = result.secondary is None and result.verdicts is not None and result.verdicts.summary.escalate
+    entry = reverdict_entry(result)
+    same = decided_as_stored(stored, entry)
+    refresh = None
+    if same and (prints := _fingerprints_refresh(stored, entry)) is not None:
+        refresh = (stored.row["file_hash"], stored.row["dataset"], prints)
+    keep = decision.keep if decision is not None else None
+    rejudged = Rejudged(keep, stored.row["keep"], escalate, audio_s, judged=True, unchanged=same)
+    return StoredJudgement(rejudged, result, None if same else entry, refresh)

@@ -380,6 +380,18 @@ def write_validation_entries(store: Store, entries: Sequence[dict]) -> int:
     return len(entries)
 
 
+def write_rejudged(store: Store, entries: Sequence[dict], refreshes: Sequence[tuple[str, str, dict]]) -> int:
+    """Clips judged again from their stored transcripts (a re-verdict): the rows of those whose
+    decisions changed (``entries``) and the fingerprints of those that came out as stored
+    (``refreshes``: file_hash, dataset, fingerprints), all or none; returns clips rewritten."""
+    if not entries and not refreshes:
+        return 0
+    with store.transaction("writing re-judged clips"):
+        written = write_validation_entries(store, entries)
+        store.merge_fingerprints(refreshes)
+    return written
+
+
 class ValidationSink(_StoreSink):
     """The store side of ``pipeline validate`` (results stay in the validations log)."""
 
@@ -392,6 +404,10 @@ class ValidationSink(_StoreSink):
 
     def write_validation(self, results: Sequence[ClipResult]) -> None:
         self._attempt(lambda: write_validation_entries(self.store, [validation_entry(r) for r in results]))
+
+    def write_rejudged(self, entries: Sequence[dict], refreshes: Sequence[tuple[str, str, dict]]) -> None:
+        """Clips this run judged again from the store (``write_rejudged``)."""
+        self._attempt(lambda: write_rejudged(self.store, entries, refreshes))
 
     def write_transcripts(self, rows: Sequence[dict], clips: Sequence[dict]) -> None:
         """Transcripts as they come out of an engine (before the clip's row is complete)."""
