@@ -59,6 +59,11 @@ class Settings(BaseSettings):
         ),
     )
     lang_code: Literal["a", "b"] = Field("a", description="misaki English: a = US, b = British.")
+    g2p_by_voice: bool = Field(
+        True,
+        description="Phonemize each English voice in its own accent (b* voices British, a* American); off:"
+        " every voice reads lang_code's phonemes.",
+    )
     voices: list[str] = Field(default_factory=lambda: ["af_heart"])
     speed: float = Field(1.0, ge=SPEED_MIN, le=SPEED_MAX)
     seed: int = 0

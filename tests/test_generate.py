@@ -161,3 +161,31 @@ def test_combined_book_wav_joins_the_clips_in_order(generated):
     assert len(combined) / rate == pytest.approx(sum(r.duration_s + CHUNK_GAP_S for r in clips), abs=0.01)
     first, _ = sf.read(dataset_dir / clips[0].wav_path, dtype="int16")
     assert np.array_equal(combined[: len(first)], first)
+
+
+def test_each_english_voice_reads_its_own_accent(tmp_path):
+    """An American and a British voice in one run: the British voice's clips are phonemized by
+    misaki's British G2P (same labels and chunk boundaries), the American's as before; with
+    ``g2p_by_voice`` off both read the book's (American) phonemes."""
+    from pipeline.jobs import GenerateRequest, generate
+    from pipeline.settings import Settings
+
+    book = tmp_path / "dear.txt"
+    book.write_text("CHAPTER I.\n\n“Oh dear, the hall is far,” she said.\n", encoding="utf-8")
+
+    def phonemes(work, **extra) -> dict[str, tuple[str, tuple[str, ...]]]:
+        settings = Settings(
+            work_dir=work, database_url=None, voices=["af_heart", "bf_emma"], headings="drop", workers=1, **extra
+        )
+        generate(GenerateRequest(book=book, dataset="dear", chapters="1", db=False), settings)
+        records = Manifest.for_dataset(settings.datasets_dir / "dear").records()
+        return {r.voice: (r.id, tuple(r.word_phonemes), r.text) for r in records}
+
+    accented = phonemes(tmp_path / "by-voice")
+    (_, us, us_text), (gb_id, gb, gb_text) = accented["af_heart"], accented["bf_emma"]
+    assert us_text == gb_text and len(us) == len(gb)
+    assert us[1] == "dˈɪɹ," and gb[1] == "dˈɪə,"  # "dear,": rhotic and not
+    assert us[3] == "hˈɔl" and gb[3] == "hˈɔːl"
+    plain = phonemes(tmp_path / "one-accent", g2p_by_voice=False)
+    assert plain["af_heart"] == accented["af_heart"]  # the American voice is untouched
+    assert plain["bf_emma"][1] == us and plain["bf_emma"][0] != gb_id

@@ -501,3 +501,20 @@ def test_cli_validate_real_engine(cli_env: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "validated:" in result.output and "s of audio" in result.output
     assert json.loads(cli_env.read_text()) == {"warm": "af_aoede(6)+af_nicole(4)"}
+
+
+@pytest.mark.parametrize(
+    ("components", "accent"),
+    [
+        ((("af_heart", 1.0),), "a"),
+        ((("bf_emma", 1.0),), "b"),
+        ((("bm_george", 0.7), ("af_sky", 0.3)), "b"),  # the heaviest component decides
+        ((("af_sky", 0.6), ("bf_emma", 0.4)), "a"),
+        ((("ff_siwis", 1.0),), None),  # not English: the settings' lang_code
+        ((), None),
+    ],
+)
+def test_english_accent_of_a_voice(components, accent) -> None:
+    from pipeline.tts.voices import english_accent
+
+    assert english_accent(components) == accent

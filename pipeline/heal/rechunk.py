@@ -73,7 +73,7 @@ def chunk_for_label(
         est_seconds=round(len(result.phonemes) / phonemes_per_second, 2),
         g2p_flags=tuple(flags),
         word_spans=tuple(phoneme_spans(tokens, result, heading=heading)),
-        word_phonemes=word_phonemes(tokens, result),
+        word_phonemes=word_phonemes(tokens, result, heading=heading),
     )
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import soundfile as sf
@@ -239,6 +239,42 @@ def chunk_for_generation(request: GenerateRequest, settings: Settings, reporter:
     return book, chunks[: request.limit] if request.limit else chunks
 
 
+def accented_chunks(
+    chunks: Sequence[Chunk], resolved: Sequence[tuple[str, Any]], settings: Settings, reporter: Reporter
+) -> dict[str, tuple[str, list[Chunk]]]:
+    """Voice spec -> (its English accent, ``chunks`` phonemized again in it) for every voice whose
+    accent is not the one the book was chunked in (``settings.lang_code``; ``g2p_by_voice``):
+    ``bf_emma`` reads British phonemes beside an American voice. Same labels and boundaries, the
+    same G2P audit; a chunk the other accent cannot phonemize within Kokoro's limit keeps the
+    book's phonemes (with a warning)."""
+    from pipeline.heal.rechunk import RechunkError, chunk_for_label
+    from pipeline.tts.g2p import G2P
+    from pipeline.tts.g2p_audit import G2PAuditor
+    from pipeline.tts.voices import english_accent
+
+    out: dict[str, tuple[str, list[Chunk]]] = {}
+    per_accent: dict[str, list[Chunk]] = {}
+    for spec, voice in resolved:
+        accent = english_accent(voice.components) if settings.g2p_by_voice else None
+        if accent is None or accent == settings.lang_code:
+            continue
+        if accent not in per_accent:
+            g2p = G2P(accent)
+            auditor = G2PAuditor(g2p, keep_caps=settings.keep_caps, second_opinion=settings.g2p_second_opinion)
+            auditor.setup()
+            again = []
+            rate = settings.phonemes_per_second / settings.speed
+            for chunk in chunks:
+                try:
+                    again.append(chunk_for_label(chunk, chunk.text, g2p, auditor, phonemes_per_second=rate))
+                except RechunkError as exc:
+                    reporter.note(f"chunk {chunk.index} keeps the book's phonemes for {spec}: {exc}", "warning")
+                    again.append(chunk)
+            per_accent[accent] = again
+        out[spec] = (accent, per_accent[accent])
+    return out
+
+
 def combine_book(records: list[AudioRecord], dataset_dir: Path, target: Path) -> float:
     """Concatenate a voice's clips in book order with a short gap; returns seconds written."""
     gap = np.zeros(int(CHUNK_GAP_S * SAMPLE_RATE), dtype=np.int16)
@@ -264,7 +300,7 @@ def synthesize_stage(settings: Settings, resolved, dataset_dir: Path) -> Synthes
     )
 
 
-def _plan(request: GenerateRequest, settings: Settings, chunks: list[Chunk]):
+def _plan(request: GenerateRequest, settings: Settings, chunks: list[Chunk], reporter: Reporter):
     """(settings adjusted for the plan, resolved voices, jobs)."""
     from pipeline.tts.engine import build_engine, engine_fingerprint
     from pipeline.tts.voices import VoiceError
@@ -279,8 +315,9 @@ def _plan(request: GenerateRequest, settings: Settings, chunks: list[Chunk]):
     except OSError as exc:
         raise JobError(f"cannot read the model weights: {exc}") from exc
     jobs = plan_jobs(
-        chunks, resolved, dataset=request.dataset, speed=settings.speed, seed=settings.seed, fingerprint=fingerprint
-    )
+        chunks, resolved, dataset=request.dataset, speed=settings.speed, seed=settings.seed, fingerprint=fingerprint,
+        accented=accented_chunks(chunks, resolved, settings, reporter),
+    )  # fmt: skip
     if settings.synthesis_batch > settings.batch_size:  # a worker batch must hold a whole padded batch
         settings = settings.model_copy(update={"batch_size": settings.synthesis_batch})
     return settings, resolved, jobs
@@ -370,7 +407,7 @@ def generate(request: GenerateRequest, settings: Settings, reporter: Reporter | 
     dataset_dir = settings.datasets_dir / request.dataset
     if dataset_dir.is_dir() and (stale := remove_stale_temporaries(dataset_dir)):
         reporter.note(f"removed {stale} half-written file(s) a killed run left in {dataset_dir}")
-    settings, resolved, jobs = _plan(request, settings, chunks)
+    settings, resolved, jobs = _plan(request, settings, chunks, reporter)
     if settings.synthesis_batch > 1 and settings.tts_backend != TTSBackendName.torch:
         reporter.note("--synthesis-batch batches the torch backend only; ONNX runs one at a time", "warning")
     n_workers = settings.workers or os.cpu_count() or 1

@@ -61,6 +61,8 @@ from pipeline.records import AudioRecord, Chunk
 from pipeline.settings import Settings
 from pipeline.stages.synthesize import SynthesisJob
 from pipeline.tts.engine import derive_seed
+from pipeline.tts.g2p import G2P
+from pipeline.tts.g2p_audit import G2PAuditor
 from verdicts.languages import foreign_runs
 
 log = logging.getLogger(__name__)
@@ -156,32 +158,53 @@ class _Planner:
     def __init__(
         self, request: HealRequest, settings: Settings, lexicon: dict[str, str], failing: dict[str, tuple[int, ...]]
     ) -> None:
-        from pipeline.tts.g2p import G2P
-        from pipeline.tts.g2p_audit import G2PAuditor
-
         self.request = request
         self.settings = settings
         self.lexicon = lexicon
         self.failing = failing  # file_hash -> label words not heard as written
-        self.g2p = G2P(settings.lang_code)
-        self.auditor = G2PAuditor(self.g2p, keep_caps=settings.keep_caps, second_opinion=False)
-        self.fixer = G2PAuditor(self.g2p, keep_caps=False, second_opinion=False)  # the audit's text fixes
-        self.auditor.setup()
-        self.fixer.setup()
+        # per misaki English: the G2P, its audit as generate ran it, and the audit's text fixes
+        self._readers: dict[str, tuple[G2P, G2PAuditor, G2PAuditor]] = {}
         self._chunks: dict[tuple, Chunk | None] = {}
         self._espeak: dict[str, Callable[[str], str | None] | None] = {}  # espeak-ng voice -> reader
         self.tried: set[str] = set()  # job ids made (or failed) this run
+
+    def accent(self, record: AudioRecord) -> str:
+        """The misaki English ``record`` was phonemized in: its voice's own with ``g2p_by_voice``
+        (as generate does), else the settings' ``lang_code``."""
+        from pipeline.tts.voices import VoiceError, english_accent, parse_recipe
+
+        if self.settings.g2p_by_voice:
+            try:
+                accent = english_accent(tuple(parse_recipe(record.voice_recipe or record.voice)))
+            except VoiceError:
+                accent = None
+            if accent is not None:
+                return accent
+        return self.settings.lang_code
+
+    def readers(self, record: AudioRecord) -> tuple[G2P, G2PAuditor, G2PAuditor]:
+        """(G2P, its audit, the audit's text fixes) in ``record``'s accent, loaded once each."""
+        accent = self.accent(record)
+        if accent not in self._readers:
+            g2p = G2P(accent)
+            auditor = G2PAuditor(g2p, keep_caps=self.settings.keep_caps, second_opinion=False)
+            fixer = G2PAuditor(g2p, keep_caps=False, second_opinion=False)
+            auditor.setup()
+            fixer.setup()
+            self._readers[accent] = (g2p, auditor, fixer)
+        return self._readers[accent]
 
     def chunk(self, record: AudioRecord, text: str, *, fixes: bool) -> Chunk | None:
         """``text`` phonemized for ``record``'s chunk: with the lexicon (when given) and, with
         ``fixes``, the G2P audit's text fixes; None when it cannot be made into a chunk."""
         from pipeline.heal.rechunk import chunk_for_label
 
-        key = (record.book_id, record.chunk_index, text, fixes)
+        key = (record.book_id, record.chunk_index, text, fixes, self.accent(record))
         if key not in self._chunks:
             try:
+                g2p, auditor, fixer = self.readers(record)
                 self._chunks[key] = chunk_for_label(
-                    _template(record), text, self.g2p, self.fixer if fixes else self.auditor,
+                    _template(record), text, g2p, fixer if fixes else auditor,
                     overrides=self.lexicon or None,
                     phonemes_per_second=self.settings.phonemes_per_second / self.settings.speed,
                 )  # fmt: skip
@@ -203,14 +226,14 @@ class _Planner:
         chunk, words = self._failing_in(record, text, first_word)
         return None if chunk is None else with_stressed_words(chunk, words)
 
-    def espeak(self, language: str | None = None) -> Callable[[str], str | None] | None:
-        """espeak-ng reading one word (IPA) in the G2P's English, or in ``language`` (a code of
+    def espeak(self, language: str | None = None, accent: str = "a") -> Callable[[str], str | None] | None:
+        """espeak-ng reading one word (IPA) in ``accent``'s English, or in ``language`` (a code of
         ``verdicts.languages.FOREIGN_LANGUAGES``); None when it cannot load (each reader is
         loaded when the respell rung first asks for it)."""
         from pipeline.tts.g2p_audit import EspeakReader
         from verdicts.languages import FOREIGN_LANGUAGES
 
-        voice = FOREIGN_LANGUAGES.get(language or "") or ("en-gb" if self.settings.lang_code == "b" else "en-us")
+        voice = FOREIGN_LANGUAGES.get(language or "") or ("en-gb" if accent == "b" else "en-us")
         if voice not in self._espeak:
             reader = EspeakReader(voice)
             try:
@@ -244,7 +267,7 @@ class _Planner:
         readings = {}
         for index in words:
             span = chunk.word_spans[index] if index < len(chunk.word_spans) else None
-            reader = self.espeak(foreign.get(index))
+            reader = self.espeak(foreign.get(index), self.accent(record))
             theirs = second_reading(tokens[index], reader, self.kokoro_vocab) if reader is not None else None
             if span is None or theirs is None:
                 continue

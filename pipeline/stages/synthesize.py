@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +48,14 @@ class SynthesisJob:
     heal_step: str = ""  # heal: the ladder rung
 
 
-def clip_id(chunk: Chunk, voice_recipe: str, speed: float, fingerprint: str, seed: int) -> str:
+def clip_id(
+    chunk: Chunk, voice_recipe: str, speed: float, fingerprint: str, seed: int, accent: str | None = None
+) -> str:
+    """``accent``: the voice's own English G2P, when its chunks were phonemized in it rather
+    than in the book's (``g2p_by_voice``): its clips differ from one made before that existed."""
     parts = [chunk.book_id, chunk.text, voice_recipe, f"{speed:.4f}", fingerprint, str(seed)]
+    if accent is not None:
+        parts.append(f"g2p={accent}")
     if any(flag.fixed for flag in chunk.g2p_flags):
         # The G2P audit changed what Kokoro reads: a clip made before the fix (same text) is
         # regenerated, and --keep-caps gives back the old id.
@@ -66,13 +72,17 @@ def plan_jobs(
     speed: float,
     seed: int,
     fingerprint: str,
+    accented: Mapping[str, tuple[str, Sequence[Chunk]]] | None = None,
 ) -> list[SynthesisJob]:
-    """One job per chunk per voice, in book order, voice by voice."""
+    """One job per chunk per voice, in book order, voice by voice. ``accented``: voice spec ->
+    (its English accent, ``chunks`` phonemized in it) for voices that read another accent's
+    phonemes than the book was chunked in."""
     jobs = []
     for spec, resolved in voices:
         folder = voice_slug(spec)
-        for chunk in chunks:
-            job_id = clip_id(chunk, resolved.canonical, speed, fingerprint, seed)
+        accent, voice_chunks = (accented or {}).get(spec, (None, chunks))
+        for chunk in voice_chunks:
+            job_id = clip_id(chunk, resolved.canonical, speed, fingerprint, seed, accent)
             stem = f"{chunk.book_id}/{folder}/chunk_{chunk.index:05d}"
             jobs.append(
                 SynthesisJob(

@@ -87,6 +87,15 @@ class ResolvedVoice:
         return voice_slug(self.spec)
 
 
+def english_accent(components: tuple[tuple[str, float], ...]) -> str | None:
+    """misaki's English for a voice (its heaviest component): ``"b"`` (British) for ``b*`` voices
+    such as ``bf_emma``, ``"a"`` (American) for ``a*`` voices, None for other languages."""
+    if not components:
+        return None
+    name = max(components, key=lambda c: c[1])[0]
+    return name[:1] if name[:1] in ("a", "b") else None
+
+
 def describe_voice(name: str) -> tuple[str, str]:
     """(language, gender) for a built-in voice name such as ``bf_emma``."""
     lang = LANGUAGES.get(name[:1], "other")
