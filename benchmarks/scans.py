@@ -1,7 +1,9 @@
 """Resume and re-verdict speed (issue 15 targets), through the CLI a user types.
 
 1. ``validate`` a generated dataset (e.g. the whole of Alice), then the same command again:
-   the rerun's wall time (a fresh process: imports included) and what it transcribed.
+   the rerun's wall time (a fresh process: imports included) and what it transcribed. Then
+   the same command after a rule change (another strict WER bound: the verdicts' fingerprint
+   changes, nothing else does), with each checkout (``--baseline``), alternating.
 2. ``validate --reverdict`` over many stored clips: the validated clips' rows and transcripts are
    replicated N times under new file hashes into a scratch dataset (a book's clips are too few for
    a rate: a process starts in about a second), then re-judged twice per worker count: first with
@@ -119,8 +121,27 @@ def main() -> None:
     rerun_s, rerun_out = run(source, args.work_dir)
     transcribed = re.search(r"transcribed / reused\s*│\s*(.*?)\s*│", rerun_out)
     skipped = re.search(r"skipped \(stored results up to date\)\s*│\s*(\d+)", rerun_out)
+    checkouts = {"this": REPO, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
+    # a rule change (the verdicts' fingerprint differs, nothing else): validate again, each
+    # checkout twice (strict WER bound 0.001, then back to 0.02), alternating
+    rule_change = {}
+    for strict in ("0.001", "0.02"):
+        for name, checkout in checkouts.items():
+            wall, output = run(source, args.work_dir, checkout, PIPELINE_STRICT_WER=strict)
+            again = re.search(r"judged again \(only the rules changed\)\s*│\s*(\d+)", output)
+            used = re.search(r"transcribed / reused\s*│\s*(.*?)\s*│", output)
+            rule_change.setdefault(name, []).append(
+                {
+                    "strict_wer": strict,
+                    "wall_s": round(wall, 1),
+                    "cpu_s": CPU_S["validate " + str(args.dataset_dir)],
+                    "judged_again": int(again.group(1)) if again else None,
+                    "transcribed_reused": used.group(1) if used else None,
+                }
+            )
     clips = replicate(url, dataset, "bench-reverdict", args.copies)
     out = {
+        "validate_after_rule_change": rule_change,
         "load_average": os.getloadavg(),
         "first_validate_s": round(first_s, 1),
         "rerun_wall_s": round(rerun_s, 2),
@@ -128,7 +149,6 @@ def main() -> None:
         "rerun_transcribed_reused": transcribed.group(1) if transcribed else None,
         "reverdict_clips": clips,
     }
-    checkouts = {"this": REPO, **({"baseline": args.baseline.resolve()} if args.baseline else {})}
     for workers in args.workers:
         for name, checkout in checkouts.items():
             # every row rewritten (as after a rule change that changes every clip: no stored digest
