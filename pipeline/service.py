@@ -106,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         VoiceCache(int(config.voice_cache_mb * 2**20)),
         config.lang_code,
         load_openai_voices(config.openai_voices_file),
+        config.g2p_by_voice,
     )
     gate = JobGate(config.max_concurrent_jobs, config.queue_maxsize, busy_error)
     # A body far larger than the longest allowed input is refused before it is parsed.
@@ -177,10 +178,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             frontend.check_voice(body.voice)
         except VoiceError as exc:
             raise ServiceError(400, str(exc), "invalid_voice") from exc
-        await check_language(body.lang_code)
-        return SpeechPlan(
-            uuid.uuid4().hex, tuple(segments), body.voice, body.speed, body.lang_code, config.leading_silence_ms / 1000
-        )
+        lang = frontend.lang_for(body.voice, body.lang_code)
+        await check_language(lang)
+        leading = config.leading_silence_ms / 1000
+        return SpeechPlan(uuid.uuid4().hex, tuple(segments), body.voice, body.speed, lang, leading)
 
     def stream_segments(text: str) -> list[str]:
         return split_segments(text, config.first_segment_max_words, config.first_segment_boundaries)

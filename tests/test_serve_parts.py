@@ -148,3 +148,28 @@ def test_devices_are_resolved_or_refused_and_workers_fill_the_cores() -> None:
         assert [p.threads for p in plan_workers(Settings(threads_per_worker=1), "cpu")] == [1] * cores
         assert [p.threads for p in plan_workers(Settings(threads_per_worker=2), "cpu")] == [2] * max(1, cores // 2)
         assert len(plan_workers(Settings(engine_workers=3), "cpu")) == 3
+
+
+def test_an_english_voice_is_phonemized_in_its_own_accent_unless_a_lang_code_is_asked() -> None:
+    """As generate does: bf_emma reads British phonemes, af_heart American ones; a request's
+    ``lang_code`` wins, and with ``g2p_by_voice`` off the server's default applies."""
+    from pipeline.serve.frontend import Frontend
+    from pipeline.settings import Settings
+    from pipeline.tts.engine import build_voice_store
+    from pipeline.tts.voice_cache import VoiceCache
+
+    voices = build_voice_store(Settings())
+    frontend = Frontend(voices, VoiceCache(2**20), "a", {"fable": "bm_george"})
+    try:
+        assert frontend.lang_for("bf_emma", None) == "b" and frontend.lang_for("af_heart", None) == "a"
+        assert frontend.lang_for("fable", None) == "b"  # an OpenAI name maps to a British voice
+        assert frontend.lang_for("bf_emma", "a") == "a" and frontend.lang_for("ff_siwis", None) is None
+        dear = [
+            w.phonemes for piece in frontend.pieces("Oh dear.", frontend.lang_for("bf_emma", None)) for w in piece.words
+        ]
+        assert "dˈɪə" in dear
+    finally:
+        frontend.close()
+    off = Frontend(voices, VoiceCache(2**20), "a", {}, g2p_by_voice=False)
+    assert off.lang_for("bf_emma", None) is None
+    off.close()

@@ -19,7 +19,7 @@ from pipeline.serve.voices import kokoro_voice
 from pipeline.tts.engine import join_phonemes, split_phoneme_words
 from pipeline.tts.g2p import G2P, PhonemizedWord
 from pipeline.tts.voice_cache import VoiceCache
-from pipeline.tts.voices import VoiceStore, canonical_recipe
+from pipeline.tts.voices import VoiceStore, canonical_recipe, english_accent
 
 T = TypeVar("T")
 
@@ -50,11 +50,19 @@ class Piece:
 
 
 class Frontend:
-    def __init__(self, voices: VoiceStore, cache: VoiceCache, default_lang: str, openai_voices: dict[str, str]) -> None:
+    def __init__(
+        self,
+        voices: VoiceStore,
+        cache: VoiceCache,
+        default_lang: str,
+        openai_voices: dict[str, str],
+        g2p_by_voice: bool = True,
+    ) -> None:
         self.voices = voices
         self.cache = cache
         self.default_lang = default_lang
         self.openai_voices = openai_voices
+        self.g2p_by_voice = g2p_by_voice  # an English voice's own accent when no lang_code is asked
         self._g2p: dict[str, G2P] = {}
         self._failed: dict[str, str] = {}
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="g2p")
@@ -74,6 +82,14 @@ class Frontend:
     def check_voice(self, spec: str) -> str:
         """The canonical recipe (VoiceError for an unknown voice); loads and caches nothing."""
         return canonical_recipe(self.voices.components(self.voice_spec(spec)))
+
+    def lang_for(self, spec: str, lang: str | None) -> str | None:
+        """The G2P language of a request: ``lang`` when asked, else the voice's own English
+        (``bf_emma`` British, as generate phonemizes it; ``g2p_by_voice``), else None (the
+        server's default). Call after ``check_voice``."""
+        if lang or not self.g2p_by_voice:
+            return lang
+        return english_accent(self.voices.components(self.voice_spec(spec)))
 
     def pack(self, spec: str) -> np.ndarray:
         """The style pack (blends cached in a bounded LRU, built-ins pinned)."""
