@@ -515,6 +515,8 @@ def test_cli_validate_real_engine(cli_env: Path) -> None:
     ],
 )
 def test_english_accent_of_a_voice(components, accent) -> None:
-    from pipeline.tts.voices import english_accent
+    from pipeline.tts.voices import english_accent, g2p_lang
 
     assert english_accent(components) == accent
+    assert g2p_lang(components, "a") == (accent or "a")
+    assert g2p_lang(components, "a", by_voice=False) == "a"

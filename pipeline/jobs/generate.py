@@ -250,13 +250,13 @@ def accented_chunks(
     from pipeline.heal.rechunk import RechunkError, chunk_for_label
     from pipeline.tts.g2p import G2P
     from pipeline.tts.g2p_audit import G2PAuditor
-    from pipeline.tts.voices import english_accent
+    from pipeline.tts.voices import g2p_lang
 
     out: dict[str, tuple[str, list[Chunk]]] = {}
     per_accent: dict[str, list[Chunk]] = {}
     for spec, voice in resolved:
-        accent = english_accent(voice.components) if settings.g2p_by_voice else None
-        if accent is None or accent == settings.lang_code:
+        accent = g2p_lang(voice.components, settings.lang_code, settings.g2p_by_voice)
+        if accent == settings.lang_code:
             continue
         if accent not in per_accent:
             g2p = G2P(accent)

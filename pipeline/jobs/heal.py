@@ -171,16 +171,13 @@ class _Planner:
     def accent(self, record: AudioRecord) -> str:
         """The misaki English ``record`` was phonemized in: its voice's own with ``g2p_by_voice``
         (as generate does), else the settings' ``lang_code``."""
-        from pipeline.tts.voices import VoiceError, english_accent, parse_recipe
+        from pipeline.tts.voices import VoiceError, g2p_lang, parse_recipe
 
-        if self.settings.g2p_by_voice:
-            try:
-                accent = english_accent(tuple(parse_recipe(record.voice_recipe or record.voice)))
-            except VoiceError:
-                accent = None
-            if accent is not None:
-                return accent
-        return self.settings.lang_code
+        try:
+            components = tuple(parse_recipe(record.voice_recipe or record.voice))
+        except VoiceError:
+            components = ()
+        return g2p_lang(components, self.settings.lang_code, self.settings.g2p_by_voice)
 
     def readers(self, record: AudioRecord) -> tuple[G2P, G2PAuditor, G2PAuditor]:
         """(G2P, its audit, the audit's text fixes) in ``record``'s accent, loaded once each."""

@@ -68,17 +68,23 @@ def roles_needed(engines: EngineMode | str, escalated: bool) -> tuple[str, ...]:
     return ROLES
 
 
+def transcripts_current(stored: StoredClip, wanted: Mapping[str, Any], engines: EngineMode | str) -> bool:
+    """Whether the stored verdicts of a labeled clip rest on every transcript ``engines`` needs,
+    each made by the engine this run would use (any, for a role it takes from the store)."""
+    prints = stored.fingerprints
+    return all(
+        prints.get(role) is not None and (wanted.get(role) is None or prints[role] == wanted[role])
+        for role in roles_needed(engines, bool(stored.row.get("escalated")))
+    )
+
+
 def is_current(clip: ClipSource, stored: StoredClip, wanted: Mapping[str, Any], engines: EngineMode | str) -> bool:
     """Whether the stored result of ``clip`` is what this run would write."""
-    prints = stored.fingerprints
-    if any(prints.get(group) != wanted[group] for group in RESULT_GROUPS):
+    if any(stored.fingerprints.get(group) != wanted[group] for group in RESULT_GROUPS):
         return False
     if not clip.labeled:
         return stored.row.get("labeled") is False
-    for role in roles_needed(engines, bool(stored.row.get("escalated"))):
-        if prints.get(role) is None or (wanted.get(role) is not None and prints[role] != wanted[role]):
-            return False
-    return True
+    return transcripts_current(stored, wanted, engines)
 
 
 def only_verdicts_stale(
@@ -95,12 +101,8 @@ def only_verdicts_stale(
         return False
     if (prints.get("verdicts") or {}).get("engines") != wanted["verdicts"]["engines"]:
         return False
-    for role in roles_needed(engines, bool(stored.row.get("escalated"))):
-        if prints.get(role) is None or (wanted.get(role) is not None and prints[role] != wanted[role]):
-            return False
-        if not reusable(stored, role, wanted):
-            return False
-    return True
+    roles = roles_needed(engines, bool(stored.row.get("escalated")))
+    return transcripts_current(stored, wanted, engines) and all(reusable(stored, r, wanted) for r in roles)
 
 
 def reusable(stored: StoredClip, role: str, wanted: Mapping[str, Any]) -> bool:

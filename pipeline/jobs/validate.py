@@ -40,7 +40,7 @@ from pipeline.runner import LocalRunner
 from pipeline.settings import Settings
 from pipeline.stages.base import ItemFailure, Stage
 from pipeline.stages.quality import MOSPlan, QualityItem, QualityStage, ScoreStage, mos_item, wants_mos
-from pipeline.stages.reverdict import Rules
+from pipeline.stages.reverdict import Rules, judge_stored
 from pipeline.stages.speaker import SpeakerStage, speaker_items
 from pipeline.stages.transcribe import TranscribeStage
 from pipeline.stages.verdicts import combine, decide_escalation
@@ -582,8 +582,6 @@ def _rejudge(
     """Judge ``work.rejudge`` again from the store (only their verdicts were stale) and write the
     rows that changed; a clip the cascade would now escalate, or one with nothing to judge,
     joins ``work.todo`` (in clip order) for a full validation. Returns the re-judged results."""
-    from pipeline.stages.reverdict import judge_stored
-
     if not work.rejudge:
         return []
     results: list[ClipResult] = []

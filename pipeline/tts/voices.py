@@ -96,6 +96,12 @@ def english_accent(components: tuple[tuple[str, float], ...]) -> str | None:
     return name[:1] if name[:1] in ("a", "b") else None
 
 
+def g2p_lang(components: tuple[tuple[str, float], ...], default: str, by_voice: bool = True) -> str:
+    """The misaki English a voice's text is phonemized in: its own accent (``english_accent``)
+    when ``by_voice`` and it has one, else ``default`` (the settings' ``lang_code``)."""
+    return (english_accent(components) if by_voice else None) or default
+
+
 def describe_voice(name: str) -> tuple[str, str]:
     """(language, gender) for a built-in voice name such as ``bf_emma``."""
     lang = LANGUAGES.get(name[:1], "other")
