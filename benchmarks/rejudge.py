@@ -24,7 +24,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from pipeline.lexicon import fed_phonemes, g2p_lexicon
+from pipeline.lexicon import fed_phonemes, g2p_lexicon, same_sound_in
 from verdicts import Hypothesis, judge_words
 from verdicts.names import COUNTED_VERDICTS
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         fed = record.get("word_phonemes") or fed_phonemes(record["text"])
         main, other = hypotheses(clip)
-        result = judge_words(record["text"], main, other, lexicon=lexicon, fed_phonemes=fed)
+        result = judge_words(record["text"], main, other, lexicon=lexicon, fed_phonemes=fed, same_sound=same_sound_in)
         kind = fault["kind"] if fault else "clean"
         rows.append(
             {

@@ -33,7 +33,7 @@ import numpy as np
 
 from judges.audio import AudioError, load_audio
 from pipeline.devices import parse_device, resolve_device
-from verdicts.records import Word
+from verdicts.records import LanguageListen, Word
 
 UNLOADED = "unloaded"  # JudgeInfo.device before setup() and after teardown()
 
@@ -71,6 +71,9 @@ class Transcript:
     # when its decoder is forced to read the label (None: the engine cannot score a given text,
     # the clip had no label, or the engine heard the label exactly and nothing needed scoring).
     label_probs: tuple[float | None, ...] | None = None
+    # The engine's second listen, in that language, to each run of the label in another language
+    # (``verdicts.languages``); () when the label has none or the engine cannot listen in it.
+    listens: tuple[LanguageListen, ...] = ()
 
     @property
     def confidences(self) -> list[float]:

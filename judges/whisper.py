@@ -8,6 +8,11 @@ The embedded default pair is Whisper base (primary) and tiny.en (secondary), bot
 
 Clips are transcribed one at a time with greedy decoding and no conditioning on previous text:
 Whisper's language model otherwise "repairs" TTS mistakes, which would hide real failures.
+
+A multilingual model (Whisper base, not tiny.en) also listens again to each run of the label in
+another language ("“Où est ma chatte?”" in an English book, ``verdicts.languages``): the
+stretch of audio between the English words around the run, decoded in the run's language, is
+kept as ``Transcript.listens`` for the verdicts (``listen_languages=False``: never).
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from typing import Any
 from judges.audio import AudioError, load_audio
 from judges.base import ASRJudge, AudioItem, Transcript
 from judges.packages import package_version
+from verdicts.languages import foreign_runs, run_stretches, stretch_times
 from verdicts.normalize import same_words
-from verdicts.records import Word
+from verdicts.records import Hypothesis, LanguageListen, Word
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +37,10 @@ WHISPER_SAMPLE_RATE = 16_000
 # The label is forced in the typography Whisper writes (ASCII apostrophes and quotes): a curly
 # apostrophe is a rare token that lowers the probability of the letters after it ("Dinah’ll").
 _ASCII_TYPOGRAPHY = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "„": '"'})
+MULTILINGUAL_VOCABULARY = 51_865  # tokens of a multilingual Whisper (English-only models: 51,864)
+LISTEN_PAD_S = 0.15  # audio kept either side of the stretch a run of another language lies in
+LISTEN_BEAM = 5  # a second listen is a second or two of audio: beam search costs little there
+LISTENS = f"language-runs-v1-beam{LISTEN_BEAM}"  # in the decoding fingerprint: what a second listen is
 
 
 class WhisperJudge(ASRJudge):
@@ -47,13 +57,16 @@ class WhisperJudge(ASRJudge):
         threads: int = 0,
         beam_size: int = 1,
         batch_size: int = 1,
+        listen_languages: bool = True,
     ) -> None:
         super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.model = str(model)
         self.label = label or Path(self.model).name
         self.compute_type = compute_type
         self.beam_size = beam_size
+        self.listen_languages = listen_languages
         self._tokenizer_for_labels: Any = None
+        self._multilingual: bool | None = None
 
     @property
     def model_name(self) -> str:
@@ -62,6 +75,20 @@ class WhisperJudge(ASRJudge):
     @property
     def version(self) -> str:
         return package_version("faster-whisper")
+
+    @property
+    def listens(self) -> bool:
+        """Whether this judge listens again to runs of another language: asked for, and the model
+        is multilingual (its vocabulary, read without loading it)."""
+        if not self.listen_languages:
+            return False
+        if self._multilingual is None:
+            try:
+                with (Path(self.model) / "vocabulary.txt").open(encoding="utf-8") as vocabulary:
+                    self._multilingual = sum(1 for _ in vocabulary) >= MULTILINGUAL_VOCABULARY
+            except OSError:
+                self._multilingual = False
+        return self._multilingual
 
     def _load(self) -> tuple[Any, str]:
         from faster_whisper import WhisperModel
@@ -92,6 +119,7 @@ class WhisperJudge(ASRJudge):
             "temperature": 0.0,
             "condition_on_previous_text": False,
             "vad_filter": False,
+            **({"listens": LISTENS} if self.listens else {}),
             "label_scoring": "forced-align-v2",  # label_probs where the transcript differs from the label
         }
 
@@ -130,8 +158,35 @@ class WhisperJudge(ASRJudge):
                 label_probs = self._label_probs(audio, item.text)
             except Exception:  # the transcript stands without them
                 log.exception("whisper could not score the label of %s", item.audio_path)
+        listens: tuple[LanguageListen, ...] = ()
+        if self.listens and item.text and not same_words(item.text, text):
+            try:
+                listens = self._listen_in_languages(audio, item.text, Hypothesis(self.name, text, tuple(words)))
+            except Exception:  # the transcript stands without them
+                log.exception("whisper could not listen again to %s", item.audio_path)
         ms = (time.perf_counter() - started) * 1000
-        return Transcript(item.key, self.name, self.model_name, text, tuple(words), ms, label_probs=label_probs)
+        return Transcript(
+            item.key, self.name, self.model_name, text, tuple(words), ms, label_probs=label_probs, listens=listens
+        )
+
+    def _listen_in_languages(self, audio: Any, label: str, heard: Hypothesis) -> tuple[LanguageListen, ...]:
+        """Each run of the label in another language, decoded again in that language from the
+        stretch of audio between the English words the first pass heard around it."""
+        out = []
+        for first, last, language in run_stretches(foreign_runs(label.split())):
+            start, end = stretch_times(label, heard, first, last)
+            a = int(max(0.0, (start or 0.0) - LISTEN_PAD_S) * WHISPER_SAMPLE_RATE)
+            b = len(audio) if end is None else int((end + LISTEN_PAD_S) * WHISPER_SAMPLE_RATE)
+            segments, _ = self._model.transcribe(
+                audio[a:b],
+                language=language,
+                beam_size=LISTEN_BEAM,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                temperature=0.0,
+            )
+            out.append(LanguageListen(language, first, last, " ".join(s.text.strip() for s in segments).strip()))
+        return tuple(out)
 
     def _label_tokenizer(self) -> Any:
         """The model's BPE tokenizer for encoding a label. Decoding never needs the merge list,

@@ -148,3 +148,31 @@ def fed_phonemes(text: str) -> tuple[str, ...] | None:
 def g2p_lexicon() -> Lexicon:
     """The shared lexicon of this process: shipped dictionaries, the project G2P for unknown words."""
     return Lexicon(phonemize=_phonemizer(), dictionaries_cache=_cache_dir() / "lexicon")
+
+
+@functools.lru_cache(maxsize=8)
+def _reader(language: str) -> Any:
+    """espeak-ng reading words of ``language`` (a ``verdicts.languages`` code), set up once."""
+    from pipeline.tts.g2p_audit import EspeakReader
+    from verdicts.languages import FOREIGN_LANGUAGES
+
+    reader = EspeakReader(FOREIGN_LANGUAGES[language])
+    reader.setup()
+    return reader
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _sound_in(language: str, word: str) -> str | None:
+    try:
+        return "".join(_reader(language).words(word)) or None
+    except Exception as exc:  # no espeak-ng: only the same letters count
+        log.warning("espeak-ng cannot read %s (%s); foreign words are compared by letters", language, exc)
+        return None
+
+
+def same_sound_in(language: str, label_word: str, heard_word: str) -> bool:
+    """Whether espeak-ng reads the two words near alike in ``language`` ("chatte" and "chate": ``ʃat``)."""
+    from verdicts.phonemes import near
+
+    a, b = _sound_in(language, label_word), _sound_in(language, heard_word)
+    return a is not None and b is not None and near(a, b)

@@ -7,7 +7,11 @@ through ``pipeline generate`` and ``pipeline validate`` (library API, rows into 
   kept: what they heard is near the phonemes Kokoro was fed for it;
 * a clip whose label has one word the audio does not say: both engines, forced to read the
   label, give that word a low probability (stored per label word in ``audio_transcripts``), the
-  others a high one, and the word stays a tts_failure.
+  others a high one, and the word stays a tts_failure;
+* Alice's French line, fed espeak-ng's French reading of "Où est ma chatte" (what heal's respell
+  rung feeds), is kept: both English engines write letters, but Whisper base, listening again in
+  French to the stretch between the English words, hears the French (stored with its
+  transcript); fed misaki's English reading ("chatte" as ``ʧˈæt``) it is not kept.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ REPEAT_LABEL = "There was nothing so very remarkable in that; nor did Alice thin
 # the audio says REPEAT_LABEL; the label says "valuable" where the audio says "remarkable"
 # (in curly quotes, as books write them: the engines are forced through it in ASCII typography)
 SWAPPED_LABEL = "“" + REPEAT_LABEL.replace("remarkable", "valuable") + "”"
+FRENCH_LINE = "So she began again: “Où est ma chatte?” which was the first sentence in her French lesson-book."
+# the same line with the French words fed espeak-ng's French reading (misaki's phoneme markup)
+FRENCH_FED = FRENCH_LINE.replace("Où est ma chatte", "[Où](/ˈu/) [est](/ˈɛ/) [ma](/mˈa/) [chatte](/ʃˈat/)")
 REPEAT_SPOKEN = (
     "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way out of the way."
 )
@@ -52,6 +59,9 @@ def results(tmp_path_factory, database_url):
     (folder / "repeat.txt").write_text(REPEAT_LABEL, encoding="utf-8")
     sf.write(folder / "swapped.wav", engine.synthesize_text(REPEAT_LABEL, voice="af_heart").audio, 24_000)
     (folder / "swapped.txt").write_text(SWAPPED_LABEL, encoding="utf-8")
+    for name, spoken in (("french", FRENCH_FED), ("french_english", FRENCH_LINE)):
+        sf.write(folder / f"{name}.wav", engine.synthesize_text(spoken, voice="af_heart").audio, 24_000)
+        (folder / f"{name}.txt").write_text(FRENCH_LINE, encoding="utf-8")
     engine.teardown()
     out = {}
     for source, name in ((settings.datasets_dir / "names", "names"), (folder, "faults")):
@@ -118,3 +128,27 @@ def test_a_word_the_audio_does_not_say_is_improbable_when_forced(results) -> Non
         assert len(probs) == len(SWAPPED_LABEL.split()), role
         others = sorted(p for i, p in enumerate(probs) if i != index and p is not None)
         assert probs[index] < 0.1 and others[len(others) // 2] > 0.5, (role, probs)
+
+
+def test_a_french_line_read_in_french_is_heard_in_french(results) -> None:
+    clips, url = results
+    run = range(4, 8)  # “Où est ma chatte?”
+    french = clips["french"]
+    words = french.verdicts.words
+    assert french.verdicts.summary.keep, [(w.label_word, w.primary_word, w.rule) for w in words]
+    assert {words[i].rule for i in run} & {"stt_error.heard_in_language"}
+    assert all(words[i].verdict not in ("tts_failure", "ambiguous", "unverified") for i in run)
+    stored = _rows(
+        url,
+        "select t.role, t.listens from audio_transcripts t join audio_quality q using (file_hash, dataset)"
+        " where q.dataset = 'faults' and q.path ~ '(^|/)french[.]wav$' order by t.role",
+    )
+    # Whisper base is multilingual and listens again; tiny.en cannot
+    assert stored[0][0] == "primary" and stored[0][1][0]["language"] == "fr"
+    assert (stored[0][1][0]["first"], stored[0][1][0]["last"]) == (4, 7)
+    assert stored[1] == ("secondary", None)
+
+    english = clips["french_english"]
+    assert not english.verdicts.summary.keep
+    chatte = english.verdicts.words[7]
+    assert chatte.label_word == "chatte?”" and chatte.verdict in ("tts_failure", "ambiguous"), chatte

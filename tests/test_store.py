@@ -4,6 +4,7 @@ bulk == row-by-row, concurrent writers, and a database that dies in the middle o
 from __future__ import annotations
 
 import multiprocessing as mp
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,28 @@ def test_transcript_rows_from_logs_older_than_label_probs_are_stored(database_ur
     with psycopg.connect(database_url) as conn:
         stored = conn.execute("SELECT label_probs, text FROM audio_transcripts WHERE dataset = 'old-log'").fetchone()
     assert stored == (None, "a cat")
+
+
+def test_a_transcripts_second_listens_round_trip_through_the_store(database_url: str) -> None:
+    """``Transcript.listens`` (a multilingual engine's second listen to a run of another
+    language) is stored in ``audio_transcripts.listens`` and read back as it was written."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from judges.base import Transcript
+    from pipeline.store.transcripts import read_transcripts, transcript_from_row, transcript_row
+    from verdicts.records import LanguageListen, Word
+
+    listen = LanguageListen("fr", 4, 7, "Où est ma chate ?")
+    tx = Transcript("h-listen", "whisper", "base", "so she began again u m a shat", (Word("so", 0.0, 0.2, 0.9),))
+    tx = replace(tx, listens=(listen,))
+    row = transcript_row("h-listen", "listens", "primary", tx, {"engine": "whisper"})
+    assert row["listens"] == [{"language": "fr", "first": 4, "last": 7, "text": "Où est ma chate ?"}]
+    Store(database_url).write_transcripts(
+        [row], [{"file_hash": "h-listen", "dataset": "listens", "path": "a.wav", "text": "label"}]
+    )
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        stored = read_transcripts(conn, "listens", ["h-listen"])["h-listen"]["primary"]
+    assert transcript_from_row(stored).listens == (listen,)
+    plain = transcript_row("h-listen", "listens", "primary", replace(tx, listens=()), {})
+    assert plain["listens"] is None and transcript_from_row(plain).listens == ()

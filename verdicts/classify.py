@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from verdicts import rule_ids as ids
-from verdicts.languages import foreign_runs
+from verdicts.languages import SameSound, foreign_runs, heard_in_language
 from verdicts.lexicon import Lexicon, default_lexicon
 from verdicts.names import COUNTED_VERDICTS, INSERTION, Verdict
 from verdicts.normalize import Normalized, normalize
@@ -166,6 +166,24 @@ def _text(engine: EngineReading | None, hyp_ix: Sequence[int]) -> str | None:
     return " ".join(engine.norm.tokens[k] for k in hyp_ix)
 
 
+_HEARD_IN_LANGUAGE = Explanation(Verdict.STT_ERROR.value, ids.STT_ERROR_HEARD_IN_LANGUAGE)
+
+
+def _heard_in_language(
+    words: Sequence[str],
+    foreign: Mapping[int, str],
+    engines: Sequence[Hypothesis | None],
+    same_sound: SameSound | None,
+) -> set[int]:
+    """Label words of another language that some engine's listen in that language heard."""
+    out: set[int] = set()
+    for engine in engines:
+        for listen in engine.listens if engine is not None else ():
+            heard = heard_in_language(words, listen, same_sound)
+            out |= {i for i in heard if foreign.get(i) == listen.language}
+    return out
+
+
 def judge_words(
     reference_text: str,
     primary: Hypothesis,
@@ -175,12 +193,18 @@ def judge_words(
     mos: float | None = None,
     lexicon: Lexicon | None = None,
     fed_phonemes: Sequence[str] | None = None,
+    same_sound: SameSound | None = None,
 ) -> FileVerdicts:
     """One verdict per label word, insertions, and the file summary.
 
     ``fed_phonemes``: what Kokoro was fed for each label word (whitespace-split label words, in
     order); with it, homophones are judged in context and a name heard as another spelling of its
     fed phonemes is a spelling variant. Ignored when it does not have one entry per word.
+
+    ``same_sound(language, label word, heard word)``: whether two words of another language sound
+    the same in it, for the engines' second listens to runs of that language
+    (``Hypothesis.listens``): a run word such a listen heard is the English pass's mistake
+    (``stt_error.heard_in_language``). Without it only the same letters count.
 
     Example: ``judge_words("The tale ends.", Hypothesis("parakeet", "the tail ends"), None)``
     """
@@ -203,6 +227,7 @@ def judge_words(
 
     split: dict[str, set[int]] = {}  # engine -> positions of insertions joined to a word (_split_word)
     foreign: dict[int, str] | None = None  # label words of another language (spelled like names)
+    listened: set[int] | None = None  # label words of another language an engine heard in it
     heard: dict[int, tuple[_Heard, ...]] = {}  # label word -> each engine's words for it
     rows: list[WordVerdict] = []
     for index, (start, end) in enumerate(ref.spans):
@@ -227,6 +252,11 @@ def judge_words(
                 name = not heard_as_written and (proper_noun(ref.words, index, lexicon) or index in foreign)
                 context = WordContext(word_fed, name, thresholds.label_plausible_min)
                 explanation = combine(label, p_read, s_read, lexicon, markup=is_markup, context=context)
+                if explanation.verdict in COUNTED_VERDICTS and index in foreign:
+                    if listened is None:
+                        listened = _heard_in_language(ref.words, foreign, (primary, secondary), same_sound)
+                    if index in listened:
+                        explanation = _HEARD_IN_LANGUAGE
                 # a word not heard as written, or a name heard as one word of two ("Ahem!" heard
                 # "a" + "hum"): the engines' extra word beside it may be the rest of it
                 if explanation.verdict in COUNTED_VERDICTS or explanation.rule == ids.SPELLING_VARIANT_PHONEMES_NEAR:

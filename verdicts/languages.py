@@ -10,6 +10,13 @@ different clearly-L words; one foreign-looking word alone ("Los" of "Los Angeles
 twice ("Tut, tut"), is not a run.
 Frequencies are wordfreq's (Zipf scale); without wordfreq nothing is foreign.
 
+A multilingual recognizer can listen again, in the run's language, to the stretch of audio that
+holds the run (``run_stretches`` says which label words, ``stretch_times`` where they lie by
+what an English pass heard around them; ``judges.whisper`` does it with Whisper base). A run word
+that listen wrote with the same letters (case, accents and punctuation aside) or with the same
+sound in that language (``same_sound(language, label word, heard word)``, e.g. espeak-ng's French:
+"chate" and "chatte" are both ``ʃat``) was heard: ``heard_in_language``.
+
 Example::
 
     foreign_runs("So she began again: “Où est ma chatte?” which was".split())
@@ -20,7 +27,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+
+from verdicts.align import align
+from verdicts.engine_words import hypothesis_tokens
+from verdicts.normalize import normalize
+from verdicts.records import Hypothesis, LanguageListen
 
 # wordfreq's code -> espeak-ng's voice for the language's G2P
 FOREIGN_LANGUAGES = {"fr": "fr-fr", "es": "es", "de": "de", "it": "it", "pt": "pt"}
@@ -96,3 +109,73 @@ def foreign_runs(words: Sequence[str], frequency: Frequency | None = None) -> di
         if not any(i in out for i in range(start, end)):
             out.update(dict.fromkeys(range(start, end), language))
     return out
+
+
+def run_stretches(runs: Mapping[int, str]) -> list[tuple[int, int, str]]:
+    """``(first, last, language)`` of each stretch of adjacent label words ``foreign_runs`` gave
+    one language, in label order."""
+    out: list[tuple[int, int, str]] = []
+    for index in sorted(runs):
+        if out and out[-1][1] == index - 1 and out[-1][2] == runs[index]:
+            out[-1] = (out[-1][0], index, runs[index])
+        else:
+            out.append((index, index, runs[index]))
+    return out
+
+
+def stretch_times(label: str, heard: Hypothesis, first: int, last: int) -> tuple[float | None, float | None]:
+    """Where label words ``first``..``last`` lie in the audio, from an engine's timed words: the
+    end of the nearest word before them the engine heard as written and the start of the nearest
+    one after (None: from the clip's start / to its end)."""
+    ref = normalize(label)
+    tokens = hypothesis_tokens(heard)
+    words = heard.words or ()
+    if tokens.engine_words is None or not words:
+        return None, None
+    start: float | None = None
+    end: float | None = None
+    for op in align(ref.tokens, tokens.norm.tokens).ops:
+        if op.kind != "equal" or op.ref_index is None or op.hyp_index is None:
+            continue
+        word = ref.source[op.ref_index]
+        timed = [words[i] for i in tokens.engine_words[tokens.norm.source[op.hyp_index]]]
+        if word < first and timed and timed[-1].end is not None:
+            start = timed[-1].end
+        elif word > last and timed and timed[0].start is not None:
+            end = timed[0].start
+            break
+    return start, end
+
+
+def _folded(text: str) -> list[str]:
+    """Lower-case letters without accents, one entry per written word ("Où est-ce" -> ou est ce)."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return re.findall(r"[a-z]+", plain.lower())
+
+
+SameSound = Callable[[str, str, str], bool]  # (language, label word, heard word) -> same sound
+
+
+def heard_in_language(
+    label_words: Sequence[str], listen: LanguageListen, same_sound: SameSound | None = None
+) -> set[int]:
+    """The label word indices of ``listen``'s run that it heard: every piece of the word aligned
+    to a heard piece with the same letters, or with the same sound in the listen's language."""
+    pieces: list[tuple[int, str]] = [
+        (i, piece) for i in range(listen.first, listen.last + 1) if i < len(label_words)
+        for piece in _folded(label_words[i])
+    ]  # fmt: skip
+    heard = _folded(listen.text)
+    good: dict[int, bool] = {}
+    for op in align([p for _, p in pieces], heard).ops:
+        if op.ref_index is None:
+            continue  # a heard piece the run does not have
+        index, piece = pieces[op.ref_index]
+        hit = op.kind == "equal" or (
+            op.kind == "substitute"
+            and op.hyp_index is not None
+            and same_sound is not None
+            and same_sound(listen.language, piece, heard[op.hyp_index])
+        )
+        good[index] = good.get(index, True) and hit
+    return {i for i, ok in good.items() if ok}

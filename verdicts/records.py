@@ -34,6 +34,28 @@ class Word:
 
 
 @dataclass(frozen=True, slots=True)
+class LanguageListen:
+    """What a multilingual recognizer wrote when it listened again, in ``language`` (a code of
+    ``verdicts.languages.FOREIGN_LANGUAGES``), to the stretch of audio that holds label words
+    ``first``..``last`` (whitespace-split indices, inclusive): a run of that language.
+
+    Example: ``LanguageListen("fr", 4, 7, "Où est ma chate ?")``
+    """
+
+    language: str
+    first: int
+    last: int
+    text: str
+
+    def to_json(self) -> dict:
+        return {"language": self.language, "first": self.first, "last": self.last, "text": self.text}
+
+    @classmethod
+    def from_json(cls, data: dict) -> LanguageListen:
+        return cls(str(data["language"]), int(data["first"]), int(data["last"]), str(data["text"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Hypothesis:
     """What one engine heard. ``words`` is used when it is not empty, so verdicts get timings and
     confidences; otherwise ``text`` is split.
@@ -48,6 +70,8 @@ class Hypothesis:
     # Per whitespace-separated label word: the engine's probability of it when forced to read the
     # label (None: not scored)
     label_probs: tuple[float | None, ...] | None = None
+    # The engine's second listen to each run of another language, in that language
+    listens: tuple[LanguageListen, ...] = ()
 
     def __post_init__(self) -> None:
         if self.words is not None and not isinstance(self.words, tuple):

@@ -20,6 +20,8 @@ SECONDARY_ERROR_PRIMARY_EXPLAINED = "secondary_error.primary_explained"
 STT_ERROR_LABEL_PLAUSIBLE = "stt_error.label_plausible"
 # a rare word (Zipf < 3) every engine heard as a more common word that sounds near the fed phonemes
 STT_ERROR_RARE_WORD_NEAR = "stt_error.rare_word_near"
+# a word of a run in another language the engine heard when it listened again in that language
+STT_ERROR_HEARD_IN_LANGUAGE = "stt_error.heard_in_language"
 
 # --- both engines wrong, or only one engine ran -------------------------------------------------
 TTS_FAILURE_BOTH_MISSING = "tts_failure.both_missing"

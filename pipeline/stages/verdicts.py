@@ -19,7 +19,7 @@ from pipeline import reasons as R
 from pipeline.calibration import calibration_for
 from pipeline.choices import EngineMode
 from pipeline.clip_checks import ClipCheckThresholds, timing_reasons
-from pipeline.lexicon import fed_phonemes, g2p_lexicon
+from pipeline.lexicon import fed_phonemes, g2p_lexicon, same_sound_in
 from pipeline.reasons import CLIP_REASONS
 from pipeline.records import ClipResult, ClipSource
 from verdicts import Hypothesis, Thresholds, judge_words
@@ -45,13 +45,16 @@ def hypothesis(transcript: Transcript | None) -> Hypothesis | None:
         words=transcript.words,
         calibration=calibration_for(transcript.engine, transcript.model),
         label_probs=transcript.label_probs,
+        listens=transcript.listens,
     )
 
 
 def _judge(clip: ClipSource, main: Hypothesis, other: Hypothesis | None, thresholds: Thresholds):
     assert clip.text is not None
     fed = clip.word_phonemes or fed_phonemes(clip.text)
-    return judge_words(clip.text, main, other, thresholds, lexicon=g2p_lexicon(), fed_phonemes=fed)
+    return judge_words(
+        clip.text, main, other, thresholds, lexicon=g2p_lexicon(), fed_phonemes=fed, same_sound=same_sound_in
+    )
 
 
 def combine(

@@ -23,6 +23,7 @@ from judges.base import Transcript
 from pipeline.calibration import calibration_for
 from pipeline.store.columns import TRANSCRIPT_COLUMNS
 from verdicts import Word
+from verdicts.records import LanguageListen
 
 ROLES = ("primary", "secondary")
 
@@ -53,6 +54,7 @@ def transcript_row(file_hash: str, dataset: str, role: str, tx: Transcript, fing
         "ms": round(tx.ms, 1),
         "fingerprint": fingerprint,
         "label_probs": list(tx.label_probs) if tx.label_probs is not None else None,
+        "listens": [listen.to_json() for listen in tx.listens] or None,
     }
 
 
@@ -69,6 +71,7 @@ def transcript_from_row(row: dict[str, Any]) -> Transcript:
         ms=float(row["ms"] or 0.0),
         error=row["error"],
         label_probs=tuple(row["label_probs"]) if row.get("label_probs") is not None else None,
+        listens=tuple(LanguageListen.from_json(listen) for listen in row.get("listens") or ()),
     )
 
 
@@ -79,7 +82,7 @@ def _values(row: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def write_transcripts(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Upsert ``rows`` (one per clip and role; the clip's ``audio_quality`` row must exist). A
-    column a row lacks (``label_probs`` in logs written before it existed) is stored as NULL."""
+    column a row lacks (``label_probs``, ``listens`` in logs written before they existed) is stored as NULL."""
     if not rows:
         return 0
     columns = sql.SQL(", ").join(map(sql.Identifier, TRANSCRIPT_COLUMNS))
@@ -91,7 +94,7 @@ def write_transcripts(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) 
         " ON CONFLICT (file_hash, dataset, role) DO UPDATE SET {updates}, updated_at = now()"
     ).format(cols=columns, vals=sql.SQL(", ").join(sql.Placeholder() * len(TRANSCRIPT_COLUMNS)), updates=updates)
     ordered = sorted(rows, key=lambda r: (r["file_hash"], r["dataset"], r["role"]))  # same lock order everywhere
-    json_columns = {"words", "fingerprint", "label_probs"}
+    json_columns = {"words", "fingerprint", "label_probs", "listens"}
     with conn.cursor() as cur:
         cur.executemany(
             statement,
