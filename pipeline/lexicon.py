@@ -150,24 +150,13 @@ def g2p_lexicon() -> Lexicon:
     return Lexicon(phonemize=_phonemizer(), dictionaries_cache=_cache_dir() / "lexicon")
 
 
-@functools.lru_cache(maxsize=8)
-def _reader(language: str) -> Any:
-    """espeak-ng reading words of ``language`` (a ``verdicts.languages`` code), set up once."""
-    from pipeline.tts.g2p_audit import EspeakReader
-    from verdicts.languages import FOREIGN_LANGUAGES
-
-    reader = EspeakReader(FOREIGN_LANGUAGES[language])
-    reader.setup()
-    return reader
-
-
 @functools.lru_cache(maxsize=1 << 14)
 def _sound_in(language: str, word: str) -> str | None:
-    try:
-        return "".join(_reader(language).words(word)) or None
-    except Exception as exc:  # no espeak-ng: only the same letters count
-        log.warning("espeak-ng cannot read %s (%s); foreign words are compared by letters", language, exc)
-        return None
+    from pipeline.tts.g2p_audit import word_reader
+    from verdicts.languages import FOREIGN_LANGUAGES
+
+    reader = word_reader(FOREIGN_LANGUAGES[language])
+    return reader(word) if reader is not None else None
 
 
 def same_sound_in(language: str, label_word: str, heard_word: str) -> bool:

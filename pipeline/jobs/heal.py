@@ -165,7 +165,6 @@ class _Planner:
         # per misaki English: the G2P, its audit as generate ran it, and the audit's text fixes
         self._readers: dict[str, tuple[G2P, G2PAuditor, G2PAuditor]] = {}
         self._chunks: dict[tuple, Chunk | None] = {}
-        self._espeak: dict[str, Callable[[str], str | None] | None] = {}  # espeak-ng voice -> reader
         self.tried: set[str] = set()  # job ids made (or failed) this run
 
     def accent(self, record: AudioRecord) -> str:
@@ -227,20 +226,10 @@ class _Planner:
         """espeak-ng reading one word (IPA) in ``accent``'s English, or in ``language`` (a code of
         ``verdicts.languages.FOREIGN_LANGUAGES``); None when it cannot load (each reader is
         loaded when the respell rung first asks for it)."""
-        from pipeline.tts.g2p_audit import EspeakReader
+        from pipeline.tts.g2p_audit import word_reader
         from verdicts.languages import FOREIGN_LANGUAGES
 
-        voice = FOREIGN_LANGUAGES.get(language or "") or ("en-gb" if accent == "b" else "en-us")
-        if voice not in self._espeak:
-            reader = EspeakReader(voice)
-            try:
-                reader.setup()
-            except Exception as exc:  # espeak-ng (or this voice) missing or broken: no such reading
-                log.warning("respell rung: espeak-ng %s unavailable (%s)", voice, exc)
-                self._espeak[voice] = None
-            else:
-                self._espeak[voice] = lambda word, r=reader: "".join(r.words(word)) or None
-        return self._espeak[voice]
+        return word_reader(FOREIGN_LANGUAGES.get(language or "") or ("en-gb" if accent == "b" else "en-us"))
 
     @functools.cached_property
     def kokoro_vocab(self) -> frozenset[str]:

@@ -23,10 +23,11 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from pipeline.tts.backend import kokoro_config
@@ -147,6 +148,20 @@ class EspeakReader:
             raise RuntimeError("EspeakReader.setup() must be called first")
         (out,) = self._backend.phonemize([text], separator=Separator(word=" ", phone=""), strip=True)
         return out.split()
+
+
+@functools.lru_cache(maxsize=16)
+def word_reader(language: str) -> Callable[[str], str | None] | None:
+    """espeak-ng in ``language`` (an espeak-ng voice: "en-gb", "fr-fr") reading one word: its IPA,
+    stress marks kept, None when it reads nothing. One reader per language and process; None
+    when espeak-ng (or that voice) cannot load, said once in the log."""
+    reader = EspeakReader(language)
+    try:
+        reader.setup()
+    except Exception as exc:  # espeak-ng missing or broken: callers go without this reading
+        log.warning("espeak-ng %s unavailable (%s)", language, exc)
+        return None
+    return lambda word: "".join(reader.words(word)) or None
 
 
 class G2PAuditor:
