@@ -152,7 +152,7 @@ def g2p_lexicon() -> Lexicon:
 
 @functools.lru_cache(maxsize=1 << 14)
 def _sound_in(language: str, word: str) -> str | None:
-    from pipeline.tts.g2p_audit import word_reader
+    from pipeline.tts.espeak import word_reader
     from verdicts.languages import FOREIGN_LANGUAGES
 
     reader = word_reader(FOREIGN_LANGUAGES[language])

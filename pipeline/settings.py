@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         False, description="G2P audit: leave ALL-CAPS dictionary words that misaki spells letter by letter as they are."
     )
     g2p_second_opinion: bool = Field(True, description="G2P audit: check heteronyms against espeak-ng's reading.")
+    foreign_g2p: bool = Field(
+        True,
+        description="G2P audit: feed words of a run in another language (French, Spanish, German, Italian, "
+        "Portuguese) espeak-ng's reading in that language instead of misaki's English one.",
+    )
 
     # --- execution ------------------------------------------------------------------------
     workers: int = Field(0, ge=0, description="Synthesis worker processes; 0 = one per CPU core.")

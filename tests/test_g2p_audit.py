@@ -10,6 +10,7 @@ from cli import app
 from pipeline.manifest import Manifest
 from pipeline.tts.g2p import Phonemized, PhonemizedWord
 from pipeline.tts.g2p_audit import (
+    G2P_FOREIGN_READING,
     G2P_HETERONYM_UNCERTAIN,
     G2P_LETTER_SPELLING,
     G2P_NO_PHONEMES,
@@ -133,6 +134,38 @@ def test_heteronym_second_opinion(auditor, g2p, sentence, uncertain):
     flags = auditor.heteronym_flags(g2p.phonemize(sentence))
     assert {f.word for f in flags} == uncertain
     assert all(f.rule == G2P_HETERONYM_UNCERTAIN and "espeak-ng" in f.detail for f in flags)
+
+
+FRENCH_LINE = "So she began again: “Où est ma chatte?” which was the first sentence in her French lesson-book."
+
+
+@pytest.mark.parametrize("foreign_readings", [True, False])
+def test_a_run_of_french_is_read_by_espeak_ng_in_french(g2p, foreign_readings):
+    """The run's words are fed espeak-ng's French reading (misaki's: "chatte" ``ʧˈæt``); the
+    label keeps its words and every English word keeps misaki's phonemes. Opted out, the flags
+    are findings and misaki's reading stays."""
+    from pipeline.chunking import word_phonemes
+
+    audit = G2PAuditor(g2p, second_opinion=False, foreign_readings=foreign_readings)
+    audit.setup()
+    text, phonemized, flags = audit.audit_and_fix(FRENCH_LINE)
+    assert text == FRENCH_LINE
+    foreign = [f for f in flags if f.rule == G2P_FOREIGN_READING]
+    assert [f.word for f in foreign] == ["Où", "est", "ma", "chatte"]
+    assert all(f.fixed is foreign_readings and "espeak-ng fr-fr" in f.detail for f in foreign)
+    assert next(f for f in foreign if f.word == "chatte").phonemes == "ʧˈæt"  # misaki's, before the fix
+    fed = word_phonemes(FRENCH_LINE.split(), phonemized)
+    plain = word_phonemes(FRENCH_LINE.split(), g2p.phonemize(FRENCH_LINE))
+    if foreign_readings:
+        assert fed[4:8] == ("“ˈu", "ˈɛ", "ma", "ʃˈat?”")
+    else:
+        assert fed == plain
+    assert fed[:4] == plain[:4] and fed[8:] == plain[8:]
+
+
+def test_english_text_has_no_foreign_reading(auditor, g2p):
+    for text in ("He flew to Los Angeles on Monday.", "“Tut, tut, child!” said the Duchess.", BOOK):
+        assert not [f for f in auditor.audit_and_fix(text)[2] if f.rule == G2P_FOREIGN_READING]
 
 
 def test_lower_words_touches_whole_words_only():

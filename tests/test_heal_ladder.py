@@ -8,9 +8,8 @@ import math
 import pytest
 
 from pipeline.heal.ladder import Rung, next_rung, parse_ladder, speed_for, split_label
-from pipeline.heal.pronunciations import LexiconError, load_lexicon, second_reading
+from pipeline.heal.pronunciations import LexiconError, load_lexicon
 from pipeline.heal.rechunk import (
-    apply_overrides,
     chunk_for_label,
     learned_readings,
     stressed,
@@ -21,6 +20,8 @@ from pipeline.heal.rechunk import (
 from pipeline.heal.selection import choose, takes
 from pipeline.heal.state import ClipRow
 from pipeline.records import Chunk
+from pipeline.tts.espeak import second_reading
+from pipeline.tts.g2p import apply_overrides
 
 
 @pytest.mark.parametrize(

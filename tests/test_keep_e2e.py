@@ -8,8 +8,8 @@ through ``pipeline generate`` and ``pipeline validate`` (library API, rows into 
 * a clip whose label has one word the audio does not say: both engines, forced to read the
   label, give that word a low probability (stored per label word in ``audio_transcripts``), the
   others a high one, and the word stays a tts_failure;
-* Alice's French line, fed espeak-ng's French reading of "Où est ma chatte" (what heal's respell
-  rung feeds), is kept: both English engines write letters, but Whisper base, listening again in
+* Alice's French line, generated (the G2P audit feeds "Où est ma chatte" espeak-ng's French
+  reading), is kept: both English engines write letters, but Whisper base, listening again in
   French to the stretch between the English words, hears the French (stored with its
   transcript); fed misaki's English reading ("chatte" as ``ʧˈæt``) it is not kept.
 """
@@ -37,8 +37,6 @@ REPEAT_LABEL = "There was nothing so very remarkable in that; nor did Alice thin
 # (in curly quotes, as books write them: the engines are forced through it in ASCII typography)
 SWAPPED_LABEL = "“" + REPEAT_LABEL.replace("remarkable", "valuable") + "”"
 FRENCH_LINE = "So she began again: “Où est ma chatte?” which was the first sentence in her French lesson-book."
-# the same line with the French words fed espeak-ng's French reading (misaki's phoneme markup)
-FRENCH_FED = FRENCH_LINE.replace("Où est ma chatte", "[Où](/ˈu/) [est](/ˈɛ/) [ma](/mˈa/) [chatte](/ʃˈat/)")
 REPEAT_SPOKEN = (
     "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way out of the way."
 )
@@ -51,6 +49,9 @@ def results(tmp_path_factory, database_url):
     book = work / "passage.txt"
     book.write_text(f"CHAPTER I.\n\n{NAME_PASSAGE}\n", encoding="utf-8")
     generate(GenerateRequest(book=book, dataset="names", chapters="1"), settings)
+    french_book = work / "french.txt"
+    french_book.write_text(f"CHAPTER I.\n\n{FRENCH_LINE}\n", encoding="utf-8")
+    generate(GenerateRequest(book=french_book, dataset="french", chapters="1"), settings)
     folder = work / "faults"
     folder.mkdir()
     engine = build_engine(settings)
@@ -59,14 +60,14 @@ def results(tmp_path_factory, database_url):
     (folder / "repeat.txt").write_text(REPEAT_LABEL, encoding="utf-8")
     sf.write(folder / "swapped.wav", engine.synthesize_text(REPEAT_LABEL, voice="af_heart").audio, 24_000)
     (folder / "swapped.txt").write_text(SWAPPED_LABEL, encoding="utf-8")
-    for name, spoken in (("french", FRENCH_FED), ("french_english", FRENCH_LINE)):
-        sf.write(folder / f"{name}.wav", engine.synthesize_text(spoken, voice="af_heart").audio, 24_000)
-        (folder / f"{name}.txt").write_text(FRENCH_LINE, encoding="utf-8")
+    sf.write(folder / "french_english.wav", engine.synthesize_text(FRENCH_LINE, voice="af_heart").audio, 24_000)
+    (folder / "french_english.txt").write_text(FRENCH_LINE, encoding="utf-8")
     engine.teardown()
     out = {}
-    for source, name in ((settings.datasets_dir / "names", "names"), (folder, "faults")):
+    datasets = settings.datasets_dir
+    for source, name in ((datasets / "names", "names"), (datasets / "french", "french"), (folder, "faults")):
         report = validate(ValidateRequest(source=source, dataset=name, engines="both"), settings)
-        out |= {Path(r.clip.path).stem: r for r in report.results}
+        out |= {(Path(r.clip.path).stem if name == "faults" else f"{name}/{r.clip.path}"): r for r in report.results}
     return out, database_url
 
 
@@ -133,20 +134,23 @@ def test_a_word_the_audio_does_not_say_is_improbable_when_forced(results) -> Non
 def test_a_french_line_read_in_french_is_heard_in_french(results) -> None:
     clips, url = results
     run = range(4, 8)  # “Où est ma chatte?”
-    french = clips["french"]
+    (french,) = [r for r in clips.values() if r.clip.dataset == "french"]
     words = french.verdicts.words
+    assert [w.fed_phonemes for w in words[4:8]] == ["“ˈu", "ˈɛ", "ma", "ʃˈat?”"]  # the audit's French reading
     assert french.verdicts.summary.keep, [(w.label_word, w.primary_word, w.rule) for w in words]
     assert {words[i].rule for i in run} & {"stt_error.heard_in_language"}
     assert all(words[i].verdict not in ("tts_failure", "ambiguous", "unverified") for i in run)
     stored = _rows(
         url,
         "select t.role, t.listens from audio_transcripts t join audio_quality q using (file_hash, dataset)"
-        " where q.dataset = 'faults' and q.path ~ '(^|/)french[.]wav$' order by t.role",
+        " where q.dataset = 'french' order by t.role",
     )
     # Whisper base is multilingual and listens again; tiny.en cannot
     assert stored[0][0] == "primary" and stored[0][1][0]["language"] == "fr"
     assert (stored[0][1][0]["first"], stored[0][1][0]["last"]) == (4, 7)
     assert stored[1] == ("secondary", None)
+    (flags,) = _rows(url, "select g2p_flags from audio_quality where dataset = 'french'")[0]
+    assert flags.count("g2p.foreign_reading.fixed") == 4
 
     english = clips["french_english"]
     assert not english.verdicts.summary.keep

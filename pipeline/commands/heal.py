@@ -127,7 +127,7 @@ def suggest(
     from pipeline.heal.pronunciations import format_lexicon
     from pipeline.heal.pronunciations import suggest as suggest_entries
     from pipeline.store.connection import StoreUnavailable
-    from pipeline.tts.g2p_audit import EspeakReader
+    from pipeline.tts.espeak import EspeakReader
 
     settings = settings_with(work_dir=work_dir)
     reader = EspeakReader("en-gb" if settings.lang_code == "b" else "en-us")

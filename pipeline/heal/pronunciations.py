@@ -13,14 +13,13 @@ the candidate entry (to check by ear before use).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Container
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.tts.espeak import to_misaki
+
 FAILING_VERDICTS = ("tts_failure", "ambiguous")
-# espeak-ng IPA -> misaki's symbols (diphthongs as one letter, r-colouring, reduced vowels)
-_TO_MISAKI = (("eɪ", "A"), ("aɪ", "I"), ("oʊ", "O"), ("əʊ", "O"), ("aʊ", "W"), ("ɔɪ", "Y"), ("ɚ", "əɹ"),
-              ("ᵻ", "ɪ"), ("ɐ", "ə"), ("r", "ɹ"), ("ɡ", "ɡ"), ("tʃ", "ʧ"), ("dʒ", "ʤ"))  # fmt: skip
 
 
 class LexiconError(ValueError):
@@ -55,26 +54,6 @@ def load_lexicon(path: Path) -> dict[str, str]:
     if bad:
         raise LexiconError(f"{path}: unusable entries for {', '.join(bad[:5])}")
     return {word.lower(): phonemes for word, phonemes in entries.items()}
-
-
-def to_misaki(ipa: str) -> str:
-    """espeak-ng's IPA in misaki's notation (stress marks kept)."""
-    for theirs, ours in _TO_MISAKI:
-        ipa = ipa.replace(theirs, ours)
-    return ipa
-
-
-def second_reading(token: str, reader: Callable[[str], str | None], vocab: Container[str]) -> str | None:
-    """espeak-ng's reading (``reader``: word -> IPA) of a label token without its punctuation, in
-    misaki's notation and only in symbols Kokoro knows: ``"“Ugh!”"`` -> ``"ˈʌɡ"`` (misaki: ``ˈʌh``).
-    None when there is no word or espeak-ng reads nothing."""
-    from pipeline.heal.rechunk import word_reading  # the chunker's G2P stays out of `lexicon suggest`
-
-    word = word_reading(token)[1]
-    ipa = reader(word) if word else None
-    if not ipa:
-        return None
-    return "".join(ch for ch in to_misaki(ipa) if ch in vocab) or None
 
 
 @dataclass(frozen=True, slots=True)

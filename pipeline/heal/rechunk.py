@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from pipeline.chunking import DEFAULT_PHONEMES_PER_SECOND, phoneme_spans, speakable, word_phonemes
 from pipeline.records import Chunk
-from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, Phonemized
+from pipeline.tts.g2p import G2P, KOKORO_MAX_PHONEMES, apply_overrides
 from pipeline.tts.g2p_audit import G2PAuditor
 from verdicts.phonemes import VOWELS
 
@@ -21,16 +21,6 @@ PRIMARY_STRESS = "ˈ"
 
 class RechunkError(ValueError):
     """The label cannot be made into a chunk (too many phonemes, nothing to say)."""
-
-
-def apply_overrides(speak: str, overrides: Mapping[str, str]) -> str:
-    """``speak`` with every whole-word occurrence of a lexicon word (any case) marked up as
-    ``[word](/phonemes/)``, misaki's way of fixing a word's phonemes."""
-    for word in sorted(overrides, key=len, reverse=True):
-        phonemes = overrides[word]
-        pattern = re.compile(rf"(?<![\w'\[]){re.escape(word)}(?![\w'\]])", re.IGNORECASE)
-        speak = pattern.sub(lambda m, p=phonemes: f"[{m.group(0)}](/{p}/)", speak)
-    return speak
 
 
 def chunk_for_label(
@@ -53,9 +43,7 @@ def chunk_for_label(
     if overrides:
         marked = apply_overrides(speak, overrides)
         if marked != speak:
-            fixed = g2p.phonemize(marked)
-            # the plain speak text, so phoneme_spans finds each misaki token where the label has it
-            result = Phonemized(text=speak, phonemes=fixed.phonemes, words=fixed.words, unspoken=fixed.unspoken)
+            result = g2p.phonemize_marked(speak, marked)
     if not result.phonemes.strip():
         raise RechunkError(f"{text!r}: nothing to say")
     if len(result.phonemes) > KOKORO_MAX_PHONEMES:

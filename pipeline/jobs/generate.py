@@ -206,12 +206,25 @@ def parse_chapters(spec: str | None) -> set[int] | None:
     return chapters
 
 
+def g2p_auditor(settings: Settings, g2p):
+    """The G2P audit as ``settings`` ask for it, set up."""
+    from pipeline.tts.g2p_audit import G2PAuditor
+
+    auditor = G2PAuditor(
+        g2p,
+        keep_caps=settings.keep_caps,
+        second_opinion=settings.g2p_second_opinion,
+        foreign_readings=settings.foreign_g2p,
+    )
+    auditor.setup()
+    return auditor
+
+
 def chunk_for_generation(request: GenerateRequest, settings: Settings, reporter: Reporter) -> tuple[Book, list[Chunk]]:
     """Read the book and cut the selected chapters into chunks (G2P loaded here, once)."""
     from pipeline.chunking import chunk_book
     from pipeline.ingest import BookError, read_book
     from pipeline.tts.g2p import G2P
-    from pipeline.tts.g2p_audit import G2PAuditor
 
     chapters = parse_chapters(request.chapters)
     try:
@@ -221,8 +234,7 @@ def chunk_for_generation(request: GenerateRequest, settings: Settings, reporter:
     for warning in book.warnings:
         reporter.note(warning, "warning")
     g2p = G2P(settings.lang_code)
-    auditor = G2PAuditor(g2p, keep_caps=settings.keep_caps, second_opinion=settings.g2p_second_opinion)
-    auditor.setup()
+    auditor = g2p_auditor(settings, g2p)
     chunks = chunk_book(
         book,
         g2p,
@@ -249,7 +261,6 @@ def accented_chunks(
     book's phonemes (with a warning)."""
     from pipeline.heal.rechunk import RechunkError, chunk_for_label
     from pipeline.tts.g2p import G2P
-    from pipeline.tts.g2p_audit import G2PAuditor
     from pipeline.tts.voices import g2p_lang
 
     out: dict[str, tuple[str, list[Chunk]]] = {}
@@ -260,8 +271,7 @@ def accented_chunks(
             continue
         if accent not in per_accent:
             g2p = G2P(accent)
-            auditor = G2PAuditor(g2p, keep_caps=settings.keep_caps, second_opinion=settings.g2p_second_opinion)
-            auditor.setup()
+            auditor = g2p_auditor(settings, g2p)
             again = []
             rate = settings.phonemes_per_second / settings.speed
             for chunk in chunks:

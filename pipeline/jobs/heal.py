@@ -183,8 +183,11 @@ class _Planner:
         accent = self.accent(record)
         if accent not in self._readers:
             g2p = G2P(accent)
-            auditor = G2PAuditor(g2p, keep_caps=self.settings.keep_caps, second_opinion=False)
-            fixer = G2PAuditor(g2p, keep_caps=False, second_opinion=False)
+            settings = self.settings
+            auditor = G2PAuditor(
+                g2p, keep_caps=settings.keep_caps, second_opinion=False, foreign_readings=settings.foreign_g2p
+            )
+            fixer = G2PAuditor(g2p, keep_caps=False, second_opinion=False, foreign_readings=True)
             auditor.setup()
             fixer.setup()
             self._readers[accent] = (g2p, auditor, fixer)
@@ -226,7 +229,7 @@ class _Planner:
         """espeak-ng reading one word (IPA) in ``accent``'s English, or in ``language`` (a code of
         ``verdicts.languages.FOREIGN_LANGUAGES``); None when it cannot load (each reader is
         loaded when the respell rung first asks for it)."""
-        from pipeline.tts.g2p_audit import word_reader
+        from pipeline.tts.espeak import word_reader
         from verdicts.languages import FOREIGN_LANGUAGES
 
         return word_reader(FOREIGN_LANGUAGES.get(language or "") or ("en-gb" if accent == "b" else "en-us"))
@@ -241,8 +244,8 @@ class _Planner:
         """That chunk with its failing words read as espeak-ng reads them (words of a run in
         another language, ``verdicts.languages``, in that language), where that differs from
         what Kokoro was fed; None when no word differs."""
-        from pipeline.heal.pronunciations import second_reading
         from pipeline.heal.rechunk import with_word_readings, word_reading
+        from pipeline.tts.espeak import second_reading
         from verdicts.phonemes import clean
 
         chunk, words = self._failing_in(record, text, first_word)

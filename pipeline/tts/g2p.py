@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,16 @@ def _kokoro_g2p(lang_code: str) -> Any:
     return KPipeline(lang_code=lang_code, repo_id="hexgrad/Kokoro-82M", model=False).g2p
 
 
+def apply_overrides(speak: str, overrides: Mapping[str, str]) -> str:
+    """``speak`` with every whole-word occurrence of a lexicon word (any case) marked up as
+    ``[word](/phonemes/)``, misaki's way of fixing a word's phonemes."""
+    for word in sorted(overrides, key=len, reverse=True):
+        phonemes = overrides[word]
+        pattern = re.compile(rf"(?<![\w'\[]){re.escape(word)}(?![\w'\]])", re.IGNORECASE)
+        speak = pattern.sub(lambda m, p=phonemes: f"[{m.group(0)}](/{p}/)", speak)
+    return speak
+
+
 class G2P:
     """misaki G2P; ``lang_code`` 'a' (US English) or 'b' (British) with the espeak-ng fallback,
     or another of Kokoro's languages (espeak-ng for e/f/h/i/p, misaki[ja] for j, misaki[zh] for z;
@@ -97,6 +108,13 @@ class G2P:
     @property
     def ready(self) -> bool:
         return self._g2p is not None
+
+    def phonemize_marked(self, text: str, marked: str) -> Phonemized:
+        """``marked`` (``text`` with misaki's ``[word](/phonemes/)`` overrides, ``apply_overrides``)
+        phonemized, as the phonemization of the plain ``text``: ``phoneme_spans`` then finds each
+        misaki token where the label has it."""
+        fixed = self.phonemize(marked)
+        return Phonemized(text=text, phonemes=fixed.phonemes, words=fixed.words, unspoken=fixed.unspoken)
 
     def phonemize(self, text: str) -> Phonemized:
         if self._g2p is None:

@@ -13,6 +13,11 @@ Rules (ids are constants; every flag of a clip is stored with it, ``g2p_flags``)
 * ``g2p.out_of_vocab``: phoneme symbols Kokoro's vocabulary lacks (the model skips them).
 * ``g2p.heteronym_uncertain``: misaki's reading of a heteronym (close, lead, live, ...) differs
   from espeak-ng's reading of the same sentence. Either may be wrong; it is for review.
+* ``g2p.foreign_reading``: a word of a run in another language ("“Où est ma chatte?”" in an
+  English book, ``verdicts.languages``) that misaki would read as English. Fixed by default: the
+  word is fed espeak-ng's reading in that language (misaki's notation, Kokoro's symbols only,
+  through misaki's ``[word](/phonemes/)`` override; "chatte" ``ʃˈat``, not ``ʧˈæt``);
+  ``foreign_readings=False`` opts out and the flag stays a finding.
 
 Example::
 
@@ -23,15 +28,15 @@ Example::
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from pipeline.tts.backend import kokoro_config
-from pipeline.tts.g2p import G2P, Phonemized
+from pipeline.tts.espeak import EspeakReader, bare_word, second_reading, word_reader
+from pipeline.tts.g2p import G2P, Phonemized, apply_overrides
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +45,11 @@ G2P_NO_PHONEMES = "g2p.no_phonemes"
 G2P_UNKNOWN_MARKER = "g2p.unknown_marker"
 G2P_OUT_OF_VOCAB = "g2p.out_of_vocab"
 G2P_HETERONYM_UNCERTAIN = "g2p.heteronym_uncertain"
-G2P_RULES = (G2P_LETTER_SPELLING, G2P_NO_PHONEMES, G2P_UNKNOWN_MARKER, G2P_OUT_OF_VOCAB, G2P_HETERONYM_UNCERTAIN)
+G2P_FOREIGN_READING = "g2p.foreign_reading"
+G2P_RULES = (
+    G2P_LETTER_SPELLING, G2P_NO_PHONEMES, G2P_UNKNOWN_MARKER, G2P_OUT_OF_VOCAB, G2P_HETERONYM_UNCERTAIN,
+    G2P_FOREIGN_READING,
+)  # fmt: skip
 
 UNKNOWN_MARKER = "❓"  # misaki's ``unk``
 _STRESS = str.maketrans("", "", "ˈˌː")
@@ -117,60 +126,16 @@ def counts(flags: Iterable[G2PFlag | dict]) -> Counter:
     return out
 
 
-class EspeakReader:
-    """espeak-ng (the library ``espeakng-loader`` bundles) reading a whole sentence: the independent
-    opinion on heteronyms. Loaded in ``setup()``."""
-
-    def __init__(self, language: str = "en-us") -> None:
-        self.language = language
-        self._backend = None
-
-    def setup(self) -> None:
-        if self._backend is not None:
-            return
-        import espeakng_loader
-        from phonemizer.backend import EspeakBackend
-        from phonemizer.backend.espeak.wrapper import EspeakWrapper
-
-        EspeakWrapper.set_library(espeakng_loader.get_library_path())
-        EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
-        # phonemizer warns on every sentence whose word count espeak changes ("in the" -> one
-        # word); the audit copes with that itself, so its logger only passes errors.
-        quiet = logging.getLogger(f"{__name__}.espeak")
-        quiet.setLevel(logging.ERROR)
-        self._backend = EspeakBackend(self.language, with_stress=True, preserve_punctuation=False, logger=quiet)
-
-    def words(self, text: str) -> list[str]:
-        """espeak-ng's phonemes for ``text``, one string per word it spoke."""
-        from phonemizer.separator import Separator
-
-        if self._backend is None:
-            raise RuntimeError("EspeakReader.setup() must be called first")
-        (out,) = self._backend.phonemize([text], separator=Separator(word=" ", phone=""), strip=True)
-        return out.split()
-
-
-@functools.lru_cache(maxsize=16)
-def word_reader(language: str) -> Callable[[str], str | None] | None:
-    """espeak-ng in ``language`` (an espeak-ng voice: "en-gb", "fr-fr") reading one word: its IPA,
-    stress marks kept, None when it reads nothing. One reader per language and process; None
-    when espeak-ng (or that voice) cannot load, said once in the log."""
-    reader = EspeakReader(language)
-    try:
-        reader.setup()
-    except Exception as exc:  # espeak-ng missing or broken: callers go without this reading
-        log.warning("espeak-ng %s unavailable (%s)", language, exc)
-        return None
-    return lambda word: "".join(reader.words(word)) or None
-
-
 class G2PAuditor:
     """Audits (and fixes) a chunk's phonemization with the same G2P the chunker uses."""
 
-    def __init__(self, g2p: G2P, *, keep_caps: bool = False, second_opinion: bool = True) -> None:
+    def __init__(
+        self, g2p: G2P, *, keep_caps: bool = False, second_opinion: bool = True, foreign_readings: bool = True
+    ) -> None:
         self.g2p = g2p
         self.keep_caps = keep_caps
         self.second_opinion = second_opinion
+        self.foreign_readings = foreign_readings
         self.espeak = EspeakReader("en-gb" if g2p.lang_code == "b" else "en-us")
         self._letters: dict[str, str] = {}
         self._dictionary: tuple[dict, ...] = ()
@@ -237,9 +202,27 @@ class G2PAuditor:
     def audit(self, phonemized: Phonemized) -> list[G2PFlag]:
         return self.word_flags(phonemized) + self.heteronym_flags(phonemized)
 
+    def foreign_words(self, text: str) -> dict[str, tuple[str, str]]:
+        """Words of ``text`` in a run of another language -> (espeak-ng's reading of the word in
+        that language, in Kokoro's symbols; the espeak-ng voice). A word espeak-ng cannot read
+        is left out."""
+        from verdicts.languages import FOREIGN_LANGUAGES, foreign_runs
+
+        tokens = text.split()
+        out: dict[str, tuple[str, str]] = {}
+        for index, language in sorted(foreign_runs(tokens).items()):
+            voice = FOREIGN_LANGUAGES[language]
+            reader = word_reader(voice)
+            word = bare_word(tokens[index])
+            reading = second_reading(word, reader, self._vocab) if reader is not None and word else None
+            if reading:
+                out.setdefault(word, (reading, voice))
+        return out
+
     def audit_and_fix(self, text: str, phonemized: Phonemized | None = None) -> tuple[str, Phonemized, list[G2PFlag]]:
         """``(text the G2P should read, its phonemization, flags)``. Letter-spelled dictionary
-        words are read in lower case unless ``keep_caps``; their flags say ``fixed``."""
+        words are read in lower case unless ``keep_caps``; words of a run in another language are
+        fed espeak-ng's reading in it unless not ``foreign_readings``; their flags say ``fixed``."""
         phonemized = phonemized or self.g2p.phonemize(text)
         flags = self.word_flags(phonemized)
         spelled = {f.word for f in flags if f.rule == G2P_LETTER_SPELLING and f.word.isupper()}
@@ -249,6 +232,15 @@ class G2PAuditor:
             phonemized = self.g2p.phonemize(text)
             fixed = [replace(f, fixed=True) for f in flags if f.rule == G2P_LETTER_SPELLING and f.word in spelled]
             flags = fixed + self.word_flags(phonemized)
+        foreign = self.foreign_words(text)
+        misaki = {w.text: w.phonemes for w in phonemized.words}
+        for word, (reading, voice) in foreign.items():
+            detail = f"read by espeak-ng {voice}: {reading}"
+            flag = G2PFlag(G2P_FOREIGN_READING, word, misaki.get(word, ""), fixed=self.foreign_readings, detail=detail)
+            flags.append(flag)
+        if foreign and self.foreign_readings:
+            marked = apply_overrides(text, {word: reading for word, (reading, _) in foreign.items()})
+            phonemized = self.g2p.phonemize_marked(text, marked)
         return text, phonemized, flags + self.heteronym_flags(phonemized)
 
 
