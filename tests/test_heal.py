@@ -190,16 +190,29 @@ def test_a_word_the_g2p_misreads_is_fed_espeaks_reading(tmp_path, database_url) 
 
 
 def test_words_of_another_language_are_respelled_in_that_language(tmp_path, database_url) -> None:
-    """misaki reads the French "chatte" as English (``ʧˈæt``) and the recognizers do not hear the
-    label; the respell rung feeds espeak-ng's French reading of the failing French words."""
-    settings = _settings(tmp_path, database_url)
+    """Generated without the audit's foreign readings (``foreign_g2p`` off), misaki reads the
+    French "chatte" as English (``ʧˈæt``) and the clip is not kept. A heal that only changes the
+    speed leaves it in the reject pile, whose words say what Kokoro was fed and what each engine
+    wrote; the respell rung then feeds espeak-ng's French reading of the whole run (a failing
+    word of it brings the rest along: "chatte" read in French after "Où est ma" in English is
+    heard as neither), and Whisper base, listening again in French, hears it: the chunk is healed."""
+    from pipeline.heal.rejects import reject_pile
+    from pipeline.store.store import Store
+
+    settings = _settings(tmp_path, database_url, foreign_g2p=False)
     book = tmp_path / "chatte.txt"
     book.write_text(
         "CHAPTER I.\n\nSo she began again: “Où est ma chatte?” which was the first sentence.\n", encoding="utf-8"
     )
     generate(GenerateRequest(book=book, dataset="chatte", chapters="1"), settings)
     validate(ValidateRequest(source=settings.datasets_dir / "chatte", dataset="chatte", engines="both"), settings)
-    heal(HealRequest(dataset="chatte", ladder=("respell",), max_attempts=1, engines="both"), settings)
+    heal(HealRequest(dataset="chatte", ladder=("speed",), max_attempts=1, engines="both"), settings)
+    (reject,) = reject_pile(Store.from_settings(settings), "chatte")
+    assert reject.words and all(w.fed and w.heard.keys() == {"whisper", "whisper-tiny"} for w in reject.words)
+    chatte = next(w for w in reject.words if w.word == "chatte?”")
+    assert chatte.fed == "ʧˈæt?”" and chatte.describe().startswith("chatte?” (fed ʧˈæt?”; whisper: ")
+
+    heal(HealRequest(dataset="chatte", ladder=("respell",), max_attempts=2, engines="both"), settings)
     fed = dict(
         _rows(
             database_url,
@@ -207,16 +220,10 @@ def test_words_of_another_language_are_respelled_in_that_language(tmp_path, data
             " using (file_hash, dataset) where q.dataset = 'chatte' and w.label_word = 'chatte?”'",
         )  # fmt: skip
     )
-    assert fed == {0: "ʧˈæt?”", 1: "ʃˈat?”"}
-    # English recognizers write the French words as English ones ("Uma-Shat"): the chunk stays in
-    # the reject pile, whose words say what Kokoro was fed and what each engine wrote instead
-    from pipeline.heal.rejects import reject_pile
-    from pipeline.store.store import Store
-
-    (reject,) = reject_pile(Store.from_settings(settings), "chatte")
-    assert reject.words and all(w.fed and w.heard.keys() == {"whisper", "whisper-tiny"} for w in reject.words)
-    first = reject.words[0]
-    assert first.describe().startswith(f"{first.word} (fed {first.fed}; whisper: ")
+    assert fed[0] == "ʧˈæt?”" and fed[2] == "ʃˈat?”"
+    selected = _rows(database_url, "select attempt, keep from audio_quality where dataset = 'chatte' and selected")
+    assert selected == [(2, True)]
+    assert reject_pile(Store.from_settings(settings), "chatte") == []
 
 
 class _StopBeforeValidating(LogReporter):

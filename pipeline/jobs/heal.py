@@ -63,7 +63,7 @@ from pipeline.stages.synthesize import SynthesisJob
 from pipeline.tts.engine import derive_seed
 from pipeline.tts.g2p import G2P
 from pipeline.tts.g2p_audit import G2PAuditor
-from verdicts.languages import foreign_runs
+from verdicts.languages import foreign_runs, run_stretches
 
 log = logging.getLogger(__name__)
 
@@ -242,8 +242,8 @@ class _Planner:
 
     def respelled(self, record: AudioRecord, text: str, first_word: int) -> Chunk | None:
         """That chunk with its failing words read as espeak-ng reads them (words of a run in
-        another language, ``verdicts.languages``, in that language), where that differs from
-        what Kokoro was fed; None when no word differs."""
+        another language, ``verdicts.languages``, in that language, and the whole run with
+        them), where that differs from what Kokoro was fed; None when no word differs."""
         from pipeline.heal.rechunk import with_word_readings, word_reading
         from pipeline.tts.espeak import second_reading
         from verdicts.phonemes import clean
@@ -253,6 +253,9 @@ class _Planner:
             return None
         tokens = text.split()
         foreign = foreign_runs(tokens)  # words of another language: read by its own G2P
+        # a run is read in one language: a failing word of it brings the whole run along
+        runs = [range(first, last + 1) for first, last, _ in run_stretches(foreign)]
+        words = sorted({*words, *(i for run in runs if any(w in run for w in words) for i in run)})
         readings = {}
         for index in words:
             span = chunk.word_spans[index] if index < len(chunk.word_spans) else None
