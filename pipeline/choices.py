@@ -34,12 +34,15 @@ class MosMode(StrEnum):
 
 class Only(StrEnum):
     """Which stored clips a scan takes (``--only``): every one, those never validated, those the
-    stored verdicts do not keep (``flagged``) or keep (``passed``)."""
+    stored verdicts do not keep (``flagged``) or keep (``passed``), or (``escalated``, only with
+    ``--engines secondary``: the second stage of a staged scan) those the cascade escalates,
+    decided from the stored primary words and the current thresholds."""
 
     all = "all"
     unvalidated = "unvalidated"
     flagged = "flagged"
     passed = "passed"
+    escalated = "escalated"
 
 
 class RunnerKind(StrEnum):

@@ -64,8 +64,9 @@ OnlyOpt = Annotated[
     Only,
     typer.Option(
         "--only",
-        help="Clips by stored state: all | unvalidated | flagged (not kept; with --engines secondary: the clips"
-        " the cascade escalates, from the stored primary words) | passed (kept).",
+        help="Clips by stored state: all | unvalidated | flagged (not kept) | passed (kept) | escalated (with"
+        " --engines secondary only: the clips the cascade escalates, from the stored primary words; the second"
+        " stage of a staged scan, once spelled `--engines secondary --only flagged`, which still works).",
     ),
 ]
 ScanLimit = Annotated[int | None, typer.Option("--limit", min=1, help="At most N clips (after the other filters).")]

@@ -114,7 +114,7 @@ def print_scan_summary(report: ScanReport) -> None:
     if report.command == "reverdict":
         table.add_row(
             "would escalate now",
-            f"{report.would_escalate} (no secondary words: `validate --engines secondary --only flagged` adds them)",
+            f"{report.would_escalate} (no secondary words: `validate --engines secondary --only escalated` adds them)",
         )
     out.print(table)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 
+from pipeline.choices import Only
 from pipeline.jobs.errors import JobError
 from pipeline.jobs.generate import DatabaseOutcome
 from pipeline.jobs.plumbing import start_run_or_warn
@@ -30,7 +31,14 @@ from pipeline.settings import Settings
 from pipeline.stages.base import ItemFailure
 from pipeline.stages.reverdict import Rejudged, ReverdictStage, Rules, rejudge_stored, reverdict_entry
 from pipeline.store.connection import StoreUnavailable
-from pipeline.store.scans import ClipSelection, PageSpan, StoredClip, page_spans, stored_state
+from pipeline.store.scans import (
+    ESCALATED_NEEDS_SECONDARY,
+    ClipSelection,
+    PageSpan,
+    StoredClip,
+    page_spans,
+    stored_state,
+)
 from pipeline.store.store import Store, write_validation_entries
 
 # A worker process costs seconds to start (imports, the verdicts' lexicon): worth it per this many clips.
@@ -118,6 +126,7 @@ def reverdict(request: ReverdictRequest, settings: Settings, reporter: Reporter 
     pages (a page is written before its counts come back)."""
     from pipeline.runner import LocalRunner
 
+    _refuse_escalated(request.selection)
     reporter = reporter or LogReporter()
     started = time.perf_counter()
     report = ScanReport("reverdict")
@@ -172,6 +181,11 @@ def rules_from(settings: Settings) -> Rules:
     return Rules(settings.thresholds, clip_checks_from(settings))
 
 
+def _refuse_escalated(selection: ClipSelection) -> None:
+    if selection.only == Only.escalated:
+        raise JobError(ESCALATED_NEEDS_SECONDARY)
+
+
 def _selection_args(selection: ClipSelection) -> dict:
     return {"only": str(selection.only), "limit": selection.limit, "voice": selection.voice, "book": selection.book}
 
@@ -205,6 +219,7 @@ def score_mos(request: MosRequest, settings: Settings, reporter: Reporter | None
     from pipeline.runner import LocalRunner
     from pipeline.stages.quality import ScoreStage, mos_row
 
+    _refuse_escalated(request.selection)
     reporter = reporter or LogReporter()
     started = time.perf_counter()
     report = ScanReport("mos")

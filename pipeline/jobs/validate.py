@@ -45,7 +45,7 @@ from pipeline.stages.speaker import SpeakerStage, speaker_items
 from pipeline.stages.transcribe import TranscribeStage
 from pipeline.stages.verdicts import combine, decide_escalation
 from pipeline.store.connection import StoreUnavailable
-from pipeline.store.scans import ClipSelection, StoredClip, stored_state
+from pipeline.store.scans import ESCALATED_NEEDS_SECONDARY, ClipSelection, StoredClip, stored_state
 from verdicts import Thresholds
 
 # Whisper engines are small and scale poorly over threads: with enough clips, one
@@ -418,11 +418,12 @@ class ValidateRequest:
 
     @property
     def staged(self) -> bool:
-        """``--engines secondary --only flagged``: the second stage of a staged scan. It runs the
-        cascade over the clips with stored primary words: the secondary engine transcribes
+        """``--engines secondary --only escalated``: the second stage of a staged scan. It runs
+        the cascade over the clips with stored primary words: the secondary engine transcribes
         exactly the clips the cascade escalates (decided from the stored primary words and the
-        current thresholds), and their verdicts come from both transcripts."""
-        return self.engines == EngineMode.secondary and self.selection.only == Only.flagged
+        current thresholds), and their verdicts come from both transcripts. ``--only flagged``
+        with ``--engines secondary`` is the older spelling of the same scan."""
+        return self.engines == EngineMode.secondary and self.selection.only in (Only.escalated, Only.flagged)
 
     @property
     def effective_engines(self) -> EngineMode:
@@ -545,6 +546,8 @@ def _select(
     """The discovered clips the selection flags take, and what the database holds for them
     (nothing without a database: then every clip is validated, as before resume existed)."""
     selection = request.selection
+    if selection.only == Only.escalated and not request.staged:
+        raise JobError(ESCALATED_NEEDS_SECONDARY)
     needs_db = request.staged or selection != ClipSelection(limit=selection.limit)
     if sink is None:
         if needs_db:

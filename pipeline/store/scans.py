@@ -33,6 +33,11 @@ CLIP_COLUMNS = (
     "composite_mos", "speaker_similarity", "clip_reasons", "clip_checks", "fingerprints", "duration_s",
 )  # fmt: skip
 
+ESCALATED_NEEDS_SECONDARY = (
+    "--only escalated is the second stage of a staged scan (the clips the cascade escalates, from the stored"
+    " primary words): use it with `validate --engines secondary`"
+)
+
 # --only as SQL over audio_quality (a clip with no row at all is unvalidated too).
 ONLY = {
     Only.all: sql.SQL("TRUE"),
@@ -53,6 +58,8 @@ class ClipSelection:
     book: str | None = None
 
     def where(self) -> sql.Composed:
+        if Only(self.only) == Only.escalated:
+            raise ValueError(ESCALATED_NEEDS_SECONDARY)
         parts = [ONLY[Only(self.only)]]
         if self.voice is not None:
             parts.append(sql.SQL("(voice = {v} OR voice_recipe = {v})").format(v=sql.Literal(self.voice)))
