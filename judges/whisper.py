@@ -153,13 +153,14 @@ class WhisperJudge(ASRJudge):
             return self.error_result(item, f"{type(exc).__name__}: {exc}")
         text = " ".join(t for t in texts if t)
         label_probs = None
-        if item.text and not same_words(item.text, text):
+        listens: tuple[LanguageListen, ...] = ()
+        misheard = bool(item.text) and not same_words(item.text, text)  # only then is more to learn
+        if misheard:
             try:
                 label_probs = self._label_probs(audio, item.text)
             except Exception:  # the transcript stands without them
                 log.exception("whisper could not score the label of %s", item.audio_path)
-        listens: tuple[LanguageListen, ...] = ()
-        if self.listens and item.text and not same_words(item.text, text):
+        if misheard and self.listens:
             try:
                 listens = self._listen_in_languages(audio, item.text, Hypothesis(self.name, text, tuple(words)))
             except Exception:  # the transcript stands without them

@@ -127,10 +127,10 @@ def suggest(
     from pipeline.heal.pronunciations import format_lexicon
     from pipeline.heal.pronunciations import suggest as suggest_entries
     from pipeline.store.connection import StoreUnavailable
-    from pipeline.tts.espeak import EspeakReader
+    from pipeline.tts.espeak import EspeakReader, english_voice
 
     settings = settings_with(work_dir=work_dir)
-    reader = EspeakReader("en-gb" if settings.lang_code == "b" else "en-us")
+    reader = EspeakReader(english_voice(settings.lang_code))
     try:
         reader.setup()
         read = lambda word: (reader.words(word) or [None])[0]  # noqa: E731

@@ -229,10 +229,10 @@ class _Planner:
         """espeak-ng reading one word (IPA) in ``accent``'s English, or in ``language`` (a code of
         ``verdicts.languages.FOREIGN_LANGUAGES``); None when it cannot load (each reader is
         loaded when the respell rung first asks for it)."""
-        from pipeline.tts.espeak import word_reader
+        from pipeline.tts.espeak import english_voice, word_reader
         from verdicts.languages import FOREIGN_LANGUAGES
 
-        return word_reader(FOREIGN_LANGUAGES.get(language or "") or ("en-gb" if accent == "b" else "en-us"))
+        return word_reader(FOREIGN_LANGUAGES.get(language or "") or english_voice(accent))
 
     @functools.cached_property
     def kokoro_vocab(self) -> frozenset[str]:

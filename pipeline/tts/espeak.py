@@ -57,6 +57,11 @@ class EspeakReader:
         return out.split()
 
 
+def english_voice(lang_code: str) -> str:
+    """espeak-ng's voice for misaki's English ``lang_code``: "en-gb" for British ("b"), else "en-us"."""
+    return "en-gb" if lang_code == "b" else "en-us"
+
+
 @functools.lru_cache(maxsize=16)
 def word_reader(language: str) -> Callable[[str], str | None] | None:
     """espeak-ng in ``language`` (an espeak-ng voice: "en-gb", "fr-fr") reading one word: its IPA,

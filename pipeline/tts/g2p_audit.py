@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 
 from pipeline.tts.backend import kokoro_config
-from pipeline.tts.espeak import EspeakReader, bare_word, second_reading, word_reader
+from pipeline.tts.espeak import EspeakReader, bare_word, english_voice, second_reading, word_reader
 from pipeline.tts.g2p import G2P, Phonemized, apply_overrides
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class G2PAuditor:
         self.keep_caps = keep_caps
         self.second_opinion = second_opinion
         self.foreign_readings = foreign_readings
-        self.espeak = EspeakReader("en-gb" if g2p.lang_code == "b" else "en-us")
+        self.espeak = EspeakReader(english_voice(g2p.lang_code))
         self._letters: dict[str, str] = {}
         self._dictionary: tuple[dict, ...] = ()
         self._vocab: frozenset[str] = frozenset()
