@@ -532,6 +532,27 @@ def test_parallel_requests_overlap_in_synthesis(main: Server) -> None:
     assert httpx.get(main.url + "/api/status").json()["engines"]["workers"][1]["pid"]
 
 
+def test_first_segment_is_synthesized_alone_then_later_ones_in_parallel(main: Server) -> None:
+    """A lone request's first segment has the engines to itself (nothing else of it is
+    synthesized until it is done: the time to first byte), then its later segments run on
+    several workers at once (the server's own record of each synthesis)."""
+    text = "Alice was beginning to get very tired. She had nothing to do. Once or twice she had peeped."
+    response = httpx.post(main.url + "/v1/audio/speech/stream", json={"input": text, "voice": "af_heart"}, timeout=120)
+    assert response.status_code == 200
+    pieces = sorted(
+        httpx.get(main.url + "/api/synthesis").json()["requests"][response.headers["x-request-id"]],
+        key=lambda interval: interval["start"],
+    )
+    assert len(pieces) == 4, pieces  # "Alice was beginning to get very" | "tired." | "She had ..." | "Once ..."
+    first, later = pieces[0], pieces[1:]
+    assert all(first["end"] <= piece["start"] for piece in later), pieces
+    assert any(
+        x["start"] < y["end"] and y["start"] < x["end"] and x["worker"] != y["worker"]
+        for i, x in enumerate(later)
+        for y in later[i + 1 :]
+    ), pieces
+
+
 def test_languages_and_phonemize(main: Server) -> None:
     english = httpx.post(main.url + "/v1/phonemize", json={"input": "Hello there."}, timeout=60).json()
     assert english["phonemes"] == "həlˈO ðˈɛɹ." and english["lang_code"] == "a"

@@ -92,18 +92,27 @@ async def _segment(
 
 
 async def synthesize_segments(frontend: Frontend, pool: EnginePool, plan: SpeechPlan) -> AsyncIterator[SegmentAudio]:
-    """The segments in order; later ones are synthesized while earlier ones are sent. Leaving
-    early (a client gone) cancels what is still queued."""
+    """The segments in order; later ones are synthesized while earlier ones are sent. The first
+    segment is synthesized alone, so its worker's threads have the cores to themselves (the
+    time to first byte); then up to one segment per worker is synthesized ahead. Leaving early
+    (a client gone) cancels what is still queued."""
     pack = await frontend.run(frontend.pack, plan.voice)
     ahead = max(1, pool.size)
     pending: deque[asyncio.Task[SegmentAudio]] = deque()
     following = 0
+
+    def queue_up_to(limit: int) -> None:
+        nonlocal following
+        while following < len(plan.segments) and len(pending) < limit:
+            pending.append(asyncio.ensure_future(_segment(frontend, pool, plan, pack, following)))
+            following += 1
+
     try:
-        while following < len(plan.segments) or pending:
-            while following < len(plan.segments) and len(pending) < ahead:
-                pending.append(asyncio.ensure_future(_segment(frontend, pool, plan, pack, following)))
-                following += 1
-            yield await pending.popleft()
+        queue_up_to(1)
+        while pending:
+            segment = await pending.popleft()
+            queue_up_to(ahead)
+            yield segment
     finally:
         for task in pending:
             task.cancel()
