@@ -293,7 +293,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async def run() -> tuple[np.ndarray, list[dict]]:
             await ticket.start()
             parts, words, clock = [], [], 0.0
-            async for segment in synthesize_segments(frontend, pool, speech):
+            # a whole file has no first byte to hurry: its blocks go to every worker at once
+            async for segment in synthesize_segments(frontend, pool, speech, first_alone=False):
                 words += shift_words(segment.words, clock)
                 clock += segment.duration_s
                 parts.append(segment.audio)

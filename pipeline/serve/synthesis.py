@@ -91,11 +91,13 @@ async def _segment(
     return SegmentAudio(index, text, trimmed, shift_words(words, -cut / SAMPLE_RATE, len(trimmed) / SAMPLE_RATE))
 
 
-async def synthesize_segments(frontend: Frontend, pool: EnginePool, plan: SpeechPlan) -> AsyncIterator[SegmentAudio]:
-    """The segments in order; later ones are synthesized while earlier ones are sent. The first
-    segment is synthesized alone, so its worker's threads have the cores to themselves (the
-    time to first byte); then up to one segment per worker is synthesized ahead. Leaving early
-    (a client gone) cancels what is still queued."""
+async def synthesize_segments(
+    frontend: Frontend, pool: EnginePool, plan: SpeechPlan, *, first_alone: bool = True
+) -> AsyncIterator[SegmentAudio]:
+    """The segments in order; later ones are synthesized while earlier ones are sent. A stream's
+    first segment is synthesized alone (``first_alone``), so its worker's threads have the cores
+    to themselves (the time to first byte); then up to one segment per worker is synthesized
+    ahead. Leaving early (a client gone) cancels what is still queued."""
     pack = await frontend.run(frontend.pack, plan.voice)
     ahead = max(1, pool.size)
     pending: deque[asyncio.Task[SegmentAudio]] = deque()
@@ -108,7 +110,7 @@ async def synthesize_segments(frontend: Frontend, pool: EnginePool, plan: Speech
             following += 1
 
     try:
-        queue_up_to(1)
+        queue_up_to(1 if first_alone else ahead)
         while pending:
             segment = await pending.popleft()
             queue_up_to(ahead)
