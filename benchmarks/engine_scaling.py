@@ -6,6 +6,8 @@ Layouts (audio seconds synthesized per wall second, all processes together):
 * ``1 process x 1 thread``: one engine, one intra-op thread (a server with one engine behind a lock).
 * ``N processes x 1 thread``: N engines at once, each on its own core.
 * ``1 process x N threads``: one engine whose intra-op threads share the cores (a lone segment).
+* ``N processes x N threads``: every engine busy with threads for all the cores (the server's
+  default pool when as many segments as workers are being synthesized).
 
 Each process loads the embedded int8 ONNX model and af_heart, then synthesizes the same sentence
 for ``--seconds`` (model load excluded), so every layout does the same work per call. Usage::
@@ -71,7 +73,7 @@ def main() -> None:
     parser.add_argument("--voice", default="af_heart")
     parser.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
     args = parser.parse_args()
-    layouts = [(1, 1), (args.cores, 1), (1, args.cores)]
+    layouts = [(1, 1), (args.cores, 1), (1, args.cores), (args.cores, args.cores)]
     print(f"# {platform.processor() or platform.machine()}, {args.cores} cores, {args.seconds:.0f} s per layout")
     one = None
     print("| layout | audio s / wall s | vs 1 x 1 |\n|---|---|---|")
