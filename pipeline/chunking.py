@@ -91,13 +91,15 @@ def _speak_token(token: str) -> str:
 
 
 def _heading_numbers(tokens: list[str]) -> list[str]:
-    """Heading numerals as digits ("CHAPTER IV." -> "CHAPTER 4."): misaki spells "IV" as letters."""
+    """Heading numerals as digits ("CHAPTER IV." -> "CHAPTER 4.", a bare section numeral "III." ->
+    "3."): misaki spells "IV" and "III" as letters."""
     out = list(tokens)
-    for i in range(1, len(out)):
-        if out[i - 1].lower().strip(".:") not in {k.strip(".") for k in _HEADING_KEYWORDS}:
+    keywords = {k.strip(".") for k in _HEADING_KEYWORDS}
+    for i in range(len(out)):
+        if i > 0 and out[i - 1].lower().strip(".:") not in keywords:
             continue
         m = re.match(r"^([IVXLCDM]+)([.:,]?)$", out[i])
-        if m and (value := roman_value(m.group(1))):
+        if m and (value := roman_value(m.group(1))) and (i > 0 or len(out) == 1):
             out[i] = f"{value}{m.group(2)}"
     return out
 

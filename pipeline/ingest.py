@@ -392,6 +392,23 @@ def _find_headings(blocks: list[_Block], skip: set[int]) -> tuple[list[_Heading]
     return headings, extra
 
 
+_BARE_NUMERAL = re.compile(r"^(?P<num>[IVXLC]+)\.?$")
+
+
+def _bare_numeral_headings(blocks: list[_Block], skip: set[int]) -> list[_Heading]:
+    """Sections numbered by a roman numeral alone on its line ("I.", "II.", "III." in "A Scandal in
+    Bohemia"): one-line blocks that hold only a numeral, when they run I, II, III ... in book order
+    (at least two; anything else is not trusted as a heading)."""
+    found = []
+    for i, block in enumerate(blocks):
+        m = _BARE_NUMERAL.match(block.texts[0].strip()) if i not in skip and len(block.lines) == 1 else None
+        if m and (value := roman_value(m.group("num"))):
+            found.append((i, value, m.group("num")))
+    if len(found) < 2 or [value for _, value, _ in found] != list(range(1, len(found) + 1)):
+        return []
+    return [_Heading([i], [blocks[i].texts[0].strip()], [("section", numeral)]) for i, _, numeral in found]
+
+
 def _merge_and_filter(headings: list[_Heading], contents: set[int]) -> list[_Heading]:
     """Merge "BOOK I" + "CHAPTER I" printed back to back; drop runs of bare same-kind headings
     with no text between them whose first entry reappears later (an unlabelled contents list,
@@ -468,7 +485,7 @@ def read_book(path: Path, book_id: str | None = None) -> Book:
 
     contents = _mark_contents(blocks)
     headings, extra = _find_headings(blocks, contents)
-    headings = _merge_and_filter(headings, contents)
+    headings = _merge_and_filter(headings, contents) or _bare_numeral_headings(blocks, contents)
     for b in sorted(contents):
         for line_no, line in blocks[b].lines:
             dropped.append(DroppedLine("contents", line_no, line))

@@ -76,6 +76,8 @@ def test_speakable_heading_reads_roman_numerals_as_numbers() -> None:
     assert speakable("CHAPTER XII. Alice’s Evidence", heading=True) == "CHAPTER 12. Alice's Evidence"
     assert speakable("CHAPTER XII. Alice’s Evidence") == "CHAPTER XII. Alice's Evidence"
     assert speakable("BOOK IV", heading=True) == "BOOK 4"
+    assert speakable("III.", heading=True) == "3."  # a bare section numeral (misaki: "I I I")
+    assert speakable("III.") == "III."
 
 
 def test_speakable_never_drops_a_word(alice_book: Book) -> None:

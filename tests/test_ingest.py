@@ -292,6 +292,21 @@ def test_labelled_contents_with_bare_entries(tmp_path: Path) -> None:
     assert book.n_dropped("contents") == 3
 
 
+def test_sections_numbered_by_a_bare_roman_numeral_are_chapters(tmp_path: Path) -> None:
+    """Sections of "A Scandal in Bohemia": "I.", "II.", "III." alone on their lines, in order; a
+    lone "I." or numerals out of order are text."""
+    text = "A Story\n\nI.\n\nTo Sherlock Holmes she is the woman.\n\nII.\n\nAt three o’clock.\n\nIII.\n\nI slept.\n"
+    book = read_book(_write(tmp_path, "sections.txt", text))
+    assert [(c.title, c.heading_lines, c.paragraphs) for c in book.chapters[1:]] == [
+        ("I.", ("I.",), ("To Sherlock Holmes she is the woman.",)),
+        ("II.", ("II.",), ("At three o’clock.",)),
+        ("III.", ("III.",), ("I slept.",)),
+    ]
+    for prose in ("A Story\n\nI.\n\nSaid the man.\n", "A Story\n\nII.\n\nText.\n\nI.\n\nMore.\n"):
+        assert len(read_book(_write(tmp_path, "prose.txt", prose)).chapters) == 1
+    assert read_book(Path(__file__).parents[1] / "data/books/sherlock_scandal.txt").chapter(3).title == "III."
+
+
 def test_book_and_chapter_headings_back_to_back_merge(tmp_path: Path) -> None:
     text = (
         "BOOK ONE\n\nCHAPTER I\n\nText one.\n\nCHAPTER II. Next\n\nText two.\n\nBOOK TWO\n\nCHAPTER I\n\nText three.\n"

@@ -43,6 +43,8 @@ from verdicts.numbers import digits_to_words, roman_value, spoken_values
         ("BOOK II", "book two"),
         ("Part XII", "part twelve"),
         ("as I said", "as i said"),
+        ("III.", "three"),  # alone: a section heading, read as a number
+        ("III. I slept", "iii i slept"),
         # markup is removed (and remembered, see below)
         ("the <i>very</i> end", "the very end"),
         ("the end [1] of &amp; it", "the end of and it"),
