@@ -96,10 +96,10 @@ def _heading_numbers(tokens: list[str]) -> list[str]:
     out = list(tokens)
     keywords = {k.strip(".") for k in _HEADING_KEYWORDS}
     for i in range(len(out)):
-        if i > 0 and out[i - 1].lower().strip(".:") not in keywords:
-            continue
-        m = re.match(r"^([IVXLCDM]+)([.:,]?)$", out[i])
-        if m and (value := roman_value(m.group(1))) and (i > 0 or len(out) == 1):
+        # after CHAPTER, BOOK ...; or the whole heading
+        numbered = out[i - 1].lower().strip(".:") in keywords if i > 0 else len(out) == 1
+        m = re.match(r"^([IVXLCDM]+)([.:,]?)$", out[i]) if numbered else None
+        if m and (value := roman_value(m.group(1))):
             out[i] = f"{value}{m.group(2)}"
     return out
 
