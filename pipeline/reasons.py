@@ -8,7 +8,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from pipeline.tts.g2p_audit import G2P_LETTER_SPELLING, G2P_NO_PHONEMES, G2P_OUT_OF_VOCAB, G2P_UNKNOWN_MARKER
+from pipeline.tts.g2p_audit import (
+    G2P_HETERONYM_DISPUTED,
+    G2P_LETTER_SPELLING,
+    G2P_NO_PHONEMES,
+    G2P_OUT_OF_VOCAB,
+    G2P_UNKNOWN_MARKER,
+)
 
 if TYPE_CHECKING:
     pass
@@ -24,6 +30,7 @@ G2P_LETTER_SPELLED = "g2p_letter_spelling"  # a dictionary word spelled letter b
 G2P_SILENT_WORD = "g2p_no_phonemes"  # a word the G2P gave no phonemes
 G2P_UNKNOWN = "g2p_unknown_marker"  # misaki's unknown marker in the phonemes
 G2P_OUT_OF_VOCABULARY = "g2p_out_of_vocab"  # phoneme symbols Kokoro's vocabulary lacks
+G2P_HETERONYM = "g2p_heteronym"  # a heteronym fed a reading another tagger disputes, espeak-ng not siding with it
 
 CLIP_REASONS = (
     SPEAKER_DRIFT,
@@ -37,15 +44,17 @@ CLIP_REASONS = (
     G2P_SILENT_WORD,
     G2P_UNKNOWN,
     G2P_OUT_OF_VOCABULARY,
+    G2P_HETERONYM,
 )
 
-# G2P audit rule -> reason, for findings the audit did not fix. ``g2p.heteronym_uncertain`` is for
-# review only (espeak-ng is often the one that is wrong), so it is no reason.
+# G2P audit rule -> reason, for findings the audit did not fix. ``g2p.heteronym_uncertain`` (one
+# second opinion against the fed reading, one with it) is for review only, so it is no reason.
 G2P_REASONS = {
     G2P_LETTER_SPELLING: G2P_LETTER_SPELLED,
     G2P_NO_PHONEMES: G2P_SILENT_WORD,
     G2P_UNKNOWN_MARKER: G2P_UNKNOWN,
     G2P_OUT_OF_VOCAB: G2P_OUT_OF_VOCABULARY,
+    G2P_HETERONYM_DISPUTED: G2P_HETERONYM,
 }
 
 

