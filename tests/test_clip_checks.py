@@ -168,8 +168,9 @@ def test_g2p_reasons_only_for_unfixed_findings():
         {"rule": "g2p.letter_spelling", "fixed": True},
         {"rule": "g2p.heteronym_uncertain", "fixed": False},
         {"rule": "g2p.out_of_vocab", "fixed": False},
+        {"rule": "g2p.heteronym_disputed", "fixed": False},
     ]
-    assert R.g2p_reasons(flags) == [R.G2P_OUT_OF_VOCABULARY]
+    assert R.g2p_reasons(flags) == [R.G2P_HETERONYM, R.G2P_OUT_OF_VOCABULARY]
 
 
 def test_speaker_stage_scores_against_a_cached_reference(tmp_path, engine, speaker_judge):

@@ -11,6 +11,7 @@ from pipeline.manifest import Manifest
 from pipeline.tts.g2p import Phonemized, PhonemizedWord
 from pipeline.tts.g2p_audit import (
     G2P_FOREIGN_READING,
+    G2P_HETERONYM_DISPUTED,
     G2P_HETERONYM_UNCERTAIN,
     G2P_LETTER_SPELLING,
     G2P_NO_PHONEMES,
@@ -134,6 +135,46 @@ def test_heteronym_second_opinion(auditor, g2p, sentence, uncertain):
     flags = auditor.heteronym_flags(g2p.phonemize(sentence))
     assert {f.word for f in flags} == uncertain
     assert all(f.rule == G2P_HETERONYM_UNCERTAIN and "espeak-ng" in f.detail for f in flags)
+
+
+# text (misaki's markup feeds a chosen reading) -> {word: rule}. Two opinions on the fed reading:
+# misaki with another tagger's parts of speech (en_core_web_md) and espeak-ng's reading of the
+# sentence (only for the words of its table). The fed reading loses when the tagger disputes it
+# and espeak-ng does not side with it; one opinion against it is for review.
+HETERONYM_VOTES = [
+    # misaki (sm) reads "used" here as in "he used it" (z); with md's tags, as in "used to" (s)
+    ("Alice was getting so used to queer things happening.", {"used": G2P_HETERONYM_DISPUTED}),
+    ("Please [read](/ɹˈɛd/) it to me tomorrow.", {"read": G2P_HETERONYM_DISPUTED}),  # both: present
+    ("The [wind](/wˈInd/) blew hard.", {"wind": G2P_HETERONYM_DISPUTED}),  # both: the air
+    ("He lives in a small [house](/hˈWz/).", {"house": G2P_HETERONYM_DISPUTED}),  # not in espeak's table
+    ("Please [close](/klˈOs/) the door.", {"close": G2P_HETERONYM_UNCERTAIN}),  # espeak-ng sides with the fed s
+    ("Wind the clock before bed.", {"Wind": G2P_HETERONYM_UNCERTAIN}),  # only espeak-ng disagrees
+    # misaki tags this "read" VBD (past, ɛ); md's tags and espeak-ng: present, as the imperative is
+    ("Please shut the door and read the letter.", {"read": G2P_HETERONYM_DISPUTED}),
+    ("She will read the letter.", {}),  # misaki's own reading, both opinions agree
+    ("He lives in a small house.", {}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), HETERONYM_VOTES)
+def test_a_fed_heteronym_reading_against_two_opinions(auditor, g2p, text, expected):
+    flags = auditor.heteronym_flags(g2p.phonemize(text))
+    assert {f.word: f.rule for f in flags} == expected
+    assert all("en_core_web_md" in f.detail for f in flags if f.rule == G2P_HETERONYM_DISPUTED)
+
+
+def test_the_second_tagger_reads_with_misakis_own_lexicon(g2p):
+    """The tagged G2P differs from misaki only in its tagger: same lexicon, same phonemes
+    wherever the two taggers agree."""
+    from pipeline.tts.g2p import G2P
+
+    tagged = G2P("a", independent_tags=True)
+    tagged.setup()
+    text = "Alice was beginning to get very tired of sitting by her sister on the bank."
+    assert tagged.phonemize(text).phonemes == g2p.phonemize(text).phonemes
+    assert tagged._g2p.nlp.meta["name"] == "core_web_md" and g2p._g2p.nlp.meta["name"].startswith("core_web_sm")
+    with pytest.raises(ValueError, match="English only"):
+        G2P("e", independent_tags=True).setup()
 
 
 FRENCH_LINE = "So she began again: “Où est ma chatte?” which was the first sentence in her French lesson-book."

@@ -184,10 +184,13 @@ class _Planner:
         if accent not in self._readers:
             g2p = G2P(accent)
             settings = self.settings
+            # The heteronym opinions as generate ran them: a take whose fed reading is disputed
+            # must carry that finding, or re-making the clip would drop the reason unexamined.
+            opinion = settings.g2p_second_opinion
             auditor = G2PAuditor(
-                g2p, keep_caps=settings.keep_caps, second_opinion=False, foreign_readings=settings.foreign_g2p
+                g2p, keep_caps=settings.keep_caps, second_opinion=opinion, foreign_readings=settings.foreign_g2p
             )
-            fixer = G2PAuditor(g2p, keep_caps=False, second_opinion=False, foreign_readings=True)
+            fixer = G2PAuditor(g2p, keep_caps=False, second_opinion=opinion, foreign_readings=True)
             auditor.setup()
             fixer.setup()
             self._readers[accent] = (g2p, auditor, fixer)
