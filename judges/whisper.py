@@ -41,14 +41,6 @@ MULTILINGUAL_VOCABULARY = 51_865  # tokens of a multilingual Whisper (English-on
 LISTEN_PAD_S = 0.15  # audio kept either side of the stretch a run of another language lies in
 LISTEN_BEAM = 5  # a second listen is a second or two of audio: beam search costs little there
 LISTENS = f"language-runs-v1-beam{LISTEN_BEAM}"  # in the decoding fingerprint: what a second listen is
-# Whisper writes what a speaker meant: "it it was" comes out "it was". A prompt of disfluent text
-# (OpenAI's prompting guide: filler words in the prompt keep them in the transcript) makes it
-# write what was said, repeated words included, which is what a check of TTS audio needs.
-VERBATIM_PROMPT = (
-    "Umm, let me think like, hmm... Okay, here's what I'm, like, thinking. "
-    "So so I I was, uh, going to to the the store."
-)
-VERBATIM = "verbatim-v1"  # in the decoding fingerprint: which prompt
 
 
 class WhisperJudge(ASRJudge):
@@ -66,7 +58,6 @@ class WhisperJudge(ASRJudge):
         beam_size: int = 1,
         batch_size: int = 1,
         listen_languages: bool = True,
-        verbatim: bool = True,
     ) -> None:
         super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.model = str(model)
@@ -74,7 +65,6 @@ class WhisperJudge(ASRJudge):
         self.compute_type = compute_type
         self.beam_size = beam_size
         self.listen_languages = listen_languages
-        self.verbatim = verbatim
         self._tokenizer_for_labels: Any = None
         self._multilingual: bool | None = None
 
@@ -130,7 +120,6 @@ class WhisperJudge(ASRJudge):
             "condition_on_previous_text": False,
             "vad_filter": False,
             **({"listens": LISTENS} if self.listens else {}),
-            **({"prompt": VERBATIM} if self.verbatim else {}),
             "label_scoring": "forced-align-v2",  # label_probs where the transcript differs from the label
         }
 
@@ -152,7 +141,6 @@ class WhisperJudge(ASRJudge):
                 condition_on_previous_text=False,
                 vad_filter=False,
                 temperature=0.0,
-                initial_prompt=VERBATIM_PROMPT if self.verbatim else None,
             )
             words: list[Word] = []
             texts: list[str] = []

@@ -118,9 +118,6 @@ class Settings(BaseSettings):
     qwen_model: str = "Qwen/Qwen3-ASR-1.7B"
     qwen_aligner: str | None = None
     whisper_model: Path | None = Field(None, description="CTranslate2 dir for `whisper` (default: embedded base)")
-    whisper_verbatim: bool = Field(
-        True, description="Whisper engines decode after a disfluent prompt, so repeated words are written"
-    )
     asr_device: str = "auto"
     asr_threads: int = Field(0, ge=0, description="CPU threads per ASR engine (0 = library default)")
     escalate_wer: float = Field(_THRESHOLDS.escalate_wer, ge=0, description="Cascade: escalate when primary WER > this")
