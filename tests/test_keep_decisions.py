@@ -96,10 +96,17 @@ FED_CASES = [
     # a rare word (Zipf < 3) heard as a more common sound-alike: the recognizers' language model
     ("She ate the comfits slowly.", "she ate the comforts slowly", "comfits", "stt_error", "stt_error.rare_word_near"),
     ("On various pretexts he left.", "on various pretext he left", "pretexts", "stt_error", "stt_error.rare_word_near"),
+    # a rare word the engines do not know, written as a non-word that sounds as fed: spelled like a name
+    ("Bands of astrakhan were slashed.", "bands of astrican were slashed", "astrakhan", "spelling_variant",
+     "spelling_variant.phonemes_near"),
+    # ... but a far non-word stays a failure, and so does a real word near a common label word
+    ("Bands of astrakhan were slashed.", "bands of astrofan were slashed", "astrakhan", "tts_failure",
+     "tts_failure.same_word"),
     # ... but not a far one, nor a common word heard as a near one ("finely" Zipf 3.5)
     ("She ate the comfits slowly.", "she ate the carrots slowly", "comfits", "tts_failure", "tts_failure.same_word"),
     ("It was finely made.", "it was finally made", "finely", "tts_failure", "tts_failure.same_word"),
-]
+    ("It was finely made.", "it was fainly made", "finely", "tts_failure", "tts_failure.same_word"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("label", "heard", "word", "verdict", "rule"), FED_CASES)

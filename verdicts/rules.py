@@ -329,13 +329,17 @@ def _fed_distance(heard: tuple[str, ...], fed: str, lexicon: Lexicon) -> float:
 def fed_sound_near(
     label: tuple[str, ...], heard: Sequence[tuple[str, ...]], context: WordContext | None, lexicon: Lexicon
 ) -> bool:
-    """A proper noun, unknown word or interjection heard, by every engine that got it wrong
-    (``heard``: their words), as another spelling of what Kokoro was fed: at least one reading
-    near the fed phonemes and every one plausibly heard (names have no spelling an engine can
-    know, so two engines guessing two spellings of the same sound is the expected case)."""
+    """A proper noun, unknown word, interjection or rare word heard, by every engine that got it
+    wrong (``heard``: their words), as another spelling of what Kokoro was fed: at least one
+    reading near the fed phonemes and every one plausibly heard (names have no spelling an engine
+    can know, so two engines guessing two spellings of the same sound is the expected case). A
+    rare word counts when every engine wrote non-words for it ("astrakhan" -> "astrican"): an
+    engine that does not know a word spells its sound, as it does a name."""
     if context is None or not context.fed or not heard or any(not h or is_letters(h) for h in heard):
         return False
-    spelled_freely = context.proper_noun or all(t in INTERJECTIONS for t in label)
+    spelled_freely = (
+        context.proper_noun or all(t in INTERJECTIONS for t in label) or _unknown_to_engines(label, heard, lexicon)
+    )
     if not (spelled_freely or not all(lexicon.is_word(t) for t in label)):
         return False
     distances = [_fed_distance(h, context.fed, lexicon) for h in heard]
@@ -345,6 +349,13 @@ def fed_sound_near(
 # Below this Zipf frequency (once per million words) a word is rare: a recognizer's language
 # model pulls it toward a common word that sounds alike ("comfits" -> "comforts").
 RARE_ZIPF = 3.0
+
+
+def _unknown_to_engines(label: tuple[str, ...], heard: Sequence[tuple[str, ...]], lexicon: Lexicon) -> bool:
+    """One rare label word that every engine wrote as words no dictionary has."""
+    if len(label) != 1 or (rarity := lexicon.zipf(label[0])) is None or rarity >= RARE_ZIPF:
+        return False
+    return all(not lexicon.is_word(t) for h in heard for t in h)
 
 
 def rare_word_near(
