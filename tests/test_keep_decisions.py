@@ -126,6 +126,10 @@ def test_non_rhotic_fed_phonemes_drop_the_heard_words_final_r() -> None:
     assert without_final_r("bɹˈIəni") == "bɹIəni"  # an r before a vowel stays
     assert in_fed_accent("ˈɑːnswɜːθ", {"ænswɜɹθ"}) == {"ænswɜɹθ", "ænswɜθ"}  # British fed: no r after a vowel
     assert in_fed_accent("mˈɔɹkɑɹ", {"mɔɹkə"}) == {"mɔɹkə"}  # a rhotic fed reading keeps the heard r
+    # British LOT and GOAT vowels in the fed reading: the heard (US) forms are also said that way
+    assert in_fed_accent("bɹɪˈɒni", {"bɹɪɑnə"}) == {"bɹɪɑnə", "bɹɪɒnə"}
+    assert in_fed_accent("hˈQm", {"hOm"}) == {"hOm", "hQm"}
+    assert in_fed_accent("bˈɑdi", {"bɑdi"}) == {"bɑdi"}  # a US fed reading: no swap
 
 
 # (label, name, fed phonemes of the name or None for the G2P's, primary heard, secondary heard, verdict)
@@ -134,6 +138,9 @@ NAME_CASES = [
     ("Briony Lodge was near.", "Briony", None, "breonna lodge was near", "brianna lodge was near", "spelling_variant"),
     # a British voice fed ˈɑːnswɜːθ: "answorth" read by the US G2P has an r the accent does not say
     ("I met Arnsworth there.", "Arnsworth", "ˈɑːnswɜːθ", "i met answorth there", "i met answorth there",
+     "spelling_variant"),
+    # a British voice fed bɹɪˈɒni: "breonna" (US G2P bɹɪɑnə) said with the British LOT vowel is near
+    ("Briony Lodge was near.", "Briony", "bɹɪˈɒni", "breonna lodge was near", "breone lodge was near",
      "spelling_variant"),
     # one near, the other far: not the same sound
     ("Briony Lodge was near.", "Briony", None, "breonna lodge was near", "vandhushman lodge was near", "ambiguous"),

@@ -129,11 +129,21 @@ def without_final_r(phonemes: str) -> str:
     )
 
 
+# US vowel -> the British one misaki writes for the same lexical set (LOT: "body" bˈɑdi / bˈɒdi;
+# GOAT: "home" hˈOm / hˈQm). Only a fed reading that has the British vowel asks for the swap.
+_BRITISH_VOWELS = (("ɑ", "ɒ"), ("O", "Q"))
+
+
 def in_fed_accent(fed: str, heard: Iterable[str]) -> set[str]:
-    """The heard pronunciations as the fed phonemes' accent says them: when Kokoro was fed no ɹ
-    after a vowel (a British reading, ˈɑːnswɜːθ), each one also without its post-vocalic ɹ (the
-    heard words are read by a US lexicon and G2P too)."""
+    """The heard pronunciations as the fed phonemes' accent says them (the heard words are read
+    by a US lexicon and G2P too): when Kokoro was fed no ɹ after a vowel (a British reading,
+    ˈɑːnswɜːθ), each one also without its post-vocalic ɹ; when the fed reading has British LOT or
+    GOAT vowels (ɒ, Q), each one also with its US ones (ɑ, O) said that way ("breonna" bɹiɑnə as
+    bɹiɒnə beside a fed bɹɪˈɒni)."""
     forms = set(heard)
     if without_final_r(fed) == clean(fed):
         forms |= {without_final_r(h) for h in forms}
+    for us, british in _BRITISH_VOWELS:
+        if british in fed:
+            forms |= {h.replace(us, british) for h in forms}
     return forms
