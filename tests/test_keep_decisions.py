@@ -392,3 +392,24 @@ def test_tier_flags_become_settings() -> None:
     for bad in ("0.9,0.8", "a,b,c"):
         with pytest.raises(typer.BadParameter, match="three numbers"):
             tier_overrides(None, bad)
+
+
+# (label, primary heard, secondary heard, insertion rows left): one engine wrote a word as two
+# ("accustomed" as "a" + "customed") while the other heard it; joined, the two sound as fed
+SPLIT_BY_ONE_ENGINE = [
+    ("So accustomed was I to it.", "so accustomed was i to it", "so a customed was i to it", 0),
+    # the extra word joined does not sound as fed: a real extra word stays
+    ("So accustomed was I to it.", "so accustomed was i to it", "so very customed was i to it", 1),
+    # an extra copy of a word the engine heard right is no split: the repeat stays
+    ("So accustomed was I to it.", "so accustomed was i to it", "so so accustomed was i to it", 1),
+]
+
+
+@pytest.mark.parametrize(("label", "primary", "secondary", "left"), SPLIT_BY_ONE_ENGINE)
+def test_a_word_one_engine_wrote_as_two(lexicon, label, primary, secondary, left) -> None:
+    fed = fed_phonemes(label)
+    result = judge_words(label, Hypothesis("p", primary), Hypothesis("s", secondary), lexicon=lexicon, fed_phonemes=fed)
+    extra = [i for i in result.insertions if i.verdict == "insertion"]
+    assert len(extra) == left, extra
+    assert result.summary.keep is (left == 0)
+    assert result.by_label()["accustomed"].verdict in ("pass", "secondary_error")

@@ -24,7 +24,14 @@ from verdicts.names import COUNTED_VERDICTS, INSERTION, Verdict
 from verdicts.normalize import Normalized, normalize
 from verdicts.reading import EngineReading, InsertedTokens, read_engine
 from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
-from verdicts.rules import WordContext, WordReading, combine, run_sounds_as_fed, sounds_as_fed
+from verdicts.rules import (
+    WordContext,
+    WordReading,
+    combine,
+    run_sounds_as_fed,
+    sounds_as_fed,
+    split_sounds_as_fed,
+)
 from verdicts.summary import DEFAULT_THRESHOLDS, Thresholds, summarize
 
 # Extra words that every engine that ran heard: they count like a tts_failure. Heard by one of
@@ -124,6 +131,32 @@ def _split_word(
                 if engine is not None and at is not None:
                     split.setdefault(engine.engine, set()).add(at)
             return explanation, p_tokens, s_tokens
+    return None
+
+
+# One engine wrong, the other right: the wrong one's mistake, not counted.
+_ONE_ENGINE_ERRORS = frozenset({Verdict.STT_ERROR, Verdict.SECONDARY_ERROR})
+
+
+def _own_split(
+    label: tuple[str, ...],
+    span: tuple[int, int],
+    side: _Side,
+    context: WordContext,
+    lexicon: Lexicon,
+    split: dict[str, set[int]],
+) -> tuple[int, ...] | None:
+    """The word an engine got wrong while the other heard it: when that engine's extra words
+    just beside it, joined to what it heard there, sound as Kokoro was fed the word ("accustomed"
+    heard "a" + "customed"), they are that word written as two, not an extra word: the tokens the
+    word takes then (the insertion row goes, ``split``); otherwise None."""
+    engine, read, ix = side
+    if engine is None or read is None:
+        return None
+    for joined, tokens, at in _joined_readings(engine, read, ix, span, split.get(engine.engine, set())):
+        if at is not None and joined is not None and split_sounds_as_fed(label, [joined.heard], context, lexicon):
+            split.setdefault(engine.engine, set()).add(at)
+            return tokens
     return None
 
 
@@ -269,6 +302,12 @@ def judge_words(
                         heard[index] = tuple(
                             tuple(zip(ix, r.heard, strict=False)) for r, ix in sides_heard if r is not None
                         )
+                elif explanation.verdict in _ONE_ENGINE_ERRORS and s is not None:
+                    if explanation.verdict == Verdict.STT_ERROR:
+                        if tokens := _own_split(label, (start, end), (p, p_read, p_ix), context, lexicon, split):
+                            p_ix = tokens
+                    elif tokens := _own_split(label, (start, end), (s, s_read, s_ix), context, lexicon, split):
+                        s_ix = tokens
         timed = _engine_words(p, p_ix) or (_engine_words(s, s_ix) if s is not None else [])
         start_s, end_s, confidence = _timing(timed)
         rows.append(
