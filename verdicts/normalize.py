@@ -169,7 +169,7 @@ def word_tokens(word: str, prev: str | None = None, nxt: str | None = None) -> l
         return []
     roman, entry, plain = facts
     # Roman numerals after CHAPTER / Book / PART ..., or alone (a section heading: "III.")
-    if roman is not None and (prev is None and nxt is None or prev is not None and _numbers_what_follows(prev)):
+    if roman is not None and ((prev is None and nxt is None) or (prev is not None and _numbers_what_follows(prev))):
         return list(roman)
     if entry is not None and entry.written == "st":
         return list(entry.spoken[0] if nxt is not None and _is_capitalized(nxt) else entry.spoken[1])

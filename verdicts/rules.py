@@ -351,11 +351,15 @@ def fed_sound_near(
 RARE_ZIPF = 3.0
 
 
+def _rarity(label: tuple[str, ...], lexicon: Lexicon) -> float | None:
+    """The Zipf frequency of a one-word label when that word is rare; None otherwise."""
+    rarity = lexicon.zipf(label[0]) if len(label) == 1 else None
+    return rarity if rarity is not None and rarity < RARE_ZIPF else None
+
+
 def _unknown_to_engines(label: tuple[str, ...], heard: Sequence[tuple[str, ...]], lexicon: Lexicon) -> bool:
     """One rare label word that every engine wrote as words no dictionary has."""
-    if len(label) != 1 or (rarity := lexicon.zipf(label[0])) is None or rarity >= RARE_ZIPF:
-        return False
-    return all(not lexicon.is_word(t) for h in heard for t in h)
+    return _rarity(label, lexicon) is not None and all(not lexicon.is_word(t) for h in heard for t in h)
 
 
 def rare_word_near(
@@ -364,10 +368,9 @@ def rare_word_near(
     """A rare word heard as a more common word that sounds near what Kokoro was fed: the
     engine's language model, not the speech, chose the common word. A far reading stays a
     failure (the substitute words of a real misreading are not sound-alikes)."""
-    if context is None or not context.fed or len(label) != 1 or not heard or is_letters(heard):
+    if context is None or not context.fed or not heard or is_letters(heard):
         return False
-    rarity = lexicon.zipf(label[0])
-    if rarity is None or rarity >= RARE_ZIPF:
+    if (rarity := _rarity(label, lexicon)) is None:
         return False
     if any((lexicon.zipf(t) or 0.0) <= rarity for t in heard):
         return False

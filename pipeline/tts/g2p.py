@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Mapping
@@ -170,3 +171,12 @@ class G2P:
     def count(self, text: str) -> int:
         """Number of phoneme characters Kokoro would receive for ``text``."""
         return len(self.phonemize(text).phonemes)
+
+
+@functools.cache
+def independently_tagged(lang_code: str) -> G2P:
+    """misaki with the independent tagger's tags (``G2P(independent_tags=True)``), set up once per
+    process and accent: every G2P audit of the process (heal runs two) shares its lexicon and model."""
+    g2p = G2P(lang_code, independent_tags=True)
+    g2p.setup()
+    return g2p

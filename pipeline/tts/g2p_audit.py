@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, replace
 
 from pipeline.tts.backend import kokoro_config
 from pipeline.tts.espeak import EspeakReader, bare_word, english_voice, second_reading, word_reader
-from pipeline.tts.g2p import G2P, Phonemized, PhonemizedWord, apply_overrides
+from pipeline.tts.g2p import G2P, Phonemized, PhonemizedWord, apply_overrides, independently_tagged
 
 log = logging.getLogger(__name__)
 
@@ -147,8 +147,7 @@ class G2PAuditor:
         self.second_opinion = second_opinion
         self.foreign_readings = foreign_readings
         self.espeak = EspeakReader(english_voice(g2p.lang_code))
-        english = g2p.lang_code in ("a", "b")
-        self.tagged = G2P(g2p.lang_code, independent_tags=True) if second_opinion and english else None
+        self.tagged: G2P | None = None  # misaki with another tagger's tags (English, second opinion)
         self._letters: dict[str, str] = {}
         self._dictionary: tuple[dict, ...] = ()
         self._vocab: frozenset[str] = frozenset()
@@ -161,8 +160,8 @@ class G2PAuditor:
         self._vocab = frozenset(kokoro_config()["vocab"])
         if self.second_opinion:
             self.espeak.setup()
-        if self.tagged is not None:
-            self.tagged.setup()
+        if self.second_opinion and self.g2p.lang_code in ("a", "b"):
+            self.tagged = independently_tagged(self.g2p.lang_code)
 
     def in_dictionary(self, word: str) -> bool:
         return any(word in table for table in self._dictionary)
@@ -213,10 +212,9 @@ class G2PAuditor:
         flags = []
         for name in dict.fromkeys(w.text.lower() for w in ours):
             mine = [w for w in ours if w.text.lower() == name]
-            other = [w.phonemes for w in tagged if w.text.lower() == name]
-            other = other if len(other) == len(mine) else [None] * len(mine)
-            espeak = [r for r in (heteronym_reading(name, p) for p in theirs) if r is not None]
-            espeak = espeak if len(espeak) == len(mine) else [None] * len(mine)
+            n = len(mine)
+            other = _by_occurrence([w.phonemes for w in tagged if w.text.lower() == name], n)
+            espeak = _by_occurrence([r for r in (heteronym_reading(name, p) for p in theirs) if r is not None], n)
             for word, tagged_reading, espeak_reading in zip(mine, other, espeak, strict=True):
                 if flag := _heteronym_flag(word, tagged_reading, espeak_reading):
                     flags.append(flag)
@@ -265,6 +263,12 @@ class G2PAuditor:
             marked = apply_overrides(text, {word: reading for word, (reading, _) in foreign.items()})
             phonemized = self.g2p.phonemize_marked(text, marked)
         return text, phonemized, flags + self.heteronym_flags(phonemized)
+
+
+def _by_occurrence(readings: list[str], n: int) -> list[str | None]:
+    """An opinion's readings of a word, one per occurrence, when it found the word ``n`` times;
+    otherwise no say on any occurrence."""
+    return list(readings) if len(readings) == n else [None] * n
 
 
 def _heteronym_flag(word: PhonemizedWord, tagged: str | None, espeak: str | None) -> G2PFlag | None:
