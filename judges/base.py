@@ -33,7 +33,7 @@ import numpy as np
 
 from judges.audio import AudioError, load_audio
 from pipeline.devices import parse_device, resolve_device
-from verdicts.records import LanguageListen, Word
+from verdicts.records import ForcedRepeat, LanguageListen, Word
 
 UNLOADED = "unloaded"  # JudgeInfo.device before setup() and after teardown()
 
@@ -74,6 +74,10 @@ class Transcript:
     # The engine's second listen, in that language, to each run of the label in another language
     # (``verdicts.languages``); () when the label has none or the engine cannot listen in it.
     listens: tuple[LanguageListen, ...] = ()
+    # The doubled readings of the label the engine was asked about, each with its log-likelihood
+    # ratio against the label (``ForcedRepeat``); None: the engine cannot score a given text, or
+    # the clip was not checked.
+    repeats: tuple[ForcedRepeat, ...] | None = None
 
     @property
     def confidences(self) -> list[float]:

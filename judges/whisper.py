@@ -9,6 +9,14 @@ The embedded default pair is Whisper base (primary) and tiny.en (secondary), bot
 Clips are transcribed one at a time with greedy decoding and no conditioning on previous text:
 Whisper's language model otherwise "repairs" TTS mistakes, which would hide real failures.
 
+Whisper's decoder writes a repeated short word once ("where it it had been" as "where it had
+been"): its language model outweighs one extra syllable. So each clip is also read with the decoder
+forced (``_forced_repeats``): at the few places where the label's next word is least probable,
+the label is scored against the label with the word, or the two words before, said twice; the
+log-likelihood ratios are kept as ``Transcript.repeats`` and the verdicts count a ratio above 0
+(the recognizer prefers hearing the words twice) like extra words it heard
+(``verdicts.repeats``; ``check_repeats=False``: never).
+
 A multilingual model (Whisper base, not tiny.en) also listens again to each run of the label in
 another language ("“Où est ma chatte?”" in an English book, ``verdicts.languages``): the
 stretch of audio between the English words around the run, decoded in the run's language, is
@@ -17,8 +25,10 @@ kept as ``Transcript.listens`` for the verdicts (``listen_languages=False``: nev
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,7 +39,7 @@ from judges.base import ASRJudge, AudioItem, Transcript
 from judges.packages import package_version
 from verdicts.languages import foreign_runs, run_stretches, stretch_times
 from verdicts.normalize import same_words
-from verdicts.records import Hypothesis, LanguageListen, Word
+from verdicts.records import ForcedRepeat, Hypothesis, LanguageListen, Word
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +51,15 @@ MULTILINGUAL_VOCABULARY = 51_865  # tokens of a multilingual Whisper (English-on
 LISTEN_PAD_S = 0.15  # audio kept either side of the stretch a run of another language lies in
 LISTEN_BEAM = 5  # a second listen is a second or two of audio: beam search costs little there
 LISTENS = f"language-runs-v1-beam{LISTEN_BEAM}"  # in the decoding fingerprint: what a second listen is
+# Places of the label tested for a repetition: those where the forced label's next word is least
+# probable (a repeated word makes the word after it unexpected). Each gets two readings: the word
+# said twice, and the word with the one before it said twice.
+REPEAT_PLACES = 3
+# Said before the forced readings (Whisper's previous-text prompt): disfluent speech written
+# verbatim, so that the decoder's prior does not rule a repetition out before the audio is heard.
+# The same prompt precedes the label and the doubled readings, so it cancels where they agree.
+REPEAT_PROMPT = "Um, I I mean, the the thing is, we we went to to the store, and and, uh, it was was closed."
+REPEATS = f"forced-repeats-v1-places{REPEAT_PLACES}"  # in the decoding fingerprint
 
 
 class WhisperJudge(ASRJudge):
@@ -58,6 +77,7 @@ class WhisperJudge(ASRJudge):
         beam_size: int = 1,
         batch_size: int = 1,
         listen_languages: bool = True,
+        check_repeats: bool = True,
     ) -> None:
         super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.model = str(model)
@@ -65,6 +85,7 @@ class WhisperJudge(ASRJudge):
         self.compute_type = compute_type
         self.beam_size = beam_size
         self.listen_languages = listen_languages
+        self.check_repeats = check_repeats
         self._tokenizer_for_labels: Any = None
         self._multilingual: bool | None = None
 
@@ -120,6 +141,7 @@ class WhisperJudge(ASRJudge):
             "condition_on_previous_text": False,
             "vad_filter": False,
             **({"listens": LISTENS} if self.listens else {}),
+            **({"repeats": REPEATS} if self.check_repeats else {}),
             "label_scoring": "forced-align-v2",  # label_probs where the transcript differs from the label
         }
 
@@ -153,13 +175,14 @@ class WhisperJudge(ASRJudge):
             return self.error_result(item, f"{type(exc).__name__}: {exc}")
         text = " ".join(t for t in texts if t)
         label_probs = None
+        repeats = None
         listens: tuple[LanguageListen, ...] = ()
         misheard = bool(item.text) and not same_words(item.text, text)  # only then is more to learn
-        if misheard:
+        if item.text and (misheard or self.check_repeats):
             try:
-                label_probs = self._label_probs(audio, item.text)
+                label_probs, repeats = self._forced_readings(audio, item.text, misheard)
             except Exception:  # the transcript stands without them
-                log.exception("whisper could not score the label of %s", item.audio_path)
+                log.exception("whisper could not read the label of %s forced", item.audio_path)
         if misheard and self.listens:
             try:
                 listens = self._listen_in_languages(audio, item.text, Hypothesis(self.name, text, tuple(words)))
@@ -167,7 +190,15 @@ class WhisperJudge(ASRJudge):
                 log.exception("whisper could not listen again to %s", item.audio_path)
         ms = (time.perf_counter() - started) * 1000
         return Transcript(
-            item.key, self.name, self.model_name, text, tuple(words), ms, label_probs=label_probs, listens=listens
+            item.key,
+            self.name,
+            self.model_name,
+            text,
+            tuple(words),
+            ms,
+            label_probs=label_probs,
+            listens=listens,
+            repeats=repeats,
         )
 
     def _listen_in_languages(self, audio: Any, label: str, heard: Hypothesis) -> tuple[LanguageListen, ...]:
@@ -189,6 +220,18 @@ class WhisperJudge(ASRJudge):
             out.append(LanguageListen(language, first, last, " ".join(s.text.strip() for s in segments).strip()))
         return tuple(out)
 
+    def _forced_readings(
+        self, audio: Any, label: str, misheard: bool
+    ) -> tuple[tuple[float | None, ...] | None, tuple[ForcedRepeat, ...] | None]:
+        """The label's word probabilities (only where the engine heard something else: nothing
+        else reads them) and the doubled readings' ratios (when checked), from one encoder pass;
+        (None, None) for a clip longer than one 30 s window."""
+        forced = _ForcedReader.of(self._model, self._label_tokenizer, audio)
+        if forced is None:
+            return None, None
+        label_probs = forced.word_probs(label) if misheard else None
+        return label_probs, forced.repeats(label) if self.check_repeats else None
+
     def _label_tokenizer(self) -> Any:
         """The model's BPE tokenizer for encoding a label. Decoding never needs the merge list,
         encoding does: the embedded Whisper base's ``tokenizer.json`` lacks GPT-2's first merge
@@ -207,37 +250,90 @@ class WhisperJudge(ASRJudge):
             self._tokenizer_for_labels = tokenizers.Tokenizer.from_str(json.dumps(spec))
         return self._tokenizer_for_labels
 
-    def _label_probs(self, audio: Any, label: str) -> tuple[float | None, ...] | None:
-        """Per whitespace-separated label word, the mean probability of its tokens when the
-        decoder is forced to read the label in ASCII typography (teacher forcing through
-        CTranslate2's ``align``, the call and measure that give a heard word its confidence); a
-        word without letters or digits gets None. None for a clip longer than one 30 s window.
-        The encoder runs again here: faster-whisper's ``transcribe`` does not hand its output back."""
+
+def _has_letters(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+class _ForcedReader:
+    """One clip's audio through the encoder once, then its decoder forced to read given texts
+    (teacher forcing through CTranslate2's ``align``, the call and measure that give a heard word
+    its confidence). The encoder runs again here: faster-whisper's ``transcribe`` does not hand
+    its output back. Texts are read in ASCII typography, as Whisper writes."""
+
+    def __init__(self, model: Any, tokenizer: Any, encoder_output: Any, num_frames: int) -> None:
+        self._model = model
+        self._tokenizer = tokenizer
+        self._encoder_output = encoder_output
+        self._num_frames = num_frames
+
+    @classmethod
+    def of(cls, model: Any, label_tokenizer: Any, audio: Any) -> _ForcedReader | None:
+        """None for a clip longer than one 30 s window."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
-        model = self._model
         extractor = model.feature_extractor
         if len(audio) > extractor.n_samples:
             return None
         features = extractor(audio)
         num_frames = min(extractor.nb_max_frames, features.shape[-1] - 1)
         encoder_output = model.encode(pad_or_trim(features[:, :num_frames]))
-        tokenizer = Tokenizer(self._label_tokenizer(), model.model.is_multilingual, task="transcribe", language="en")
-        words = label.translate(_ASCII_TYPOGRAPHY).split()
-        # GPT-2 BPE splits text before each space, so the label's tokens are its words' tokens in a row.
-        per_word = [tokenizer.encode(" " + w) for w in words]
+        tokenizer = Tokenizer(label_tokenizer(), model.model.is_multilingual, task="transcribe", language="en")
+        return cls(model, tokenizer, encoder_output, num_frames)
+
+    def _word_tokens(self, words: Sequence[str]) -> list[list[int]]:
+        # GPT-2 BPE splits text before each space, so a text's tokens are its words' tokens in a row.
+        return [self._tokenizer.encode(" " + w) for w in words]
+
+    def _token_probs(self, tokens: list[int], prompt: list[int] | None = None) -> list[float]:
+        start = [*(prompt or ()), *self._tokenizer.sot_sequence]
+        result = self._model.model.align(self._encoder_output, start, [tokens], self._num_frames)[0]
+        return list(result.text_token_probs)
+
+    def word_probs(self, label: str) -> tuple[float | None, ...] | None:
+        """Per whitespace-separated label word, the mean probability of its tokens when the
+        decoder is forced to read the label; a word without letters or digits gets None."""
+        per_word = self._word_tokens(label.translate(_ASCII_TYPOGRAPHY).split())
         tokens = [t for ws in per_word for t in ws]
         if not tokens:
             return None
-        result = model.model.align(encoder_output, tokenizer.sot_sequence, [tokens], num_frames)[0]
-        probs = list(result.text_token_probs)
+        probs = self._token_probs(tokens)
         out: list[float | None] = []
         at = 0
         for word_tokens in per_word:
-            spoken = [
-                probs[at + i] for i, t in enumerate(word_tokens) if any(ch.isalnum() for ch in tokenizer.decode([t]))
-            ]
+            spoken = [probs[at + i] for i, t in enumerate(word_tokens) if _has_letters(self._tokenizer.decode([t]))]
             out.append(round(sum(spoken) / len(spoken), 4) if spoken else None)
             at += len(word_tokens)
         return tuple(out)
+
+    def repeats(self, label: str) -> tuple[ForcedRepeat, ...]:
+        """The label against doubled readings of it, after ``REPEAT_PROMPT``: at the
+        ``REPEAT_PLACES`` places where the forced label's next word is least probable, the word
+        said twice and the word with the one before it said twice. Each reading's log-likelihood
+        ratio to the label (sum of token log probabilities; the readings share the tokens before
+        the repeat)."""
+        words = label.translate(_ASCII_TYPOGRAPHY).split()
+        per_word = self._word_tokens(words)
+        if len(words) < 2 or not all(per_word):
+            return ()
+        prompt = [self._tokenizer.sot_prev, *self._tokenizer.encode(" " + REPEAT_PROMPT)]
+        label_probs = self._token_probs([t for ws in per_word for t in ws], prompt)
+        label_score = _log_likelihood(label_probs)
+        firsts = list(itertools.accumulate((len(ws) for ws in per_word), initial=0))
+        places = sorted(
+            (k for k in range(len(words) - 1) if _has_letters(words[k])), key=lambda k: label_probs[firsts[k + 1]]
+        )[:REPEAT_PLACES]
+        out = []
+        for last in sorted(places):
+            for first in (last, last - 1):
+                if first < 0 or not _has_letters(words[first]):
+                    continue
+                doubled = per_word[: last + 1] + per_word[first : last + 1] + per_word[last + 1 :]
+                score = _log_likelihood(self._token_probs([t for ws in doubled for t in ws], prompt))
+                out.append(ForcedRepeat(first, last, round(score - label_score, 3)))
+        return tuple(out)
+
+
+def _log_likelihood(probs: Sequence[float]) -> float:
+    return sum(math.log(max(p, 1e-12)) for p in probs)

@@ -24,6 +24,7 @@ from verdicts.names import COUNTED_VERDICTS, INSERTION, Verdict
 from verdicts.normalize import Normalized, normalize
 from verdicts.reading import EngineReading, InsertedTokens, read_engine
 from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
+from verdicts.repeats import with_forced_repeats
 from verdicts.rules import (
     WordContext,
     WordReading,
@@ -36,7 +37,9 @@ from verdicts.summary import DEFAULT_THRESHOLDS, Thresholds, summarize
 
 # Extra words that every engine that ran heard: they count like a tts_failure. Heard by one of
 # two engines they count like an ambiguous word.
-CONFIRMED_INSERTION_RULES = frozenset({ids.INSERTION_BOTH_ENGINES, ids.INSERTION_SINGLE_ENGINE})
+CONFIRMED_INSERTION_RULES = frozenset(
+    {ids.INSERTION_BOTH_ENGINES, ids.INSERTION_SINGLE_ENGINE, ids.INSERTION_REPEAT_FORCED}
+)
 # A word ends a sentence when its letters are followed by . ! ? or : (then quotes or brackets).
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
 # The most adjacent words a moved word boundary can join ("in sight" -> "inside": two): longer
@@ -328,7 +331,7 @@ def judge_words(
 
     if fed is not None:
         rows = _boundaries_moved(rows, heard, fed, lexicon)
-    insertions = _insertions(ref, p, s, set(markup_anchor), split)
+    insertions = with_forced_repeats(_insertions(ref, p, s, set(markup_anchor), split), ref.words, primary, secondary)
     unexplained = [i for i in insertions if i.verdict == INSERTION]
     summary = summarize(
         [r.verdict for r in rows],

@@ -56,6 +56,37 @@ class LanguageListen:
 
 
 @dataclass(frozen=True, slots=True)
+class ForcedRepeat:
+    """A recognizer forced to choose between the label and the label with words
+    ``first``..``last`` (whitespace-split indices, inclusive) said twice: ``llr`` is the log
+    probability of the doubled reading minus that of the label (nats). Above 0 the recognizer
+    prefers hearing the words twice, though its free transcript wrote them once.
+
+    Example: ``ForcedRepeat(8, 8, 2.3)``: "where it it had been" for "where it had been"
+    """
+
+    first: int
+    last: int
+    llr: float
+
+    @property
+    def found(self) -> bool:
+        return self.llr > 0.0
+
+    @property
+    def position(self) -> int:
+        """The label word the extra copy comes before (``Insertion.position``)."""
+        return self.last + 1
+
+    def to_json(self) -> dict:
+        return {"first": self.first, "last": self.last, "llr": self.llr}
+
+    @classmethod
+    def from_json(cls, data: dict) -> ForcedRepeat:
+        return cls(int(data["first"]), int(data["last"]), float(data["llr"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Hypothesis:
     """What one engine heard. ``words`` is used when it is not empty, so verdicts get timings and
     confidences; otherwise ``text`` is split.
@@ -72,6 +103,8 @@ class Hypothesis:
     label_probs: tuple[float | None, ...] | None = None
     # The engine's second listen to each run of another language, in that language
     listens: tuple[LanguageListen, ...] = ()
+    # The repetitions the engine was asked about when forced to choose (None: not checked)
+    repeats: tuple[ForcedRepeat, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.words is not None and not isinstance(self.words, tuple):

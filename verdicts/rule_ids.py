@@ -74,6 +74,11 @@ INSERTION_SINGLE_ENGINE = "insertion.single_engine"  # only one engine ran
 # Extra words one engine of two heard that repeat a short phrase three or more times in a row
 # (the label saying it once at most): that engine's decoder looping, a recognizer mistake.
 INSERTION_DECODER_LOOP = "insertion.decoder_loop"
+# A word or two said twice that an engine wrote once but, forced to choose between the label and
+# the label with them doubled, heard twice (``Hypothesis.repeats``): every engine that ran heard
+# the repeat (written or forced), or one engine of two did.
+INSERTION_REPEAT_FORCED = "insertion.repeat_forced"
+INSERTION_REPEAT_FORCED_ONE_ENGINE = "insertion.repeat_forced_one_engine"
 
 # --- ids chosen by lookup -----------------------------------------------------------------------
 # ``verdicts.variants.variant_rule`` names -> rule id.

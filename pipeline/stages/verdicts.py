@@ -46,6 +46,7 @@ def hypothesis(transcript: Transcript | None) -> Hypothesis | None:
         calibration=calibration_for(transcript.engine, transcript.model),
         label_probs=transcript.label_probs,
         listens=transcript.listens,
+        repeats=transcript.repeats,
     )
 
 

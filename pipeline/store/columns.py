@@ -139,5 +139,5 @@ WORD_COLUMNS = (
 # ``audio_transcripts``: each engine's words per clip (role = primary | secondary).
 TRANSCRIPT_COLUMNS = (
     "file_hash", "dataset", "role", "engine", "model", "text", "words", "error", "ms", "fingerprint", "label_probs",
-    "listens",
+    "listens", "repeats",
 )  # fmt: skip

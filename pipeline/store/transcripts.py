@@ -23,7 +23,7 @@ from judges.base import Transcript
 from pipeline.calibration import calibration_for
 from pipeline.store.columns import TRANSCRIPT_COLUMNS
 from verdicts import Word
-from verdicts.records import LanguageListen
+from verdicts.records import ForcedRepeat, LanguageListen
 
 ROLES = ("primary", "secondary")
 
@@ -55,6 +55,7 @@ def transcript_row(file_hash: str, dataset: str, role: str, tx: Transcript, fing
         "fingerprint": fingerprint,
         "label_probs": list(tx.label_probs) if tx.label_probs is not None else None,
         "listens": [listen.to_json() for listen in tx.listens] or None,
+        "repeats": [r.to_json() for r in tx.repeats] if tx.repeats is not None else None,
     }
 
 
@@ -72,6 +73,7 @@ def transcript_from_row(row: dict[str, Any]) -> Transcript:
         error=row["error"],
         label_probs=tuple(row["label_probs"]) if row.get("label_probs") is not None else None,
         listens=tuple(LanguageListen.from_json(listen) for listen in row.get("listens") or ()),
+        repeats=tuple(ForcedRepeat.from_json(r) for r in row["repeats"]) if row.get("repeats") is not None else None,
     )
 
 
@@ -82,7 +84,8 @@ def _values(row: dict[str, Any]) -> list[tuple[str, Any]]:
 
 def write_transcripts(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Upsert ``rows`` (one per clip and role; the clip's ``audio_quality`` row must exist). A
-    column a row lacks (``label_probs``, ``listens`` in logs written before they existed) is stored as NULL."""
+    column a row lacks (``label_probs``, ``listens``, ``repeats`` in logs written before they
+    existed) is stored as NULL."""
     if not rows:
         return 0
     columns = sql.SQL(", ").join(map(sql.Identifier, TRANSCRIPT_COLUMNS))
@@ -94,7 +97,7 @@ def write_transcripts(conn: psycopg.Connection, rows: Sequence[dict[str, Any]]) 
         " ON CONFLICT (file_hash, dataset, role) DO UPDATE SET {updates}, updated_at = now()"
     ).format(cols=columns, vals=sql.SQL(", ").join(sql.Placeholder() * len(TRANSCRIPT_COLUMNS)), updates=updates)
     ordered = sorted(rows, key=lambda r: (r["file_hash"], r["dataset"], r["role"]))  # same lock order everywhere
-    json_columns = {"words", "fingerprint", "label_probs", "listens"}
+    json_columns = {"words", "fingerprint", "label_probs", "listens", "repeats"}
     with conn.cursor() as cur:
         cur.executemany(
             statement,
