@@ -66,12 +66,20 @@ def build_asr(name: str, settings: Settings) -> ASRJudge:
                 label="whisper-tiny.en",
                 device=settings.asr_device,
                 threads=settings.asr_threads,
+                check_repeats=settings.check_repeats,
             )
         model_dir = settings.whisper_model or AssetPaths(settings.cache_dir).whisper_base
         if settings.whisper_model is None:
             ensure_assets(settings.cache_dir)
         label = "whisper-base" if settings.whisper_model is None else Path(model_dir).name
-        return WhisperJudge(model_dir, name=name, label=label, device=settings.asr_device, threads=settings.asr_threads)
+        return WhisperJudge(
+            model_dir,
+            name=name,
+            label=label,
+            device=settings.asr_device,
+            threads=settings.asr_threads,
+            check_repeats=settings.check_repeats,
+        )
     if name == "parakeet":
         from judges.parakeet import ParakeetJudge
 

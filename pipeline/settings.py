@@ -120,6 +120,9 @@ class Settings(BaseSettings):
     whisper_model: Path | None = Field(None, description="CTranslate2 dir for `whisper` (default: embedded base)")
     asr_device: str = "auto"
     asr_threads: int = Field(0, ge=0, description="CPU threads per ASR engine (0 = library default)")
+    check_repeats: bool = Field(
+        True, description="Whisper engines also score doubled readings of the label (repeated words written once)"
+    )
     escalate_wer: float = Field(_THRESHOLDS.escalate_wer, ge=0, description="Cascade: escalate when primary WER > this")
     escalate_confidence: float = Field(
         _THRESHOLDS.escalate_confidence,

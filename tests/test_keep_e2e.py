@@ -2,7 +2,9 @@
 through ``pipeline generate`` and ``pipeline validate`` (library API, rows into Postgres):
 
 * a clip whose audio repeats a phrase the label says once is not kept, with reason ``insertion``
-  and the insertion's label position stored;
+  and the insertion's label position stored; one whose audio says a short word twice ("think it
+  it so"), which both engines write once, is not kept either: Whisper base, forced to choose,
+  prefers the label with "it" said twice (stored with its transcript);
 * a passage of Alice where both engines write the name "Dinah" another way ("dina", "dino") is
   kept: what they heard is near the phonemes Kokoro was fed for it;
 * a clip whose label has one word the audio does not say: both engines, forced to read the
@@ -37,6 +39,7 @@ REPEAT_LABEL = "There was nothing so very remarkable in that; nor did Alice thin
 # (in curly quotes, as books write them: the engines are forced through it in ASCII typography)
 SWAPPED_LABEL = "“" + REPEAT_LABEL.replace("remarkable", "valuable") + "”"
 FRENCH_LINE = "So she began again: “Où est ma chatte?” which was the first sentence in her French lesson-book."
+REPEAT_WORD_SPOKEN = REPEAT_LABEL.replace("think it so", "think it it so")
 REPEAT_SPOKEN = (
     "There was nothing so very remarkable in that; nor did Alice think it so very much out of the way out of the way."
 )
@@ -58,6 +61,8 @@ def results(tmp_path_factory, database_url):
     engine.setup()
     sf.write(folder / "repeat.wav", engine.synthesize_text(REPEAT_SPOKEN, voice="af_heart").audio, 24_000)
     (folder / "repeat.txt").write_text(REPEAT_LABEL, encoding="utf-8")
+    sf.write(folder / "repeat_word.wav", engine.synthesize_text(REPEAT_WORD_SPOKEN, voice="af_heart").audio, 24_000)
+    (folder / "repeat_word.txt").write_text(REPEAT_LABEL, encoding="utf-8")
     sf.write(folder / "swapped.wav", engine.synthesize_text(REPEAT_LABEL, voice="af_heart").audio, 24_000)
     (folder / "swapped.txt").write_text(SWAPPED_LABEL, encoding="utf-8")
     sf.write(folder / "french_english.wav", engine.synthesize_text(FRENCH_LINE, voice="af_heart").audio, 24_000)
@@ -85,10 +90,35 @@ def test_a_repeated_phrase_is_not_kept(results) -> None:
         url, "select keep, reject_reasons, tier from audio_quality where dataset = 'faults' and path like '%repeat.wav'"
     )[0]
     assert (keep, tier) == (False, "reject") and "insertion" in reasons
-    positions = _rows(url, "select position from audio_words where dataset = 'faults' and verdict = 'insertion'")
+    positions = _rows(
+        url,
+        "select w.position from audio_words w join audio_quality q using (file_hash, dataset)"
+        " where q.dataset = 'faults' and q.path like '%/repeat.wav' and w.verdict = 'insertion'",
+    )
     n_words = len(REPEAT_LABEL.split())
     # the repeat sits at the end of the label ("... out of the way [out of the way]")
     assert positions and all(n_words - 4 <= p <= n_words for (p,) in positions)
+
+
+def test_a_short_word_said_twice_and_written_once_is_not_kept(results) -> None:
+    clips, url = results
+    result = clips["repeat_word"]
+    summary = result.verdicts.summary
+    assert summary.keep is False and {"insertion", "ambiguous_insertion"} & set(summary.reasons), summary
+    it = REPEAT_LABEL.split().index("it")
+    (row,) = [i for i in result.verdicts.insertions if i.position in (it, it + 1)]
+    assert row.rule in ("insertion.repeat_forced", "insertion.repeat_forced_one_engine"), row
+    assert "it" in (row.primary_word, row.secondary_word)
+    stored = dict(
+        _rows(
+            url,
+            "select t.role, t.repeats from audio_transcripts t join audio_quality q using (file_hash, dataset)"
+            " where q.dataset = 'faults' and q.path like '%repeat_word.wav'",
+        )
+    )
+    # Whisper base, forced to choose, hears "it" twice
+    assert any(r["first"] == r["last"] == it and r["llr"] > 0 for r in stored["primary"]), stored
+    assert stored["secondary"] is not None  # tiny.en was asked too
 
 
 def test_a_name_heard_with_another_spelling_is_kept(results) -> None:
@@ -110,6 +140,8 @@ def test_a_name_heard_with_another_spelling_is_kept(results) -> None:
     )
     assert stored == [(True, [], summary.tier, len(NAME_PASSAGE.split()))]
     assert summary.tier in ("strict", "balanced")
+    repeats = _rows(url, "select t.repeats from audio_transcripts t where t.dataset = 'names'")
+    assert len(repeats) == 2 and all(r and all(x["llr"] <= 0 for x in r) for (r,) in repeats), repeats
 
 
 def test_a_word_the_audio_does_not_say_is_improbable_when_forced(results) -> None:

@@ -285,3 +285,30 @@ def test_a_transcripts_second_listens_round_trip_through_the_store(database_url:
     assert transcript_from_row(stored).listens == (listen,)
     plain = transcript_row("h-listen", "listens", "primary", replace(tx, listens=()), {})
     assert plain["listens"] is None and transcript_from_row(plain).listens == ()
+
+
+def test_a_transcripts_forced_repeats_round_trip_through_the_store(database_url: str) -> None:
+    """``Transcript.repeats`` (the doubled readings an engine was asked about, with their
+    log-likelihood ratios) is stored in ``audio_transcripts.repeats``; an engine that was not
+    asked stores NULL, one that was asked and found nothing an empty list."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from judges.base import Transcript
+    from pipeline.store.transcripts import read_transcripts, transcript_from_row, transcript_row
+    from verdicts.records import ForcedRepeat
+
+    repeats = (ForcedRepeat(8, 8, 2.31), ForcedRepeat(7, 8, -4.0))
+    tx = Transcript("h-repeat", "whisper", "base", "where it had been", repeats=repeats)
+    row = transcript_row("h-repeat", "repeats", "primary", tx, {"engine": "whisper"})
+    assert row["repeats"] == [{"first": 8, "last": 8, "llr": 2.31}, {"first": 7, "last": 8, "llr": -4.0}]
+    unasked = transcript_row("h-repeat", "repeats", "secondary", replace(tx, repeats=None), {})
+    Store(database_url).write_transcripts(
+        [row, unasked], [{"file_hash": "h-repeat", "dataset": "repeats", "path": "a.wav", "text": "label"}]
+    )
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        stored = read_transcripts(conn, "repeats", ["h-repeat"])["h-repeat"]
+    assert transcript_from_row(stored["primary"]).repeats == repeats
+    assert stored["secondary"]["repeats"] is None and transcript_from_row(stored["secondary"]).repeats is None
+    nothing = transcript_row("h-repeat", "repeats", "primary", replace(tx, repeats=()), {})
+    assert nothing["repeats"] == [] and transcript_from_row(nothing).repeats == ()
