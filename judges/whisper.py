@@ -154,22 +154,24 @@ class WhisperJudge(ASRJudge):
             audio = load_audio(item.audio_path, WHISPER_SAMPLE_RATE)
         except AudioError as exc:
             return self.error_result(item, str(exc))
+        tap = _EncoderTap(self._model)
         try:
-            segments, _ = self._model.transcribe(
-                audio,
-                language="en",
-                beam_size=self.beam_size,
-                word_timestamps=True,
-                condition_on_previous_text=False,
-                vad_filter=False,
-                temperature=0.0,
-            )
-            words: list[Word] = []
-            texts: list[str] = []
-            for segment in segments:
-                texts.append(segment.text.strip())
-                for w in segment.words or ():
-                    words.append(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
+            with tap:
+                segments, _ = self._model.transcribe(
+                    audio,
+                    language="en",
+                    beam_size=self.beam_size,
+                    word_timestamps=True,
+                    condition_on_previous_text=False,
+                    vad_filter=False,
+                    temperature=0.0,
+                )
+                words: list[Word] = []
+                texts: list[str] = []
+                for segment in segments:  # a generator: the decoding (and encoding) happens here
+                    texts.append(segment.text.strip())
+                    for w in segment.words or ():
+                        words.append(Word(w.word.strip(), float(w.start), float(w.end), float(w.probability)))
         except Exception as exc:  # a decoder failure on one file must not end the run
             log.exception("whisper failed on %s", item.audio_path)
             return self.error_result(item, f"{type(exc).__name__}: {exc}")
@@ -180,7 +182,7 @@ class WhisperJudge(ASRJudge):
         misheard = bool(item.text) and not same_words(item.text, text)  # only then is more to learn
         if item.text and (misheard or self.check_repeats):
             try:
-                label_probs, repeats = self._forced_readings(audio, item.text, misheard)
+                label_probs, repeats = self._forced_readings(audio, item.text, misheard, tap.only_window)
             except Exception:  # the transcript stands without them
                 log.exception("whisper could not read the label of %s forced", item.audio_path)
         if misheard and self.listens:
@@ -221,12 +223,12 @@ class WhisperJudge(ASRJudge):
         return tuple(out)
 
     def _forced_readings(
-        self, audio: Any, label: str, misheard: bool
+        self, audio: Any, label: str, misheard: bool, encoder_output: Any = None
     ) -> tuple[tuple[float | None, ...] | None, tuple[ForcedRepeat, ...] | None]:
         """The label's word probabilities (only where the engine heard something else: nothing
-        else reads them) and the doubled readings' ratios (when checked), from one encoder pass;
-        (None, None) for a clip longer than one 30 s window."""
-        forced = _ForcedReader.of(self._model, self._label_tokenizer, audio)
+        else reads them) and the doubled readings' ratios (when checked), from one encoder pass
+        (the transcription's own, when given); (None, None) for a clip longer than one 30 s window."""
+        forced = _ForcedReader.of(self._model, self._label_tokenizer, audio, encoder_output)
         if forced is None:
             return None, None
         label_probs = forced.word_probs(label) if misheard else None
@@ -255,6 +257,36 @@ def _has_letters(text: str) -> bool:
     return any(ch.isalnum() for ch in text)
 
 
+class _EncoderTap:
+    """Keeps what faster-whisper's encoder returns while a transcription runs (its ``transcribe``
+    does not hand it back), so forced readings of a one-window clip need no second encoder pass.
+    Wraps the model's ``encode`` for the duration of a ``with`` block; ``only_window`` is the
+    encoder output when exactly one window was encoded, else None (then the forced readings
+    encode the clip themselves: nothing is assumed about the library beyond ``encode``)."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+        self._outputs: list[Any] = []
+
+    def __enter__(self) -> _EncoderTap:
+        encode = self._model.encode
+
+        def recording(features: Any) -> Any:
+            output = encode(features)
+            self._outputs.append(output)
+            return output
+
+        self._model.encode = recording  # shadows the method on this instance only
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        del self._model.encode
+
+    @property
+    def only_window(self) -> Any:
+        return self._outputs[0] if len(self._outputs) == 1 else None
+
+
 class _ForcedReader:
     """One clip's audio through the encoder once, then its decoder forced to read given texts
     (teacher forcing through CTranslate2's ``align``, the call and measure that give a heard word
@@ -268,8 +300,9 @@ class _ForcedReader:
         self._num_frames = num_frames
 
     @classmethod
-    def of(cls, model: Any, label_tokenizer: Any, audio: Any) -> _ForcedReader | None:
-        """None for a clip longer than one 30 s window."""
+    def of(cls, model: Any, label_tokenizer: Any, audio: Any, encoder_output: Any = None) -> _ForcedReader | None:
+        """None for a clip longer than one 30 s window. ``encoder_output``: the clip's window
+        already through the encoder (else it is encoded here)."""
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
@@ -278,7 +311,8 @@ class _ForcedReader:
             return None
         features = extractor(audio)
         num_frames = min(extractor.nb_max_frames, features.shape[-1] - 1)
-        encoder_output = model.encode(pad_or_trim(features[:, :num_frames]))
+        if encoder_output is None:
+            encoder_output = model.encode(pad_or_trim(features[:, :num_frames]))
         tokenizer = Tokenizer(label_tokenizer(), model.model.is_multilingual, task="transcribe", language="en")
         return cls(model, tokenizer, encoder_output, num_frames)
 
