@@ -11,8 +11,8 @@ Whisper's language model otherwise "repairs" TTS mistakes, which would hide real
 
 Whisper's decoder writes a repeated short word once ("where it it had been" as "where it had
 been"): its language model outweighs one extra syllable. So each clip is also read with the decoder
-forced (``_forced_repeats``): at the few places where the label's next word is least probable,
-the label is scored against the label with the word, or the two words before, said twice; the
+forced (``_ForcedReader.repeats``): at the few places where the label's next word is least
+probable, the label is scored against the label with the word, or it and the word before, said twice; the
 log-likelihood ratios are kept as ``Transcript.repeats`` and the verdicts count a ratio above 0
 (the recognizer prefers hearing the words twice) like extra words it heard
 (``verdicts.repeats``; ``check_repeats=False``: never).
