@@ -113,12 +113,21 @@ class G2PPhonemizer:
 
     def label_words(self, text: str) -> tuple[str, ...] | None:
         """The G2P's phonemes for each whitespace-split word of ``text`` read as one sentence
-        (in context, the way generate phonemizes a chunk); None when the G2P cannot be loaded."""
+        (in context, the way generate phonemizes a chunk), with the words of a run in another
+        language read by espeak-ng in it, as generate's G2P audit feeds them ("“Où est ma
+        chatte?”": ``ʃˈat``, not misaki's English ``ʧˈæt``); None when the G2P cannot be loaded."""
         if not self._load():
             return None
         from pipeline.chunking import speakable, word_phonemes
+        from pipeline.tts.g2p import apply_overrides
+        from pipeline.tts.g2p_audit import foreign_readings
 
-        return word_phonemes(text.split(), self._engine.phonemize(speakable(text)))
+        speak = speakable(text)
+        phonemized = self._engine.phonemize(speak)
+        if foreign := foreign_readings(speak):
+            marked = apply_overrides(speak, {word: reading for word, (reading, _) in foreign.items()})
+            phonemized = self._engine.phonemize_marked(speak, marked)
+        return word_phonemes(text.split(), phonemized)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"_engine": None, "_failed": self._failed, "_cache": self._cache}

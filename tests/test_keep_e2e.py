@@ -14,7 +14,9 @@ through ``pipeline generate`` and ``pipeline validate`` (library API, rows into 
 * Alice's French line, generated (the G2P audit feeds "Où est ma chatte" espeak-ng's French
   reading), is kept: both English engines write letters, but Whisper base, listening again in
   French to the stretch between the English words, hears the French (stored with its
-  transcript); fed misaki's English reading ("chatte" as ``ʧˈæt``) it is not kept.
+  transcript); synthesized from misaki's English reading ("chatte" as ``ʧˈæt``) and validated
+  as outside data (no stored phonemes), it is not kept: validate's stand-in for what was fed is
+  what generate would feed, espeak-ng's French ``ʃˈat``, and the engines heard the English word.
 """
 
 from __future__ import annotations

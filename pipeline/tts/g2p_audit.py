@@ -224,21 +224,7 @@ class G2PAuditor:
         return self.word_flags(phonemized) + self.heteronym_flags(phonemized)
 
     def foreign_words(self, text: str) -> dict[str, tuple[str, str]]:
-        """Words of ``text`` in a run of another language -> (espeak-ng's reading of the word in
-        that language, in Kokoro's symbols; the espeak-ng voice). A word espeak-ng cannot read
-        is left out."""
-        from verdicts.languages import FOREIGN_LANGUAGES, foreign_runs
-
-        tokens = text.split()
-        out: dict[str, tuple[str, str]] = {}
-        for index, language in sorted(foreign_runs(tokens).items()):
-            voice = FOREIGN_LANGUAGES[language]
-            reader = word_reader(voice)
-            word = bare_word(tokens[index])
-            reading = second_reading(word, reader, self._vocab) if reader is not None and word else None
-            if reading:
-                out.setdefault(word, (reading, voice))
-        return out
+        return foreign_readings(text, self._vocab)
 
     def audit_and_fix(self, text: str, phonemized: Phonemized | None = None) -> tuple[str, Phonemized, list[G2PFlag]]:
         """``(text the G2P should read, its phonemization, flags)``. Letter-spelled dictionary
@@ -263,6 +249,25 @@ class G2PAuditor:
             marked = apply_overrides(text, {word: reading for word, (reading, _) in foreign.items()})
             phonemized = self.g2p.phonemize_marked(text, marked)
         return text, phonemized, flags + self.heteronym_flags(phonemized)
+
+
+def foreign_readings(text: str, vocab: frozenset[str] | None = None) -> dict[str, tuple[str, str]]:
+    """Words of ``text`` in a run of another language -> (espeak-ng's reading of the word in
+    that language, in Kokoro's symbols ``vocab``, default the model's; the espeak-ng voice). A
+    word espeak-ng cannot read is left out."""
+    from verdicts.languages import FOREIGN_LANGUAGES, foreign_runs
+
+    vocab = vocab if vocab is not None else frozenset(kokoro_config()["vocab"])
+    tokens = text.split()
+    out: dict[str, tuple[str, str]] = {}
+    for index, language in sorted(foreign_runs(tokens).items()):
+        voice = FOREIGN_LANGUAGES[language]
+        reader = word_reader(voice)
+        word = bare_word(tokens[index])
+        reading = second_reading(word, reader, vocab) if reader is not None and word else None
+        if reading:
+            out.setdefault(word, (reading, voice))
+    return out
 
 
 def _by_occurrence(readings: list[str], n: int) -> list[str | None]:
