@@ -1,0 +1,60 @@
+"""The Whisper judge's forced readings on real audio (Kokoro int8 ONNX, embedded tiny.en):
+
+* the doubled readings are scored from the transcription's own encoder output (a tap on
+  faster-whisper's ``encode``) and give the same ratios and label probabilities as encoding the
+  clip again;
+* ``check_repeats=False`` asks nothing (``repeats`` None) and says so in the decoding fingerprint.
+"""
+
+from __future__ import annotations
+
+import pytest
+import soundfile as sf
+
+from judges.audio import load_audio
+from judges.base import AudioItem
+from judges.whisper import WHISPER_SAMPLE_RATE, WhisperJudge, _ForcedReader
+from pipeline.assets import whisper_tiny_en_dir
+from pipeline.settings import Settings
+from pipeline.tts.engine import build_engine
+
+LABEL = "Alice was beginning to get very tired of sitting by her sister on the bank."
+SPOKEN = LABEL.replace("very tired", "very very tired")
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("forced")
+    engine = build_engine(Settings(work_dir=folder, mos_mode="none", voices=["af_heart"]))
+    engine.setup()
+    path = folder / "very_very.wav"
+    sf.write(path, engine.synthesize_text(SPOKEN, voice="af_heart").audio, 24_000)
+    engine.teardown()
+    return str(path)
+
+
+def test_forced_readings_reuse_the_transcription_encoder_output(clip) -> None:
+    judge = WhisperJudge(whisper_tiny_en_dir(), name="whisper-tiny")
+    judge.setup()
+    # a label the engine did not hear as written, so the label probabilities are scored too
+    label = LABEL.replace("sister", "brother")
+    (tx,) = judge.judge_batch([AudioItem("k", clip, label)])
+    forced = _ForcedReader.of(judge._model, judge._label_tokenizer, load_audio(clip, WHISPER_SAMPLE_RATE))
+    assert forced is not None
+    assert tx.repeats == forced.repeats(label)
+    assert tx.label_probs == forced.word_probs(label)
+    assert len(tx.repeats) >= 3  # 3 places, one or two readings each
+    very = label.split().index("very")
+    assert any(r.found and very in (r.first, r.last) for r in tx.repeats), tx.repeats
+    assert "encode" not in vars(judge._model)  # the tap is gone after the transcription
+    judge.teardown()
+
+
+def test_no_repeat_check_asks_nothing(clip) -> None:
+    judge = WhisperJudge(whisper_tiny_en_dir(), name="whisper-tiny", check_repeats=False)
+    assert "repeats" not in judge.decoding
+    judge.setup()
+    (tx,) = judge.judge_batch([AudioItem("k", clip, LABEL)])
+    assert tx.repeats is None and tx.error is None
+    judge.teardown()
+    assert "repeats" in WhisperJudge(whisper_tiny_en_dir()).decoding
