@@ -8,6 +8,10 @@ The embedded default pair is Whisper base (primary) and tiny.en (secondary), bot
 
 Clips are transcribed one at a time with greedy decoding and no conditioning on previous text:
 Whisper's language model otherwise "repairs" TTS mistakes, which would hide real failures.
+numpy's BLAS (faster-whisper's mel features are a matrix product) runs on one thread while a clip
+is judged: on some CPUs (AVX-512 AMD) OpenBLAS rounds differently with more threads, and greedy
+decoding turns last-bit differences into other words ("Chapter 1." vs "Chapter 1,"), so a clip
+would be heard differently in a Ray actor (one thread) than in a local process.
 
 Whisper's decoder writes a repeated short word once ("where it it had been" as "where it had
 been"): its language model outweighs one extra syllable. So each clip is also read with the decoder
@@ -146,7 +150,10 @@ class WhisperJudge(ASRJudge):
         }
 
     def _judge(self, items: Sequence[AudioItem]) -> list[Transcript]:
-        return [self._transcribe(item) for item in items]
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return [self._transcribe(item) for item in items]
 
     def _transcribe(self, item: AudioItem) -> Transcript:
         started = time.perf_counter()
