@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 import soundfile as sf
+from threadpoolctl import threadpool_limits
 
 from judges.audio import load_audio
 from judges.base import AudioItem
@@ -39,10 +40,11 @@ def test_forced_readings_reuse_the_transcription_encoder_output(clip) -> None:
     # a label the engine did not hear as written, so the label probabilities are scored too
     label = LABEL.replace("sister", "brother")
     (tx,) = judge.judge_batch([AudioItem("k", clip, label)])
-    forced = _ForcedReader.of(judge._model, judge._label_tokenizer, load_audio(clip, WHISPER_SAMPLE_RATE))
-    assert forced is not None
-    assert tx.repeats == forced.repeats(label)
-    assert tx.label_probs == forced.word_probs(label)
+    with threadpool_limits(limits=1, user_api="blas"):  # as the judge reads a clip
+        forced = _ForcedReader.of(judge._model, judge._label_tokenizer, load_audio(clip, WHISPER_SAMPLE_RATE))
+        assert forced is not None
+        assert tx.repeats == forced.repeats(label)
+        assert tx.label_probs == forced.word_probs(label)
     assert len(tx.repeats) >= 3  # 3 places, one or two readings each
     very = label.split().index("very")
     assert any(r.found and very in (r.first, r.last) for r in tx.repeats), tx.repeats
