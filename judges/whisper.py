@@ -297,8 +297,8 @@ class _EncoderTap:
 class _ForcedReader:
     """One clip's audio through the encoder once, then its decoder forced to read given texts
     (teacher forcing through CTranslate2's ``align``, the call and measure that give a heard word
-    its confidence). The encoder runs again here: faster-whisper's ``transcribe`` does not hand
-    its output back. Texts are read in ASCII typography, as Whisper writes."""
+    its confidence). The encoder output is the transcription's own where ``_EncoderTap`` caught
+    it, else the clip is encoded here. Texts are read in ASCII typography, as Whisper writes."""
 
     def __init__(self, model: Any, tokenizer: Any, encoder_output: Any, num_frames: int) -> None:
         self._model = model
@@ -316,10 +316,10 @@ class _ForcedReader:
         extractor = model.feature_extractor
         if len(audio) > extractor.n_samples:
             return None
-        features = extractor(audio)
-        num_frames = min(extractor.nb_max_frames, features.shape[-1] - 1)
+        # the mel frames the audio fills (the extractor's frame count minus its padding frame)
+        num_frames = min(extractor.nb_max_frames, len(audio) // extractor.hop_length)
         if encoder_output is None:
-            encoder_output = model.encode(pad_or_trim(features[:, :num_frames]))
+            encoder_output = model.encode(pad_or_trim(extractor(audio)[:, :num_frames]))
         tokenizer = Tokenizer(label_tokenizer(), model.model.is_multilingual, task="transcribe", language="en")
         return cls(model, tokenizer, encoder_output, num_frames)
 
