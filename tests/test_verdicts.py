@@ -892,6 +892,69 @@ def test_adjacent_words_heard_with_other_boundaries(label, fed, p_text, s_text, 
     assert result.summary.keep is all(r.startswith("compound") for r in expected.values())
 
 
+# label, the phonemes Kokoro was fed (None: unknown), primary, secondary, label word -> rule
+WEAK_FORM_CASES = [
+    # a function word heard as another whose weak form sounds like it
+    (
+        "he was an antagonist",
+        ("hi", "wʌz", "ən", "æntˈæɡənɪst"),
+        "he was and antagonist",
+        "he was and antagonist",
+        {"an": "homophone.weak_form"},
+    ),
+    ("a cup of tea", ("ɐ", "kˈʌp", "ʌv", "tˈi"), "a cup a tea", "a cup a tea", {"of": "homophone.weak_form"}),
+    ("would have gone", ("wʊd", "hæv", "ɡˈɔn"), "would of gone", None, {"have": "homophone.weak_form"}),
+    # two engines, two other function words, each sounding like it
+    (
+        "he was an antagonist",
+        ("hi", "wʌz", "ən", "æntˈæɡənɪst"),
+        "he was and antagonist",
+        "he was in antagonist",
+        {"an": "homophone.weak_form"},
+    ),
+    # no weak form of "you" sounds like "he"
+    ("he said so", ("hi", "sˈɛd", "sˈO"), "you said so", "you said so", {"he": "tts_failure"}),
+    # a content word heard as a function word is no reduction
+    (
+        "the bank was shut",
+        ("ðə", "bˈæŋk", "wʌz", "ʃˈʌt"),
+        "the and was shut",
+        "the and was shut",
+        {"bank": "tts_failure"},
+    ),
+    # two neighbours both heard wrong: a swap, not a reduction
+    (
+        "one of a kind",
+        ("wˈʌn", "ʌv", "ɐ", "kˈInd"),
+        "one a of kind",
+        "one a of kind",
+        {"of": "tts_failure", "a": "tts_failure"},
+    ),
+    # Kokoro was fed letters for "an": what it said is not the word's sound
+    (
+        "he was an antagonist",
+        ("hi", "wʌz", "ˈAˈɛn", "æntˈæɡənɪst"),
+        "he was and antagonist",
+        "he was and antagonist",
+        {"an": "tts_failure"},
+    ),
+    # without the fed phonemes nothing is known about what was said
+    ("he was an antagonist", None, "he was and antagonist", "he was and antagonist", {"an": "tts_failure"}),
+]
+
+
+@pytest.mark.parametrize(("label", "fed", "p_text", "s_text", "expected"), WEAK_FORM_CASES)
+def test_function_words_heard_as_their_weak_forms(label, fed, p_text, s_text, expected, lexicon: Lexicon) -> None:
+    primary = Hypothesis("p", p_text)
+    secondary = Hypothesis("s", s_text) if s_text is not None else None
+    result = judge_words(label, primary, secondary, lexicon=lexicon, fed_phonemes=fed)
+    got = {w.label_word: w.rule for w in result.words if w.verdict != "pass"}
+    assert got.keys() == expected.keys()
+    for word, rule in expected.items():
+        assert got[word].startswith(rule), (word, got[word])
+    assert result.summary.keep is all(r.startswith("homophone") for r in expected.values())
+
+
 def test_empty_reference_and_empty_hypothesis(lexicon: Lexicon) -> None:
     empty = judge_words("", Hypothesis("p", ""), None, lexicon=lexicon)
     assert (empty.words, empty.summary.n_words, empty.summary.primary_wer, empty.summary.adjusted_wer) == (

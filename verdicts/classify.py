@@ -34,6 +34,7 @@ from verdicts.rules import (
     split_sounds_as_fed,
 )
 from verdicts.summary import DEFAULT_THRESHOLDS, Thresholds, summarize
+from verdicts.weak_forms import weak_forms_collide
 
 # Extra words that every engine that ran heard: they count like a tts_failure. Heard by one of
 # two engines they count like an ambiguous word.
@@ -331,6 +332,7 @@ def judge_words(
 
     if fed is not None:
         rows = _boundaries_moved(rows, heard, fed, lexicon)
+        rows = _weak_forms_heard(rows, heard, fed, lexicon)
     insertions = with_forced_repeats(_insertions(ref, p, s, set(markup_anchor), split), ref.words, primary, secondary)
     unexplained = [i for i in insertions if i.verdict == INSERTION]
     summary = summarize(
@@ -378,6 +380,33 @@ def _boundaries_moved(
         for k in range(first, last):
             out[k] = replace(out[k], verdict="compound", rule=ids.COMPOUND_SOUNDS_AS_FED)
         at = last
+    return out
+
+
+_WEAK_FORM = Explanation(Verdict.HOMOPHONE.value, ids.HOMOPHONE_WEAK_FORM)
+
+
+def _weak_forms_heard(
+    rows: list[WordVerdict],
+    heard: Mapping[int, tuple[_Heard, ...]],
+    fed: Sequence[str],
+    lexicon: Lexicon,
+) -> list[WordVerdict]:
+    """``rows`` with each counted function word that every engine heard as one other function
+    word whose weak form sounds like it (``verdicts.weak_forms``: "an" heard "and", "of" heard
+    "a") made ``homophone.weak_form``, when the label words on either side are not counted: a
+    reduction is one word's; two neighbours both heard wrong (a swap, "of a" said "a of") stay
+    failures."""
+    counted = {r.index for r in rows if r.verdict in COUNTED_VERDICTS}
+    out = list(rows)
+    for k, row in enumerate(out):
+        if row.index not in counted or row.index not in heard or {row.index - 1, row.index + 1} & counted:
+            continue
+        said = [tuple(t for _, t in engine if t) for engine in heard[row.index]]
+        if all(len(words) == 1 for words in said) and weak_forms_collide(
+            row.norm_word, [words[0] for words in said], fed[row.index], lexicon
+        ):
+            out[k] = replace(row, verdict=_WEAK_FORM.verdict, rule=_WEAK_FORM.rule)
     return out
 
 
