@@ -56,10 +56,19 @@ def _asr(prefix: str) -> tuple[str, ...]:
 GROUPS: dict[str, tuple[str, ...]] = {
     "audio": AUDIO,
     "generation": (
-        "gen_ms", "gen_rtf", "gen_device", "phonemes", "word_phonemes",
-        "g2p_flags", "g2p_details", "word_times", *AUDIO,
-        "attempt", "chunk_part", "heal_step",
-    ),  # fmt: skip
+        "gen_ms",
+        "gen_rtf",
+        "gen_device",
+        "phonemes",
+        "word_phonemes",
+        "g2p_flags",
+        "g2p_details",
+        "word_times",
+        *AUDIO,
+        "attempt",
+        "chunk_part",
+        "heal_step",
+    ),
     "primary": _asr("primary"),
     "secondary": _asr("secondary"),
     "verdicts": (
