@@ -1,14 +1,19 @@
 """The restructuring guard: a fixed generate + validate run (first chapter-1 chunks of Alice, both
 engines, every MOS judge, through the CLI) gives the same wavs (sha256) and the same
-``audio_quality``/``audio_words`` rows, timings aside, as the snapshot taken before the code was
-reorganised (``tests/data/behaviour_golden.json``). A deliberate behaviour change regenerates
-the snapshot (``cd tests && python -m helpers.behaviour URL``) in the same commit."""
+``audio_quality``/``audio_words`` rows, timings aside, as a stored snapshot
+(``tests/data/behaviour_golden*.json``, one per kind of machine seen: Whisper's last digits
+differ between machines); on a machine none was taken on, the same decisions as one of them
+(everything but the recognizers' texts, confidences and word times: ``helpers.behaviour``), and
+the run's snapshot is written beside the test's temporary files for adding
+(``cd tests && python -m helpers.behaviour URL``). A deliberate behaviour change takes a new
+snapshot and deletes the others in the same commit (other machines add theirs back)."""
 
 from __future__ import annotations
 
 import math
+import warnings
 
-from helpers.behaviour import load_golden, run_and_snapshot
+from helpers.behaviour import decisions, load_goldens, run_and_snapshot, write_snapshot
 
 
 def _differences(expected, actual, where="") -> list[str]:
@@ -35,5 +40,18 @@ def _differences(expected, actual, where="") -> list[str]:
 
 def test_generate_and_validate_outputs_match_the_snapshot(tmp_path, database_url):
     actual = run_and_snapshot(tmp_path / "work", database_url)
-    differences = _differences(load_golden(), actual)
-    assert not differences, "\n".join(differences[:40])
+    goldens = load_goldens()
+    assert goldens, "no tests/data/behaviour_golden*.json"
+    if any(not _differences(golden, actual) for golden in goldens.values()):
+        return
+    written = tmp_path / "behaviour_snapshot.json"
+    write_snapshot(actual, written)
+    by_decisions = {name: _differences(decisions(golden), decisions(actual)) for name, golden in goldens.items()}
+    nearest = min(by_decisions, key=lambda name: len(by_decisions[name]))
+    differences = by_decisions[nearest]
+    assert not differences, f"decisions differ from {nearest} (this run: {written}):\n" + "\n".join(differences[:40])
+    warnings.warn(
+        f"no stored snapshot was taken on this machine: the decisions equal {nearest}, the recognizers' "
+        f"texts, confidences and word times differ (this run: {written})",
+        stacklevel=1,
+    )

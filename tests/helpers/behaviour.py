@@ -1,17 +1,18 @@
 """A fixed end-to-end run whose outputs must not change when the code is restructured: the first
 chapter-1 chunks of Alice generated (embedded ONNX, deterministic) and validated with both engines
-and every MOS judge, through the CLI a user types. ``snapshot`` returns what the run produced
-with the timing columns left out; ``tests/data/behaviour_golden.json`` holds the snapshot taken
-on the code before the restructuring (``python -m helpers.behaviour`` from ``tests/`` rewrites it).
+and every MOS judge, through the CLI a user types. ``run_and_snapshot`` returns what the run
+produced with the timing columns left out; ``tests/data/behaviour_golden*.json`` are snapshots
+of it, one per kind of machine seen (``python -m helpers.behaviour URL`` from ``tests/`` adds
+this machine's, named by its CPU).
 
-One snapshot per kind of CPU: Kokoro's wavs are bit-identical everywhere, but Whisper's decoding
-(ctranslate2 + numpy) differs in the last digits between AMD and Intel machines of the same kind
-(other confidences, a comma heard as a full stop), and neither ``CT2_USE_MKL=0`` nor a forced ISA
-makes them agree. AMD machines with AVX-512 VNNI (int8 dot products in one instruction) differ
-again from those without (word confidences by up to 0.05, word ends by 0.02 s; the same code gave
-the same snapshot twice there). ``behaviour_golden.json`` is the AMD snapshot without VNNI,
-``behaviour_golden.AuthenticAMD-avx512_vnni.json`` with it, ``behaviour_golden.GenuineIntel.json``
-the Intel one; regenerating on a machine rewrites its kind's file.
+Why several: Kokoro's wavs are bit-identical everywhere, and so is every decision (verdicts,
+rules, keep, tier, reasons, MOS, signal metrics), but Whisper's decoding (ctranslate2 + numpy)
+differs in the last digits between machines: AMD and Intel, AMD with AVX-512 VNNI and without,
+and two AMD EPYC VMs of the same family and flags (other word confidences by up to 0.1, word
+times by 0.08 s, a comma heard as a full stop), while the same machine gives the same snapshot
+every time. So a run must equal one stored snapshot exactly, or else, on a machine not seen
+before, equal one in everything but ``RECOGNIZER_LEVEL`` (the recognizers' texts, confidences and
+word times, and the clip checks measured from those times): ``decisions``.
 """
 
 from __future__ import annotations
@@ -46,18 +47,17 @@ def cpu_kind() -> str:
     return cpu_vendor() + ("-avx512_vnni" if "avx512_vnni" in _cpuinfo("flags").split() else "")
 
 
-_GOLDEN_FILES = {
-    "GenuineIntel": "behaviour_golden.GenuineIntel.json",
-    "AuthenticAMD-avx512_vnni": "behaviour_golden.AuthenticAMD-avx512_vnni.json",
-}
-GOLDEN = (
-    REPO_ROOT
-    / "tests"
-    / "data"
-    / _GOLDEN_FILES.get(cpu_kind(), _GOLDEN_FILES.get(cpu_vendor(), "behaviour_golden.json"))
-)
+GOLDEN_DIR = REPO_ROOT / "tests" / "data"
 N_CHUNKS = 3
 
+# Columns that a machine's Whisper rounding changes (see the module docstring): left out of
+# ``decisions``. ``clip_checks`` holds silences and timing offsets measured from the word times
+# (its verdicts are ``clip_reasons``, which stay).
+RECOGNIZER_LEVEL = {
+    "primary_text", "secondary_text", "primary_conf_mean", "primary_conf_min", "primary_conf_calibrated",
+    "secondary_conf_mean", "secondary_conf_min", "secondary_conf_calibrated", "clip_checks",
+    "confidence", "start_s", "end_s",
+}  # fmt: skip
 # Columns that hold wall-clock times or run bookkeeping, not behaviour.
 # ``fingerprints`` records what produced each group (code hashes included): bookkeeping too.
 VOLATILE = {
@@ -112,16 +112,42 @@ def run_and_snapshot(work_dir: Path, database_url: str) -> dict:
     }
 
 
-def load_golden() -> dict:
-    return json.loads(GOLDEN.read_text(encoding="utf-8"))
+def load_goldens() -> dict[str, dict]:
+    """Every stored snapshot, by file name."""
+    return {
+        p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(GOLDEN_DIR.glob("behaviour_golden*.json"))
+    }
 
 
-if __name__ == "__main__":  # regenerate the golden file (only on purpose: it pins behaviour)
+def decisions(snapshot: dict) -> dict:
+    """``snapshot`` without the ``RECOGNIZER_LEVEL`` columns."""
+    return {
+        "wav_sha256": snapshot["wav_sha256"],
+        **{
+            table: [{k: v for k, v in row.items() if k not in RECOGNIZER_LEVEL} for row in snapshot[table]]
+            for table in ("audio_quality", "audio_words")
+        },
+    }
+
+
+def write_snapshot(snapshot: dict, path: Path) -> None:
+    path.write_text(json.dumps(snapshot, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":  # add this machine's snapshot (only on purpose: it pins behaviour)
     import sys
     import tempfile
 
     url = sys.argv[1]
     with tempfile.TemporaryDirectory() as tmp:
         snapshot = run_and_snapshot(Path(tmp) / "work", url)
-    GOLDEN.write_text(json.dumps(snapshot, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    print(f"wrote {GOLDEN}: {len(snapshot['wav_sha256'])} wavs, {len(snapshot['audio_words'])} word rows")
+    same = [name for name, golden in load_goldens().items() if golden == snapshot]
+    if same:
+        print(f"this machine's snapshot is already stored: {same[0]}")
+        sys.exit(0)
+    path = GOLDEN_DIR / f"behaviour_golden.{cpu_kind()}.json"
+    n = 2
+    while path.exists():
+        path, n = GOLDEN_DIR / f"behaviour_golden.{cpu_kind()}-{n}.json", n + 1
+    write_snapshot(snapshot, path)
+    print(f"wrote {path}: {len(snapshot['wav_sha256'])} wavs, {len(snapshot['audio_words'])} word rows")
