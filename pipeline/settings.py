@@ -146,6 +146,11 @@ class Settings(BaseSettings):
         description="A word an engine heard as another is its mistake when the engine, forced to read the label,"
         " gives the label word at least this probability (unset: rule off)",
     )
+    repeat_min_llr: float = Field(
+        _THRESHOLDS.repeat_min_llr,
+        description="A repeated word counts when an engine, forced to choose, prefers the doubled reading by more"
+        " than this log-likelihood ratio (nats; 0 = the likelier reading; negative is stricter)",
+    )
     mos_judges: list[str] = Field(default_factory=lambda: ["dnsmos", "distillmos", "utmosv2", "scoreq", "nisqa"])
     mos_mode: MosMode = MosMode.sample
     mos_sample_rate: float = Field(0.1, ge=0, le=1)

@@ -84,3 +84,16 @@ def test_a_forced_repeat_at_another_place_than_a_free_row_gets_its_own_row() -> 
     result = judge_words(LABEL, _heard(repeats=(FOUND,)), _heard("cat " + LABEL, repeats=()))
     got = [(i.index, i.position, i.rule) for i in result.insertions]
     assert got == [(-1, 0, "insertion.secondary_only"), (-2, IT + 1, "insertion.repeat_forced_one_engine")]
+
+
+def test_the_ratio_line_is_a_threshold() -> None:
+    """``repeat_min_llr`` moves the line: -0.4 is not a repeat at 0, it is at -1, and 2.5 is not at 3."""
+    from verdicts.keep import Thresholds
+
+    def rows(repeat: ForcedRepeat, line: float) -> list[str]:
+        result = judge_words(LABEL, _heard(repeats=(repeat,)), None, Thresholds(repeat_min_llr=line))
+        return [i.rule for i in result.insertions]
+
+    assert rows(NOT_FOUND, 0.0) == []
+    assert rows(NOT_FOUND, -1.0) == ["insertion.repeat_forced"]
+    assert rows(FOUND, 3.0) == []

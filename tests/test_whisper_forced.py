@@ -47,7 +47,7 @@ def test_forced_readings_reuse_the_transcription_encoder_output(clip) -> None:
         assert tx.label_probs == forced.word_probs(label)
     assert len(tx.repeats) >= 3  # 3 places, one or two readings each
     very = label.split().index("very")
-    assert any(r.found and very in (r.first, r.last) for r in tx.repeats), tx.repeats
+    assert any(r.found() and very in (r.first, r.last) for r in tx.repeats), tx.repeats
     assert "encode" not in vars(judge._model)  # the tap is gone after the transcription
     judge.teardown()
 

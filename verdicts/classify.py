@@ -333,7 +333,9 @@ def judge_words(
     if fed is not None:
         rows = _boundaries_moved(rows, heard, fed, lexicon)
         rows = _weak_forms_heard(rows, heard, fed, lexicon)
-    insertions = with_forced_repeats(_insertions(ref, p, s, set(markup_anchor), split), ref.words, primary, secondary)
+    insertions = with_forced_repeats(
+        _insertions(ref, p, s, set(markup_anchor), split), ref.words, primary, secondary, thresholds.repeat_min_llr
+    )
     unexplained = [i for i in insertions if i.verdict == INSERTION]
     summary = summarize(
         [r.verdict for r in rows],

@@ -34,6 +34,9 @@ class Thresholds:
     # A label word an engine heard as another word is a recognizer mistake when that engine,
     # forced to read the label, gives the label word at least this probability (None: rule off).
     label_plausible_min: float | None = 0.1
+    # A word or two said twice counts as heard when an engine, forced to choose, gives the doubled
+    # reading a log-likelihood ratio to the label above this (nats; 0: the likelier reading).
+    repeat_min_llr: float = 0.0
 
 
 # --- reason ids (audio_quality.reject_reasons) --------------------------------------------------

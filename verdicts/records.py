@@ -69,9 +69,9 @@ class ForcedRepeat:
     last: int
     llr: float
 
-    @property
-    def found(self) -> bool:
-        return self.llr > 0.0
+    def found(self, min_llr: float = 0.0) -> bool:
+        """The engine prefers the doubled reading by more than ``min_llr``."""
+        return self.llr > min_llr
 
     @property
     def position(self) -> int:

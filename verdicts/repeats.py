@@ -3,7 +3,8 @@
 Whisper's decoder writes "where it it had been" as "where it had been": one extra short word
 does not outweigh its language model. Forced to score the label against the label with a word
 (or two) said twice (``Hypothesis.repeats``, a log-likelihood ratio per doubled reading), it
-can prefer the doubled one. Such a finding counts like extra words the engine heard at that
+can prefer the doubled one. Such a finding (a ratio above ``min_llr``:
+``Thresholds.repeat_min_llr``, 0 by default) counts like extra words the engine heard at that
 place: with the insertion rows the free transcripts gave, each place gets one row, and an
 engine that heard extra words there in its free transcript needs no forced finding.
 
@@ -26,14 +27,14 @@ from verdicts.records import ForcedRepeat, Hypothesis, Insertion
 ROLES = ("primary", "secondary")
 
 
-def _found(hypothesis: Hypothesis | None) -> dict[int, ForcedRepeat] | None:
+def _found(hypothesis: Hypothesis | None, min_llr: float) -> dict[int, ForcedRepeat] | None:
     """Per place (``ForcedRepeat.position``) the engine's strongest doubled reading it prefers to
-    the label; None when it was not checked."""
+    the label by more than ``min_llr``; None when it was not checked."""
     if hypothesis is None or hypothesis.repeats is None:
         return None
     best: dict[int, ForcedRepeat] = {}
     for repeat in hypothesis.repeats:
-        if repeat.found and (repeat.position not in best or repeat.llr > best[repeat.position].llr):
+        if repeat.found(min_llr) and (repeat.position not in best or repeat.llr > best[repeat.position].llr):
             best[repeat.position] = repeat
     return best
 
@@ -57,6 +58,7 @@ def with_forced_repeats(
     label_words: Sequence[str],
     primary: Hypothesis,
     secondary: Hypothesis | None,
+    min_llr: float = 0.0,
 ) -> tuple[Insertion, ...]:
     """``rows`` (the free transcripts' insertion rows) with the engines' forced repeats: a row
     that one engine of two heard (unexplained, or its decoder looping) and the other engine's
@@ -66,7 +68,7 @@ def with_forced_repeats(
     word of a forced finding is the label words it heard twice. Rows are numbered again in
     label order."""
     hypotheses = {"primary": primary, "secondary": secondary}
-    found = {role: _found(h) for role, h in hypotheses.items()}
+    found = {role: _found(h, min_llr) for role, h in hypotheses.items()}
     if not any(found.values()):
         return tuple(rows)
     out = list(rows)
