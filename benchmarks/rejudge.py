@@ -7,7 +7,8 @@ DATASET_DIR has ``manifest.jsonl`` (labels; ``word_phonemes`` when generate stor
 project G2P of each label stands for what Kokoro was fed) and, for a detection-benchmark set
 (``benchmarks/detection.py``), ``faults.json``. VALIDATIONS_LOG is that run's results log
 (``<work>/validations/<dataset>.jsonl``; the last entry of each clip counts): its engines' words
-are judged again. Logs that store transcripts (word timings, confidences, the engines'
+are judged again, with the settings' thresholds (``PIPELINE_*`` variables apply, as in
+``pipeline validate``). Logs that store transcripts (word timings, confidences, the engines'
 probabilities of the label words) are judged from them, with calibration; older logs hold texts
 only, so tiers are then on WER alone.
 
@@ -25,6 +26,7 @@ from collections import Counter
 from pathlib import Path
 
 from pipeline.lexicon import fed_phonemes, g2p_lexicon, same_sound_in
+from pipeline.settings import get_settings
 from verdicts import Hypothesis, judge_words
 from verdicts.names import COUNTED_VERDICTS
 
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write every clip's decision here")
     args = parser.parse_args(argv)
     lexicon = g2p_lexicon()
+    thresholds = get_settings().thresholds  # PIPELINE_* settings apply, as in validate
     rows = []
     for clip in load(args.dataset_dir, args.log):
         record, fault = clip["record"], clip["fault"]
@@ -95,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
             continue
         fed = record.get("word_phonemes") or fed_phonemes(record["text"])
         main, other = hypotheses(clip)
-        result = judge_words(record["text"], main, other, lexicon=lexicon, fed_phonemes=fed, same_sound=same_sound_in)
+        result = judge_words(
+            record["text"], main, other, thresholds, lexicon=lexicon, fed_phonemes=fed, same_sound=same_sound_in
+        )
         kind = fault["kind"] if fault else "clean"
         rows.append(
             {
