@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from verdicts.lexicon import Lexicon
-from verdicts.phonemes import SAME_SOUND_MAX, clean, in_fed_accent, phoneme_distance
+from verdicts.phonemes import clean, in_fed_accent, same_sound
 
 # Function word -> its forms, strong first (misaki's US alphabet: A = eɪ, I = aɪ, ɹ for r).
 FUNCTION_WORD_FORMS: dict[str, tuple[str, ...]] = {
@@ -84,12 +84,14 @@ def is_function_word(token: str) -> bool:
     return token in FUNCTION_WORD_FORMS
 
 
-def _sounds(forms: set[str], fed: str) -> set[str]:
-    return {f for f in in_fed_accent(fed, forms) if clean(f)}
+def _forms(word: str, fed: str, lexicon: Lexicon) -> set[str]:
+    """Every way the function word ``word`` is said (its strong and weak forms, and the lexicon's
+    readings), in the fed phonemes' accent."""
+    return {f for f in in_fed_accent(fed, {*FUNCTION_WORD_FORMS[word], *lexicon.pronounce((word,))}) if clean(f)}
 
 
 def _alike(a: set[str], b: set[str]) -> bool:
-    return any(phoneme_distance(x, y) <= SAME_SOUND_MAX for x in a for y in b)
+    return any(same_sound(x, y) for x in a for y in b)
 
 
 def weak_forms_collide(label: str, heard: Sequence[str], fed: str | None, lexicon: Lexicon) -> bool:
@@ -101,8 +103,8 @@ def weak_forms_collide(label: str, heard: Sequence[str], fed: str | None, lexico
         return False
     if any(not is_function_word(h) or h == label for h in heard):
         return False
-    own = _sounds(set(FUNCTION_WORD_FORMS[label]) | set(lexicon.pronounce((label,))), fed)
+    own = _forms(label, fed, lexicon)
     if not _alike({clean(fed)}, own):
         return False  # Kokoro was asked to say something else: a G2P matter, not a reduction
     said = own | {clean(fed)}
-    return all(_alike(said, _sounds(set(FUNCTION_WORD_FORMS[h]) | set(lexicon.pronounce((h,))), fed)) for h in heard)
+    return all(_alike(said, _forms(h, fed, lexicon)) for h in heard)
