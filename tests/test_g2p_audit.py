@@ -137,30 +137,35 @@ def test_heteronym_second_opinion(auditor, g2p, sentence, uncertain):
     assert all(f.rule == G2P_HETERONYM_UNCERTAIN and "espeak-ng" in f.detail for f in flags)
 
 
-# text (misaki's markup feeds a chosen reading) -> {word: rule}. Two opinions on the fed reading:
-# misaki with another tagger's parts of speech (en_core_web_md) and espeak-ng's reading of the
-# sentence (only for the words of its table). The fed reading loses when the tagger disputes it
-# and espeak-ng does not side with it; one opinion against it is for review.
+# text (misaki's markup feeds a chosen reading) -> {word: rule}. Three opinions on the fed reading:
+# misaki with two other taggers' parts of speech (en_core_web_md, gruut's CRF) and espeak-ng's
+# reading of the sentence (only for the words of its table). The fed reading loses when more
+# opinions are against it than for it; a tie is for review.
 HETERONYM_VOTES = [
     # misaki (sm) reads "used" here as in "he used it" (z); with md's tags, as in "used to" (s)
     ("Alice was getting so used to queer things happening.", {"used": G2P_HETERONYM_DISPUTED}),
     ("Please [read](/ɹˈɛd/) it to me tomorrow.", {"read": G2P_HETERONYM_DISPUTED}),  # both: present
     ("The [wind](/wˈInd/) blew hard.", {"wind": G2P_HETERONYM_DISPUTED}),  # both: the air
     ("He lives in a small [house](/hˈWz/).", {"house": G2P_HETERONYM_DISPUTED}),  # not in espeak's table
-    ("Please [close](/klˈOs/) the door.", {"close": G2P_HETERONYM_UNCERTAIN}),  # espeak-ng sides with the fed s
+    # both taggers: z (shut); espeak-ng alone sides with the fed s, and is outvoted
+    ("Please [close](/klˈOs/) the door.", {"close": G2P_HETERONYM_DISPUTED}),
     ("Wind the clock before bed.", {"Wind": G2P_HETERONYM_UNCERTAIN}),  # only espeak-ng disagrees
     # misaki tags this "read" VBD (past, ɛ); md's tags and espeak-ng: present, as the imperative is
     ("Please shut the door and read the letter.", {"read": G2P_HETERONYM_DISPUTED}),
-    ("She will read the letter.", {}),  # misaki's own reading, both opinions agree
+    # past, as "tore" says: both taggers read ɛ, espeak-ng alone sides with the fed present
+    ("My friend tore it open, and we all three [read](/ɹˈid/) it together.", {"read": G2P_HETERONYM_DISPUTED}),
+    # misaki's own reading (adjective); md's tags read the noun, gruut's the adjective: a tie
+    ("“Are you content now?” said the Caterpillar.", {"content": G2P_HETERONYM_UNCERTAIN}),
+    ("She will read the letter.", {}),  # misaki's own reading, all opinions agree
     ("He lives in a small house.", {}),
 ]
 
 
 @pytest.mark.parametrize(("text", "expected"), HETERONYM_VOTES)
-def test_a_fed_heteronym_reading_against_two_opinions(auditor, g2p, text, expected):
+def test_a_fed_heteronym_reading_against_three_opinions(auditor, g2p, text, expected):
     flags = auditor.heteronym_flags(g2p.phonemize(text))
     assert {f.word: f.rule for f in flags} == expected
-    assert all("en_core_web_md" in f.detail for f in flags if f.rule == G2P_HETERONYM_DISPUTED)
+    assert all("en_core_web_md" in f.detail and "gruut" in f.detail for f in flags)
 
 
 def test_the_second_tagger_reads_with_misakis_own_lexicon(g2p):
@@ -168,13 +173,13 @@ def test_the_second_tagger_reads_with_misakis_own_lexicon(g2p):
     wherever the two taggers agree."""
     from pipeline.tts.g2p import G2P
 
-    tagged = G2P("a", independent_tags=True)
+    tagged = G2P("a", tagger="en_core_web_md")
     tagged.setup()
     text = "Alice was beginning to get very tired of sitting by her sister on the bank."
     assert tagged.phonemize(text).phonemes == g2p.phonemize(text).phonemes
     assert tagged._g2p.nlp.meta["name"] == "core_web_md" and g2p._g2p.nlp.meta["name"].startswith("core_web_sm")
     with pytest.raises(ValueError, match="English only"):
-        G2P("e", independent_tags=True).setup()
+        G2P("e", tagger="en_core_web_md").setup()
 
 
 FRENCH_LINE = "So she began again: “Où est ma chatte?” which was the first sentence in her French lesson-book."

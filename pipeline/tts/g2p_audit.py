@@ -12,15 +12,16 @@ Rules (ids are constants; every flag of a clip is stored with it, ``g2p_flags``)
 * ``g2p.unknown_marker``: misaki's unknown marker (``❓``) inside a word's phonemes.
 * ``g2p.out_of_vocab``: phoneme symbols Kokoro's vocabulary lacks (the model skips them).
 * ``g2p.heteronym_disputed``: the reading Kokoro is fed of a heteronym (a word misaki's lexicon
-  reads by part of speech: close, lead, live, used, content, ...) differs from the reading misaki
-  gives the same sentence with part-of-speech tags from another tagger (spaCy ``en_core_web_md``;
-  misaki tags with ``en_core_web_sm``), and espeak-ng does not side with the fed reading. No
-  recognizer can tell the readings apart (both are written the same), so the clip's reading is
-  unverified: it costs the clip its place (reason ``g2p_heteronym``). Not fixed: which reading is
-  right is not known.
-* ``g2p.heteronym_uncertain``: one opinion against the fed reading, the other with it (espeak-ng
-  reads the heteronym otherwise, or the other tagger does and espeak-ng sides with the fed
-  reading). For review only; espeak-ng alone is often the wrong one.
+  reads by part of speech: close, lead, live, used, content, ...) has more independent opinions
+  against it than for it. The opinions: misaki's reading of the same sentence with the
+  part-of-speech tags of another tagger, two of them (spaCy ``en_core_web_md``, and gruut's CRF
+  tagger, trained apart from spaCy's; misaki tags with ``en_core_web_sm``), and espeak-ng's reading
+  of the sentence for the words of ``HETERONYMS``. An opinion that does not find the word as often
+  as the fed text has no say. No recognizer can tell the readings apart (both are written the
+  same), so the clip's reading is unverified: it costs the clip its place (reason
+  ``g2p_heteronym``). Not fixed: which reading is right is not known.
+* ``g2p.heteronym_uncertain``: some opinions against the fed reading, but no more than are for it
+  (a tie). For review only.
 * ``g2p.foreign_reading``: a word of a run in another language ("“Où est ma chatte?”" in an
   English book, ``verdicts.languages``) that misaki would read as English. Fixed by default: the
   word is fed espeak-ng's reading in that language (misaki's notation, Kokoro's symbols only,
@@ -44,7 +45,7 @@ from dataclasses import asdict, dataclass, replace
 
 from pipeline.tts.backend import kokoro_config
 from pipeline.tts.espeak import EspeakReader, bare_word, english_voice, second_reading, word_reader
-from pipeline.tts.g2p import G2P, Phonemized, PhonemizedWord, apply_overrides, independently_tagged
+from pipeline.tts.g2p import G2P, TAGGERS, Phonemized, PhonemizedWord, apply_overrides, independently_tagged
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +148,7 @@ class G2PAuditor:
         self.second_opinion = second_opinion
         self.foreign_readings = foreign_readings
         self.espeak = EspeakReader(english_voice(g2p.lang_code))
-        self.tagged: G2P | None = None  # misaki with another tagger's tags (English, second opinion)
+        self.tagged: dict[str, G2P] = {}  # tagger -> misaki with its tags (English, other opinions)
         self._letters: dict[str, str] = {}
         self._dictionary: tuple[dict, ...] = ()
         self._vocab: frozenset[str] = frozenset()
@@ -161,7 +162,7 @@ class G2PAuditor:
         if self.second_opinion:
             self.espeak.setup()
         if self.second_opinion and self.g2p.lang_code in ("a", "b"):
-            self.tagged = independently_tagged(self.g2p.lang_code)
+            self.tagged = {name: independently_tagged(self.g2p.lang_code, name) for name in TAGGERS}
 
     def in_dictionary(self, word: str) -> bool:
         return any(word in table for table in self._dictionary)
@@ -176,7 +177,7 @@ class G2PAuditor:
         return "".join(phonemes.translate(_STRESS).split()) == spelled.translate(_STRESS)
 
     def word_flags(self, phonemized: Phonemized) -> list[G2PFlag]:
-        """The per-word rules (everything but the heteronym second opinion)."""
+        """The per-word rules (everything but the heteronym opinions)."""
         flags = []
         for word in phonemized.words:
             ph = word.phonemes
@@ -198,25 +199,30 @@ class G2PAuditor:
         return len({v.translate(_STRESS) for v in entry.values() if isinstance(v, str)}) > 1
 
     def heteronym_flags(self, phonemized: Phonemized) -> list[G2PFlag]:
-        """Heteronyms whose fed reading one or both second opinions contradict (module docstring).
-        The k-th occurrence of a word is compared with the k-th occurrence in each opinion, and
-        only where that opinion finds the word as often (otherwise it has no reliable say)."""
+        """Heteronyms whose fed reading the other opinions contradict (module docstring). The
+        k-th occurrence of a word is compared with the k-th occurrence in each opinion, and only
+        where that opinion finds the word as often (otherwise it has no say on it)."""
         if not self.second_opinion:
             return []
         ours = [w for w in phonemized.words if w.text.lower() in HETERONYMS or self.is_heteronym(w.text)]
         if not ours:
             return []
         text = _MARKUP.sub(r"\1", phonemized.text)
-        tagged = self.tagged.phonemize(text).words if self.tagged is not None else ()
+        tagged = {name: g2p.phonemize(text).words for name, g2p in self.tagged.items()}
         theirs = self.espeak.words(text) if any(w.text.lower() in HETERONYMS for w in ours) else []
         flags = []
         for name in dict.fromkeys(w.text.lower() for w in ours):
             mine = [w for w in ours if w.text.lower() == name]
             n = len(mine)
-            other = _by_occurrence([w.phonemes for w in tagged if w.text.lower() == name], n)
+            by_tagger = {
+                tagger: _by_occurrence([w.phonemes for w in words if w.text.lower() == name], n)
+                for tagger, words in tagged.items()
+            }
             espeak = _by_occurrence([r for r in (heteronym_reading(name, p) for p in theirs) if r is not None], n)
-            for word, tagged_reading, espeak_reading in zip(mine, other, espeak, strict=True):
-                if flag := _heteronym_flag(word, tagged_reading, espeak_reading):
+            for k, word in enumerate(mine):
+                opinions = [_tagger_opinion(word, tagger, readings[k]) for tagger, readings in by_tagger.items()]
+                opinions.append(_espeak_opinion(word, espeak[k]))
+                if flag := _heteronym_flag(word, [o for o in opinions if o is not None]):
                     flags.append(flag)
         return flags
 
@@ -276,20 +282,41 @@ def _by_occurrence(readings: list[str], n: int) -> list[str | None]:
     return list(readings) if len(readings) == n else [None] * n
 
 
-def _heteronym_flag(word: PhonemizedWord, tagged: str | None, espeak: str | None) -> G2PFlag | None:
-    """The finding for one fed heteronym given the other tagger's reading of it and espeak-ng's
-    (a reading name of ``HETERONYMS``), each None where that opinion has no say."""
+@dataclass(frozen=True, slots=True)
+class Opinion:
+    """One independent reading of a fed heteronym: who gave it, what it is, whether it is the
+    fed reading."""
+
+    source: str  # "en_core_web_md", "gruut", "espeak-ng"
+    reading: str
+    agrees: bool
+
+
+def _tagger_opinion(word: PhonemizedWord, tagger: str, reading: str | None) -> Opinion | None:
+    """misaki's reading of the word with ``tagger``'s tags (None: that tagger has no say)."""
+    if reading is None:
+        return None
+    return Opinion(tagger, reading, reading.translate(_STRESS) == word.phonemes.translate(_STRESS))
+
+
+def _espeak_opinion(word: PhonemizedWord, reading: str | None) -> Opinion | None:
+    """espeak-ng's reading (a reading name of ``HETERONYMS``); no say where it or the fed reading
+    is not one of the table's readings."""
     fed = heteronym_reading(word.text, word.phonemes)
-    tagger_disagrees = tagged is not None and tagged.translate(_STRESS) != word.phonemes.translate(_STRESS)
-    espeak_disagrees = espeak is not None and fed is not None and espeak != fed
-    espeak_agrees = espeak is not None and espeak == fed
-    if tagger_disagrees:
-        detail = f"fed {word.phonemes}; misaki with en_core_web_md's tags: {tagged}; espeak-ng: {espeak or 'no say'}"
-        rule = G2P_HETERONYM_UNCERTAIN if espeak_agrees else G2P_HETERONYM_DISPUTED
-        return G2PFlag(rule, word.text, word.phonemes, detail=detail)
-    if espeak_disagrees:
-        return G2PFlag(G2P_HETERONYM_UNCERTAIN, word.text, word.phonemes, detail=f"misaki: {fed}; espeak-ng: {espeak}")
-    return None
+    if reading is None or fed is None:
+        return None
+    return Opinion("espeak-ng", reading, reading == fed)
+
+
+def _heteronym_flag(word: PhonemizedWord, opinions: Sequence[Opinion]) -> G2PFlag | None:
+    """The finding for one fed heteronym: disputed when more opinions are against the fed reading
+    than for it, uncertain when some are against but no more than are for it."""
+    against = sum(not o.agrees for o in opinions)
+    if not against:
+        return None
+    rule = G2P_HETERONYM_DISPUTED if against > len(opinions) - against else G2P_HETERONYM_UNCERTAIN
+    said = "; ".join(f"{o.source}: {o.reading}{'' if o.agrees else ' (against)'}" for o in opinions)
+    return G2PFlag(rule, word.text, word.phonemes, detail=f"fed {word.phonemes}; {said}")
 
 
 def lower_words(text: str, words: Sequence[str] | set[str]) -> str:
