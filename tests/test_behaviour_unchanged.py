@@ -3,8 +3,10 @@ engines, every MOS judge, through the CLI) gives the same wavs (sha256) and the 
 ``audio_quality``/``audio_words`` rows, timings aside, as a stored snapshot
 (``tests/data/behaviour_golden*.json``, one per kind of machine seen: Whisper's last digits
 differ between machines); on a machine none was taken on, the same decisions as one of them
-(everything but the recognizers' texts, confidences and word times: ``helpers.behaviour``), and
-the run's snapshot is written beside the test's temporary files for adding
+(everything but the recognizers' texts, confidences and word times: ``helpers.behaviour``), or
+failing that the same judgments (a CPU whose int8 kernels give other wav bytes: every verdict,
+rule, keep, tier and reason equal, the figures measured from the audio left out), and the run's
+snapshot is written beside the test's temporary files for adding
 (``cd tests && python -m helpers.behaviour URL``). A deliberate behaviour change takes a new
 snapshot and deletes the others in the same commit (other machines add theirs back)."""
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 import math
 import warnings
 
-from helpers.behaviour import decisions, load_goldens, run_and_snapshot, write_snapshot
+from helpers.behaviour import decisions, judgments, load_goldens, run_and_snapshot, write_snapshot
 
 
 def _differences(expected, actual, where="") -> list[str]:
@@ -46,12 +48,18 @@ def test_generate_and_validate_outputs_match_the_snapshot(tmp_path, database_url
         return
     written = tmp_path / "behaviour_snapshot.json"
     write_snapshot(actual, written)
-    by_decisions = {name: _differences(decisions(golden), decisions(actual)) for name, golden in goldens.items()}
-    nearest = min(by_decisions, key=lambda name: len(by_decisions[name]))
-    differences = by_decisions[nearest]
-    assert not differences, f"decisions differ from {nearest} (this run: {written}):\n" + "\n".join(differences[:40])
-    warnings.warn(
-        f"no stored snapshot was taken on this machine: the decisions equal {nearest}, the recognizers' "
-        f"texts, confidences and word times differ (this run: {written})",
-        stacklevel=1,
-    )
+    for level, view, differ in (
+        (decisions, "decisions", "the recognizers' texts, confidences and word times differ"),
+        (judgments, "judgments", "so do the wav bytes and the figures measured from the audio"),
+    ):
+        by_name = {name: _differences(level(golden), level(actual)) for name, golden in goldens.items()}
+        nearest = min(by_name, key=lambda name: len(by_name[name]))
+        if not by_name[nearest]:
+            warnings.warn(
+                f"no stored snapshot was taken on this machine: the {view} equal {nearest}; {differ} "
+                f"(this run: {written})",
+                stacklevel=1,
+            )
+            return
+    differences = by_name[nearest]
+    assert not differences, f"judgments differ from {nearest} (this run: {written}):\n" + "\n".join(differences[:40])

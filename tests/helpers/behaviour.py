@@ -43,8 +43,12 @@ def cpu_vendor() -> str:
 
 
 def cpu_kind() -> str:
-    """The vendor, with ``-avx512_vnni`` where the CPU has that instruction set."""
-    return cpu_vendor() + ("-avx512_vnni" if "avx512_vnni" in _cpuinfo("flags").split() else "")
+    """The vendor, with ``-avx512_vnni`` where the CPU has that instruction set, ``-avx2`` where it
+    has no AVX-512 at all (the int8 kernels differ, and so do the wav bytes)."""
+    flags = _cpuinfo("flags").split()
+    if "avx512_vnni" in flags:
+        return cpu_vendor() + "-avx512_vnni"
+    return cpu_vendor() + ("" if "avx512f" in flags else "-avx2")
 
 
 GOLDEN_DIR = REPO_ROOT / "tests" / "data"
@@ -57,6 +61,16 @@ RECOGNIZER_LEVEL = {
     "primary_text", "secondary_text", "primary_conf_mean", "primary_conf_min", "primary_conf_calibrated",
     "secondary_conf_mean", "secondary_conf_min", "secondary_conf_calibrated", "clip_checks",
     "confidence", "start_s", "end_s",
+}  # fmt: skip
+# Columns measured from the audio samples: Kokoro's int8 ONNX kernels round differently on CPUs
+# with and without AVX-512, so the wav bytes (and every figure read off them) differ between such
+# machines while every judgment stays: left out of ``judgments``.
+AUDIO_LEVEL = {
+    "file_hash", "clipping_pct", "dynamic_range_db", "energy_std", "peak_amplitude", "rms_db", "silence_pct",
+    "spectral_centroid_hz", "spectral_rolloff_hz", "zero_crossing_rate", "speaker_similarity", "composite_mos",
+    "mos_distillmos", "mos_dnsmos_bak", "mos_dnsmos_ovrl", "mos_dnsmos_p808", "mos_dnsmos_sig", "mos_nisqa",
+    "mos_nisqa_col", "mos_nisqa_dis", "mos_nisqa_loud", "mos_nisqa_noi", "mos_scoreq_natural",
+    "mos_scoreq_synthetic", "mos_utmosv2", "word_times", "duration_s",
 }  # fmt: skip
 # Columns that hold wall-clock times or run bookkeeping, not behaviour.
 # ``fingerprints`` records what produced each group (code hashes included): bookkeeping too.
@@ -128,6 +142,22 @@ def decisions(snapshot: dict) -> dict:
             for table in ("audio_quality", "audio_words")
         },
     }
+
+
+def judgments(snapshot: dict) -> dict:
+    """``decisions`` without the wav hashes and the ``AUDIO_LEVEL`` columns: what was fed, heard
+    and judged (verdicts, rules, keep, tier, reasons, error rates)."""
+    kept = decisions(snapshot)
+    path_of = {row["file_hash"]: row["path"] for row in kept["audio_quality"]}
+    words = sorted(kept["audio_words"], key=lambda row: (path_of.get(row["file_hash"], ""), row["word_index"]))
+    return {
+        "audio_quality": [_without_audio(row) for row in kept["audio_quality"]],
+        "audio_words": [{"path": path_of.get(row["file_hash"]), **_without_audio(row)} for row in words],
+    }
+
+
+def _without_audio(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in AUDIO_LEVEL}
 
 
 def write_snapshot(snapshot: dict, path: Path) -> None:
