@@ -17,8 +17,8 @@ Whisper's decoder writes a repeated short word once ("where it it had been" as "
 been"): its language model outweighs one extra syllable. So each clip is also read with the decoder
 forced (``_ForcedReader.repeats``): at the few places where the label's next word is least
 probable, the label is scored against the label with the word, or it and the word before, said twice; the
-log-likelihood ratios are kept as ``Transcript.repeats`` and the verdicts count a ratio above 0
-(the recognizer prefers hearing the words twice; ``Thresholds.repeat_min_llr`` moves that line)
+log-likelihood ratios are kept as ``Transcript.repeats`` and the verdicts count a ratio above
+``Thresholds.repeat_min_llr`` (-2.5: the recognizer finds hearing the words twice nearly as likely)
 like extra words it heard (``verdicts.repeats``; ``check_repeats=False``: never).
 
 A multilingual model (Whisper base, not tiny.en) also listens again to each run of the label in

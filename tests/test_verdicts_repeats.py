@@ -15,7 +15,8 @@ LABEL = "nor did Alice think it so very much"
 IT = LABEL.split().index("it")
 FOUND = ForcedRepeat(IT, IT, 2.5)
 PHRASE = ForcedRepeat(IT - 1, IT, 1.2)  # "think it think it"
-NOT_FOUND = ForcedRepeat(IT, IT, -0.4)
+NOT_FOUND = ForcedRepeat(IT, IT, -4.0)  # below the default line (-2.5)
+NEAR = ForcedRepeat(IT, IT, -1.2)  # the label likelier, but by less than the default line
 
 
 def _heard(text: str = LABEL, repeats: tuple[ForcedRepeat, ...] | None = ()) -> Hypothesis:
@@ -87,13 +88,18 @@ def test_a_forced_repeat_at_another_place_than_a_free_row_gets_its_own_row() -> 
 
 
 def test_the_ratio_line_is_a_threshold() -> None:
-    """``repeat_min_llr`` moves the line: -0.4 is not a repeat at 0, it is at -1, and 2.5 is not at 3."""
+    """``repeat_min_llr`` moves the line: -4 is not a repeat at the default (-2.5), it is at -5;
+    -1.2 is one at the default and not at 0; 2.5 is not at 3."""
     from verdicts.keep import Thresholds
 
-    def rows(repeat: ForcedRepeat, line: float) -> list[str]:
-        result = judge_words(LABEL, _heard(repeats=(repeat,)), None, Thresholds(repeat_min_llr=line))
+    def rows(repeat: ForcedRepeat, line: float | None = None) -> list[str]:
+        thresholds = Thresholds() if line is None else Thresholds(repeat_min_llr=line)
+        result = judge_words(LABEL, _heard(repeats=(repeat,)), None, thresholds)
         return [i.rule for i in result.insertions]
 
-    assert rows(NOT_FOUND, 0.0) == []
-    assert rows(NOT_FOUND, -1.0) == ["insertion.repeat_forced"]
+    assert Thresholds().repeat_min_llr == -2.5
+    assert rows(NOT_FOUND) == []
+    assert rows(NOT_FOUND, -5.0) == ["insertion.repeat_forced"]
+    assert rows(NEAR) == ["insertion.repeat_forced"]
+    assert rows(NEAR, 0.0) == []
     assert rows(FOUND, 3.0) == []

@@ -35,8 +35,10 @@ class Thresholds:
     # forced to read the label, gives the label word at least this probability (None: rule off).
     label_plausible_min: float | None = 0.1
     # A word or two said twice counts as heard when an engine, forced to choose, gives the doubled
-    # reading a log-likelihood ratio to the label above this (nats; 0: the likelier reading).
-    repeat_min_llr: float = 0.0
+    # reading a log-likelihood ratio to the label above this (nats; 0: the likelier reading). -2.5:
+    # clean speech stays below -3.3 (whole Alice, 532 transcripts; two detection draws, 400: -5.3),
+    # while short repeated words an engine prefers to hear once sit at -1 to -2.6 (BENCHMARKS.md).
+    repeat_min_llr: float = -2.5
 
 
 # --- reason ids (audio_quality.reject_reasons) --------------------------------------------------

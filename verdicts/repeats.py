@@ -3,8 +3,8 @@
 Whisper's decoder writes "where it it had been" as "where it had been": one extra short word
 does not outweigh its language model. Forced to score the label against the label with a word
 (or two) said twice (``Hypothesis.repeats``, a log-likelihood ratio per doubled reading), it
-can prefer the doubled one. Such a finding (a ratio above ``min_llr``:
-``Thresholds.repeat_min_llr``, 0 by default) counts like extra words the engine heard at that
+can prefer the doubled one, or nearly. Such a finding (a ratio above ``min_llr``:
+``Thresholds.repeat_min_llr``, -2.5 by default) counts like extra words the engine heard at that
 place: with the insertion rows the free transcripts gave, each place gets one row, and an
 engine that heard extra words there in its free transcript needs no forced finding.
 
