@@ -24,28 +24,20 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from helpers.cpu import cpuinfo
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALICE = REPO_ROOT / "data" / "books" / "alice.txt"
 
 
-def _cpuinfo(field: str) -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith(field):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
-
-
 def cpu_vendor() -> str:
-    return _cpuinfo("vendor_id") or "unknown"
+    return cpuinfo("vendor_id") or "unknown"
 
 
 def cpu_kind() -> str:
     """The vendor, with ``-avx512_vnni`` where the CPU has that instruction set, ``-avx2`` where it
     has no AVX-512 at all (the int8 kernels differ, and so do the wav bytes)."""
-    flags = _cpuinfo("flags").split()
+    flags = cpuinfo("flags").split()
     if "avx512_vnni" in flags:
         return cpu_vendor() + "-avx512_vnni"
     return cpu_vendor() + ("" if "avx512f" in flags else "-avx2")
