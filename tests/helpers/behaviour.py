@@ -24,7 +24,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from helpers.cpu import cpuinfo
+from helpers.cpu import FLAGS, WITHOUT_AVX512, cpuinfo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ALICE = REPO_ROOT / "data" / "books" / "alice.txt"
@@ -37,10 +37,9 @@ def cpu_vendor() -> str:
 def cpu_kind() -> str:
     """The vendor, with ``-avx512_vnni`` where the CPU has that instruction set, ``-avx2`` where it
     has no AVX-512 at all (the int8 kernels differ, and so do the wav bytes)."""
-    flags = cpuinfo("flags").split()
-    if "avx512_vnni" in flags:
+    if "avx512_vnni" in FLAGS:
         return cpu_vendor() + "-avx512_vnni"
-    return cpu_vendor() + ("" if "avx512f" in flags else "-avx2")
+    return cpu_vendor() + ("-avx2" if WITHOUT_AVX512 else "")
 
 
 GOLDEN_DIR = REPO_ROOT / "tests" / "data"

@@ -18,4 +18,5 @@ def cpuinfo(field: str) -> str:
 # Kokoro's int8 ONNX kernels give other wav bytes on a CPU without AVX-512 (AMD EPYC family 25
 # model 1, seen at stop 32): the recognizers then hear a few clips otherwise. Tests whose outcome
 # rests on one recognizer reading of one clip are expected to fail there (README "Tests").
-WITHOUT_AVX512 = bool(cpuinfo("flags")) and "avx512f" not in cpuinfo("flags").split()
+FLAGS = frozenset(cpuinfo("flags").split())
+WITHOUT_AVX512 = bool(FLAGS) and "avx512f" not in FLAGS
