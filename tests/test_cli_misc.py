@@ -18,6 +18,7 @@ def test_doctor_reports_every_component_without_crashing(database_url):
     assert checks["G2P"].ok, checks["G2P"].detail
     taggers = checks["G2P heteronym taggers"]
     assert taggers.ok and taggers.detail.count("ɹˈid") == 2 and "gruut" in taggers.detail
+    assert "perfects parsed: read" in taggers.detail
     assert checks["database"].ok and "PostgreSQL" in checks["database"].detail
     # The torch backend's default weights: rebuilt from the int8 ONNX by `pipeline assets`.
     torch_weights = checks["kokoro torch weights"]

