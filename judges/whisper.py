@@ -35,6 +35,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -348,32 +349,53 @@ class _ForcedReader:
             at += len(word_tokens)
         return tuple(out)
 
-    def repeats(self, label: str) -> tuple[ForcedRepeat, ...]:
-        """The label against doubled readings of it, after ``REPEAT_PROMPT``: at the
-        ``REPEAT_PLACES`` places where the forced label's next word is least probable, the word
-        said twice and the word with the one before it said twice. Each reading's log-likelihood
-        ratio to the label (sum of token log probabilities; the readings share the tokens before
-        the repeat)."""
+    def _label_after_prompt(self, label: str) -> _PromptedLabel | None:
         words = label.translate(_ASCII_TYPOGRAPHY).split()
         per_word = self._word_tokens(words)
         if len(words) < 2 or not all(per_word):
-            return ()
+            return None
         prompt = [self._tokenizer.sot_prev, *self._tokenizer.encode(" " + REPEAT_PROMPT)]
-        label_probs = self._token_probs([t for ws in per_word for t in ws], prompt)
-        label_score = _log_likelihood(label_probs)
+        probs = self._token_probs([t for ws in per_word for t in ws], prompt)
         firsts = list(itertools.accumulate((len(ws) for ws in per_word), initial=0))
-        places = sorted(
-            (k for k in range(len(words) - 1) if _has_letters(words[k])), key=lambda k: label_probs[firsts[k + 1]]
-        )[:REPEAT_PLACES]
+        order = sorted((k for k in range(len(words) - 1) if _has_letters(words[k])), key=lambda k: probs[firsts[k + 1]])
+        return _PromptedLabel(words, per_word, prompt, _log_likelihood(probs), order)
+
+    def repeat_order(self, label: str) -> list[int]:
+        """The places a repetition is looked for, most suspect first: label words (indices)
+        with letters, by the forced label's probability of the next word's first token."""
+        prompted = self._label_after_prompt(label)
+        return prompted.order if prompted else []
+
+    def repeats(self, label: str, places: int | None = REPEAT_PLACES) -> tuple[ForcedRepeat, ...]:
+        """The label against doubled readings of it, after ``REPEAT_PROMPT``: at the first
+        ``places`` places of ``repeat_order`` (None: every place), the word said twice and the
+        word with the one before it said twice. Each reading's log-likelihood ratio to the label
+        (sum of token log probabilities; the readings share the tokens before the repeat)."""
+        prompted = self._label_after_prompt(label)
+        if prompted is None:
+            return ()
+        words, per_word = prompted.words, prompted.per_word
         out = []
-        for last in sorted(places):
+        for last in sorted(prompted.order[:places]):
             for first in (last, last - 1):
                 if first < 0 or not _has_letters(words[first]):
                     continue
                 doubled = per_word[: last + 1] + per_word[first : last + 1] + per_word[last + 1 :]
-                score = _log_likelihood(self._token_probs([t for ws in doubled for t in ws], prompt))
-                out.append(ForcedRepeat(first, last, round(score - label_score, 3)))
+                score = _log_likelihood(self._token_probs([t for ws in doubled for t in ws], prompted.prompt))
+                out.append(ForcedRepeat(first, last, round(score - prompted.score, 3)))
         return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class _PromptedLabel:
+    """A label read forced after ``REPEAT_PROMPT``: its words, their tokens, the prompt's tokens,
+    the label's log-likelihood and the places to test for a repetition, most suspect first."""
+
+    words: list[str]
+    per_word: list[list[int]]
+    prompt: list[int]
+    score: float
+    order: list[int]
 
 
 def _log_likelihood(probs: Sequence[float]) -> float:
