@@ -120,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
                     for w in (*result.words, *result.insertions)
                     if w.verdict in (*COUNTED_VERDICTS, "insertion")
                 ],
+                "explained": [
+                    (w.label_word, w.primary_word, w.secondary_word, w.rule)
+                    for w in result.words
+                    if w.verdict not in (*COUNTED_VERDICTS, "pass")
+                ],
             }
         )
     print("| kind | clips | not kept (now) | not kept (log) | flagged at the fault word | reasons (now) |")

@@ -930,8 +930,61 @@ WEAK_FORM_CASES = [
     ("he was an antagonist", None, "he was and antagonist", "he was and antagonist", {"an": "tts_failure"}),
 ]
 
+# a final t or d at a word boundary, where running speech hides it
+TD_BOUNDARY_CASES = [
+    # a d heard after a consonant, before a consonant: "save the" / "saved the"
+    (
+        "not a soul there save the two",
+        ("nˈɑt", "ɐ", "sˈOl", "ðˈɛɹ", "sˈAv", "ðə", "tˈu"),
+        "not a soul there saved the two",
+        "not a soul there saved the two",
+        {"save": "homophone.td_boundary"},
+    ),
+    # a t dropped from a cluster before a consonant: "walked to" / "walk to", one engine wrong
+    (
+        "they walked to town",
+        ("ðA", "wˈɔkt", "tə", "tˈWn"),
+        "they walk to town",
+        "they walked to town",
+        {"walked": "stt_error"},
+    ),
+    (
+        "they walked to town",
+        ("ðA", "wˈɔkt", "tə", "tˈWn"),
+        "they walk to town",
+        "they walk to town",
+        {"walked": "homophone.td_boundary"},
+    ),
+    # before a vowel the d is heard: a failure
+    (
+        "save all of them",
+        ("sˈAv", "ˈɔl", "ʌv", "ðɛm"),
+        "saved all of them",
+        "saved all of them",
+        {"save": "tts_failure"},
+    ),
+    # a comma is a pause: a failure
+    (
+        "save, the two said",
+        ("sˈAv,", "ðə", "tˈu", "sˈɛd"),
+        "saved the two said",
+        "saved the two said",
+        {"save,": "tts_failure"},
+    ),
+    # a syllable is never dropped: "wanted to" heard "want to"
+    (
+        "they wanted to go",
+        ("ðA", "wˈɑntɪd", "tə", "ɡˈO"),
+        "they want to go",
+        "they want to go",
+        {"wanted": "tts_failure"},
+    ),
+]
 
-@pytest.mark.parametrize(("label", "fed", "p_text", "s_text", "expected"), WORD_BOUNDARY_CASES + WEAK_FORM_CASES)
+
+@pytest.mark.parametrize(
+    ("label", "fed", "p_text", "s_text", "expected"), WORD_BOUNDARY_CASES + WEAK_FORM_CASES + TD_BOUNDARY_CASES
+)
 def test_words_heard_as_the_fed_sounds(label, fed, p_text, s_text, expected, lexicon: Lexicon) -> None:
     primary = Hypothesis("p", p_text)
     secondary = Hypothesis("s", s_text) if s_text is not None else None
@@ -940,7 +993,7 @@ def test_words_heard_as_the_fed_sounds(label, fed, p_text, s_text, expected, lex
     assert got.keys() == expected.keys()
     for word, rule in expected.items():
         assert got[word].startswith(rule), (word, got[word])
-    assert result.summary.keep is all(r.startswith(("compound", "homophone")) for r in expected.values())
+    assert result.summary.keep is all(r.startswith(("compound", "homophone", "stt_error")) for r in expected.values())
 
 
 def test_empty_reference_and_empty_hypothesis(lexicon: Lexicon) -> None:

@@ -18,10 +18,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 
 from verdicts import rule_ids as ids
+from verdicts.connected_speech import td_at_boundary
 from verdicts.languages import SameSound, foreign_runs, heard_in_language
 from verdicts.lexicon import Lexicon, default_lexicon
 from verdicts.names import COUNTED_VERDICTS, INSERTION, Verdict
 from verdicts.normalize import Normalized, normalize
+from verdicts.phonemes import in_fed_accent
 from verdicts.reading import EngineReading, InsertedTokens, read_engine
 from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
 from verdicts.repeats import with_forced_repeats
@@ -332,7 +334,7 @@ def judge_words(
 
     if fed is not None:
         rows = _boundaries_moved(rows, heard, fed, lexicon)
-        rows = _weak_forms_heard(rows, heard, fed, lexicon)
+        rows = _heard_in_connected_speech(rows, heard, fed, lexicon)
     insertions = with_forced_repeats(
         _insertions(ref, p, s, set(markup_anchor), split), ref.words, primary, secondary, thresholds.repeat_min_llr
     )
@@ -386,30 +388,47 @@ def _boundaries_moved(
 
 
 _WEAK_FORM = Explanation(Verdict.HOMOPHONE.value, ids.HOMOPHONE_WEAK_FORM)
+_TD_AT_BOUNDARY = Explanation(Verdict.HOMOPHONE.value, ids.HOMOPHONE_TD_BOUNDARY)
 
 
-def _weak_forms_heard(
+def _heard_in_connected_speech(
     rows: list[WordVerdict],
     heard: Mapping[int, tuple[_Heard, ...]],
     fed: Sequence[str],
     lexicon: Lexicon,
 ) -> list[WordVerdict]:
-    """``rows`` with each counted function word that every engine heard as one other function
-    word whose weak form sounds like it (``verdicts.weak_forms``: "an" heard "and", "of" heard
-    "a") made ``homophone.weak_form``, when the label words on either side are not counted: a
-    reduction is one word's; two neighbours both heard wrong (a swap, "of a" said "a of") stay
-    failures."""
+    """``rows`` with each counted word that every engine heard as one other word that running
+    speech makes sound alike, when the label words on either side are not counted (what connected
+    speech changes is one word's; two neighbours both heard wrong, a swap, "of a" said "a of",
+    stay failures):
+
+    * a function word heard as another function word whose weak form sounds like it
+      (``verdicts.weak_forms``: "an" heard "and", "of" heard "a"): ``homophone.weak_form``;
+    * a word heard with a final t or d added or dropped before a consonant
+      (``verdicts.connected_speech``: "save the" heard "saved the"): ``homophone.td_boundary``."""
     counted = {r.index for r in rows if r.verdict in COUNTED_VERDICTS}
     out = list(rows)
     for k, row in enumerate(out):
         if row.index not in counted or row.index not in heard or {row.index - 1, row.index + 1} & counted:
             continue
         said = [tuple(t for _, t in engine if t) for engine in heard[row.index]]
-        if all(len(words) == 1 for words in said) and weak_forms_collide(
-            row.norm_word, [words[0] for words in said], fed[row.index], lexicon
-        ):
+        if not all(len(words) == 1 for words in said):
+            continue
+        words = [w[0] for w in said]
+        if weak_forms_collide(row.norm_word, words, fed[row.index], lexicon):
             out[k] = replace(row, verdict=_WEAK_FORM.verdict, rule=_WEAK_FORM.rule)
+        elif _td_heard(fed, row.index, words, lexicon):
+            out[k] = replace(row, verdict=_TD_AT_BOUNDARY.verdict, rule=_TD_AT_BOUNDARY.rule)
     return out
+
+
+def _td_heard(fed: Sequence[str], index: int, words: Sequence[str], lexicon: Lexicon) -> bool:
+    """Every engine's word is the label word's fed sound with a final t or d added or dropped
+    where connected speech hides it (before the next label word)."""
+    following = fed[index + 1] if index + 1 < len(fed) else None
+    return bool(fed[index]) and all(
+        td_at_boundary(fed[index], following, in_fed_accent(fed[index], lexicon.pronounce((word,)))) for word in words
+    )
 
 
 def _sounding_run(

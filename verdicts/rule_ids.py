@@ -49,6 +49,9 @@ HOMOPHONE_G2P = "homophone.g2p"
 # A function word every engine heard as another function word whose weak form sounds like it ("an"
 # heard "and", "have" heard "of"): a listener's grammar tells them apart, not the sound.
 HOMOPHONE_WEAK_FORM = "homophone.weak_form"
+# A word every engine heard with a final t or d added or dropped, where running speech hides it:
+# after a consonant, before a word that starts with one ("save the" heard "saved the").
+HOMOPHONE_TD_BOUNDARY = "homophone.td_boundary"
 SPELLING_VARIANT_LIST = "spelling_variant.list"
 SPELLING_VARIANT_OUR_OR = "spelling_variant.our_or"
 SPELLING_VARIANT_ISE_IZE = "spelling_variant.ise_ize"
