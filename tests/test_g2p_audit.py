@@ -20,6 +20,7 @@ from pipeline.tts.g2p_audit import (
     G2PAuditor,
     heteronym_reading,
     lower_words,
+    word_shaped,
 )
 
 
@@ -43,7 +44,22 @@ LETTER_SPELLING = [
     ("EAT ME", set(), "EAT ME"),  # misaki reads this ME as a word already
     ("The BBC and the FBI reported it.", set(), "The BBC and the FBI reported it."),  # acronyms: no dictionary word
     ("I said so.", set(), "I said so."),  # one letter is a letter
+    # names in capitals: no lexicon knows them, but they are shaped like words, not initialisms
+    (
+        "“Very truly yours, “IRENE NORTON, née ADLER.”",
+        {"IRENE", "NORTON", "ADLER"},
+        "“Very truly yours, “irene norton, née adler.”",
+    ),
 ]
+
+
+@pytest.mark.parametrize(
+    ("word", "shaped"),
+    [("IRENE", True), ("ADLER", True), ("STRAUSS", True), ("BBC", False), ("HTML", False), ("USSR", False),
+     ("IEEE", False), ("FBI", False)],
+)  # fmt: skip
+def test_word_shaped_tells_names_from_initialisms(word, shaped):
+    assert word_shaped(word) is shaped
 
 
 def test_a_lower_case_word_read_letter_by_letter_is_an_unfixed_finding(auditor):

@@ -6,8 +6,11 @@ Rules (ids are constants; every flag of a clip is stored with it, ``g2p_flags``)
   form is a dictionary word ("DRINK ME" -> "ɛm-i"). ALL-CAPS words are fixed by default: the word
   is read in lower case (``fixed`` True on the flag); ``keep_caps`` opts out. A word in lower or
   title case read letter by letter (a lexicon entry or phoneme override gone wrong) cannot be fixed
-  that way and stays a finding. Acronyms (no lower-case dictionary entry: "BBC") are meant to be
-  spelled and are not flagged.
+  that way and stays a finding. An ALL-CAPS word no lexicon knows is a name or a word when it is
+  shaped like one (``word_shaped``: four letters or more, two vowels or more, no more than three
+  consonants together at either end, no three vowels together: "IRENE NORTON, née ADLER" in a
+  letter's signature), and is fixed the same way; initialisms ("BBC", "HTML", "USSR") are meant
+  to be spelled and are not flagged.
 * ``g2p.no_phonemes``: a word with letters or digits that got no phonemes at all (silent).
 * ``g2p.unknown_marker``: misaki's unknown marker (``❓``) inside a word's phonemes.
 * ``g2p.out_of_vocab``: phoneme symbols Kokoro's vocabulary lacks (the model skips them).
@@ -136,6 +139,27 @@ def heteronym_reading(word: str, phonemes: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+_VOWEL_LETTERS = frozenset("aeiouy")
+
+
+def word_shaped(word: str) -> bool:
+    """Whether the letters of ``word`` read as a word rather than as an initialism: four or more
+    letters, two or more vowels (a e i o u y), no more than three consonants together at either
+    end (English allows "str", "ngth") and no three vowels together ("Irene", "Norton", "Adler",
+    "Strauss" yes; "BBC", "HTML", "USSR", "IEEE" no)."""
+    letters = word.lower()
+    if len(letters) < 4 or not letters.isalpha():
+        return False
+    shape = "".join("v" if ch in _VOWEL_LETTERS else "c" for ch in letters)
+    return (
+        shape.count("v") >= 2
+        and "c" in shape
+        and not shape.startswith("cccc")
+        and not shape.endswith("cccc")
+        and "vvv" not in shape
+    )
+
+
 def out_of_vocab(phonemes: str, vocab: Iterable[str] | None = None) -> str:
     """The symbols of ``phonemes`` Kokoro's vocabulary lacks (in order, each once)."""
     known = set(vocab if vocab is not None else kokoro_config()["vocab"])
@@ -182,10 +206,11 @@ class G2PAuditor:
         return any(word in table for table in self._dictionary)
 
     def is_letter_spelling(self, word: str, phonemes: str) -> bool:
-        """``phonemes`` spell ``word`` letter by letter and ``word.lower()`` is a word."""
+        """``phonemes`` spell ``word`` letter by letter and ``word.lower()`` is a word, or ``word``
+        is an ALL-CAPS word shaped like one (a name: ``word_shaped``)."""
         if len(word) < 2 or not (word.isascii() and word.isalpha()):
             return False
-        if not self.in_dictionary(word.lower()):
+        if not (self.in_dictionary(word.lower()) or (word.isupper() and word_shaped(word))):
             return False
         spelled = "".join(self._letters.get(c) or "?" for c in word.upper())
         return "".join(phonemes.translate(_STRESS).split()) == spelled.translate(_STRESS)
