@@ -67,6 +67,7 @@ def build_asr(name: str, settings: Settings) -> ASRJudge:
                 device=settings.asr_device,
                 threads=settings.asr_threads,
                 check_repeats=settings.check_repeats,
+                repeat_places=settings.repeat_places,
             )
         model_dir = settings.whisper_model or AssetPaths(settings.cache_dir).whisper_base
         if settings.whisper_model is None:
@@ -79,6 +80,7 @@ def build_asr(name: str, settings: Settings) -> ASRJudge:
             device=settings.asr_device,
             threads=settings.asr_threads,
             check_repeats=settings.check_repeats,
+            repeat_places=settings.repeat_places,
         )
     if name == "parakeet":
         from judges.parakeet import ParakeetJudge

@@ -58,13 +58,17 @@ LISTEN_BEAM = 5  # a second listen is a second or two of audio: beam search cost
 LISTENS = f"language-runs-v1-beam{LISTEN_BEAM}"  # in the decoding fingerprint: what a second listen is
 # Places of the label tested for a repetition: those where the forced label's next word is least
 # probable (a repeated word makes the word after it unexpected). Each gets two readings: the word
-# said twice, and the word with the one before it said twice.
+# said twice, and the word with the one before it said twice. ``Settings.repeat_places`` (0: all).
 REPEAT_PLACES = 3
 # Said before the forced readings (Whisper's previous-text prompt): disfluent speech written
 # verbatim, so that the decoder's prior does not rule a repetition out before the audio is heard.
 # The same prompt precedes the label and the doubled readings, so it cancels where they agree.
 REPEAT_PROMPT = "Um, I I mean, the the thing is, we we went to to the store, and and, uh, it was was closed."
-REPEATS = f"forced-repeats-v1-places{REPEAT_PLACES}"  # in the decoding fingerprint
+
+
+def repeats_fingerprint(places: int) -> str:
+    """What the repeat check is, in the decoding fingerprint (0 places: every place)."""
+    return f"forced-repeats-v1-places{places or 'all'}"
 
 
 class WhisperJudge(ASRJudge):
@@ -83,6 +87,7 @@ class WhisperJudge(ASRJudge):
         batch_size: int = 1,
         listen_languages: bool = True,
         check_repeats: bool = True,
+        repeat_places: int = REPEAT_PLACES,
     ) -> None:
         super().__init__(name=name, device=device, threads=threads, batch_size=batch_size)
         self.model = str(model)
@@ -91,6 +96,7 @@ class WhisperJudge(ASRJudge):
         self.beam_size = beam_size
         self.listen_languages = listen_languages
         self.check_repeats = check_repeats
+        self.repeat_places = repeat_places
         self._tokenizer_for_labels: Any = None
         self._multilingual: bool | None = None
 
@@ -146,7 +152,7 @@ class WhisperJudge(ASRJudge):
             "condition_on_previous_text": False,
             "vad_filter": False,
             **({"listens": LISTENS} if self.listens else {}),
-            **({"repeats": REPEATS} if self.check_repeats else {}),
+            **({"repeats": repeats_fingerprint(self.repeat_places)} if self.check_repeats else {}),
             "label_scoring": "forced-align-v2",  # label_probs where the transcript differs from the label
         }
 
@@ -240,7 +246,7 @@ class WhisperJudge(ASRJudge):
         if forced is None:
             return None, None
         label_probs = forced.word_probs(label) if misheard else None
-        return label_probs, forced.repeats(label) if self.check_repeats else None
+        return label_probs, forced.repeats(label, self.repeat_places or None) if self.check_repeats else None
 
     def _label_tokenizer(self) -> Any:
         """The model's BPE tokenizer for encoding a label. Decoding never needs the merge list,

@@ -123,6 +123,12 @@ class Settings(BaseSettings):
     check_repeats: bool = Field(
         True, description="Whisper engines also score doubled readings of the label (repeated words written once)"
     )
+    repeat_places: int = Field(
+        3,
+        ge=0,
+        description="Places of each label a Whisper engine tests for a repeated word, most suspect first"
+        " (0 = every place; each place is two forced reads)",
+    )
     escalate_wer: float = Field(_THRESHOLDS.escalate_wer, ge=0, description="Cascade: escalate when primary WER > this")
     escalate_confidence: float = Field(
         _THRESHOLDS.escalate_confidence,

@@ -60,3 +60,21 @@ def test_no_repeat_check_asks_nothing(clip) -> None:
     assert tx.repeats is None and tx.error is None
     judge.teardown()
     assert "repeats" in WhisperJudge(whisper_tiny_en_dir()).decoding
+
+
+def test_the_number_of_places_tested_is_a_setting(clip) -> None:
+    """``repeat_places``: the first places of ``repeat_order`` (0: every place), each with its one or
+    two doubled readings; the decoding fingerprint names the number."""
+    judge = WhisperJudge(whisper_tiny_en_dir(), name="whisper-tiny", repeat_places=0)
+    assert judge.decoding["repeats"].endswith("placesall")
+    assert WhisperJudge(whisper_tiny_en_dir()).decoding["repeats"].endswith("places3")
+    judge.setup()
+    (every,) = judge.judge_batch([AudioItem("k", clip, LABEL)])
+    with threadpool_limits(limits=1, user_api="blas"):
+        forced = _ForcedReader.of(judge._model, judge._label_tokenizer, load_audio(clip, WHISPER_SAMPLE_RATE))
+        order = forced.repeat_order(LABEL)
+        first_two = forced.repeats(LABEL, places=2)
+    judge.teardown()
+    assert {r.last for r in every.repeats} == set(order) and len(order) == len(LABEL.split()) - 1
+    assert {r.last for r in first_two} == set(order[:2])
+    assert set(first_two) <= set(every.repeats)
