@@ -42,6 +42,7 @@ RECORDED_G2P = {
     "itwas": "ˈɪtwəz",
     "lacie": "lˈAsi",
     "beroful": "bᵻɹˈOfᵊl",
+    "née": "nˈA",
 }
 
 
@@ -930,6 +931,20 @@ WEAK_FORM_CASES = [
     ("he was an antagonist", None, "he was and antagonist", "he was and antagonist", {"an": "tts_failure"}),
 ]
 
+# heard as a word whose pronunciation is exactly the fed sound
+AS_FED_CASES = [
+    # "née" folds to "nee" (ni); Kokoro was fed nˈA, and "nay" is nA
+    (
+        "Irene Norton, née Adler",
+        ("ˈIɹiːn", "nˈɔːtən,", "nˈA", "ˈadlə"),
+        "Irene Norton, nay Adler",
+        "Irene Norton, nay Adler",
+        {"née": "homophone.as_fed"},
+    ),
+    # "lead" fed as the verb: "led" is another sound
+    ("they lead the way", ("ðA", "lˈid", "ðə", "wˈA"), "they led the way", "they led the way", {"lead": "tts_failure"}),
+]
+
 # a final t or d at a word boundary, where running speech hides it
 TD_BOUNDARY_CASES = [
     # a d heard after a consonant, before a consonant: "save the" / "saved the"
@@ -983,7 +998,8 @@ TD_BOUNDARY_CASES = [
 
 
 @pytest.mark.parametrize(
-    ("label", "fed", "p_text", "s_text", "expected"), WORD_BOUNDARY_CASES + WEAK_FORM_CASES + TD_BOUNDARY_CASES
+    ("label", "fed", "p_text", "s_text", "expected"),
+    WORD_BOUNDARY_CASES + WEAK_FORM_CASES + AS_FED_CASES + TD_BOUNDARY_CASES,
 )
 def test_words_heard_as_the_fed_sounds(label, fed, p_text, s_text, expected, lexicon: Lexicon) -> None:
     primary = Hypothesis("p", p_text)

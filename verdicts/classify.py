@@ -23,7 +23,7 @@ from verdicts.languages import SameSound, foreign_runs, heard_in_language
 from verdicts.lexicon import Lexicon, default_lexicon
 from verdicts.names import COUNTED_VERDICTS, INSERTION, Verdict
 from verdicts.normalize import Normalized, normalize
-from verdicts.phonemes import in_fed_accent
+from verdicts.phonemes import clean, in_fed_accent
 from verdicts.reading import EngineReading, InsertedTokens, read_engine
 from verdicts.records import Explanation, FileVerdicts, Hypothesis, Insertion, Word, WordVerdict
 from verdicts.repeats import with_forced_repeats
@@ -334,7 +334,7 @@ def judge_words(
 
     if fed is not None:
         rows = _boundaries_moved(rows, heard, fed, lexicon)
-        rows = _heard_in_connected_speech(rows, heard, fed, lexicon)
+        rows = _heard_as_said(rows, heard, fed, lexicon)
     insertions = with_forced_repeats(
         _insertions(ref, p, s, set(markup_anchor), split), ref.words, primary, secondary, thresholds.repeat_min_llr
     )
@@ -389,19 +389,23 @@ def _boundaries_moved(
 
 _WEAK_FORM = Explanation(Verdict.HOMOPHONE.value, ids.HOMOPHONE_WEAK_FORM)
 _TD_AT_BOUNDARY = Explanation(Verdict.HOMOPHONE.value, ids.HOMOPHONE_TD_BOUNDARY)
+_AS_FED = Explanation(Verdict.HOMOPHONE.value, ids.HOMOPHONE_AS_FED)
+_BARE = re.compile(r"[^\w'’]|_")  # what is not part of a written word (quotes, markup underscores)
 
 
-def _heard_in_connected_speech(
+def _heard_as_said(
     rows: list[WordVerdict],
     heard: Mapping[int, tuple[_Heard, ...]],
     fed: Sequence[str],
     lexicon: Lexicon,
 ) -> list[WordVerdict]:
-    """``rows`` with each counted word that every engine heard as one other word that running
-    speech makes sound alike, when the label words on either side are not counted (what connected
-    speech changes is one word's; two neighbours both heard wrong, a swap, "of a" said "a of",
-    stay failures):
+    """``rows`` with each counted word that every engine heard as one other word that sounds like
+    what Kokoro said, when the label words on either side are not counted (a sound is one word's;
+    two neighbours both heard wrong, a swap, "of a" said "a of", stay failures):
 
+    * a word whose every heard word has a pronunciation that is exactly the fed sound ("née" fed
+      ``nˈA`` heard "nay", where the label's spelling, accents folded, reads ``ni``):
+      ``homophone.as_fed``;
     * a function word heard as another function word whose weak form sounds like it
       (``verdicts.weak_forms``: "an" heard "and", "of" heard "a"): ``homophone.weak_form``;
     * a word heard with a final t or d added or dropped before a consonant
@@ -415,11 +419,25 @@ def _heard_in_connected_speech(
         if not all(len(words) == 1 for words in said):
             continue
         words = [w[0] for w in said]
-        if weak_forms_collide(row.norm_word, words, fed[row.index], lexicon):
+        if _said_exactly(fed[row.index], row.label_word, words, lexicon):
+            out[k] = replace(row, verdict=_AS_FED.verdict, rule=_AS_FED.rule)
+        elif weak_forms_collide(row.norm_word, words, fed[row.index], lexicon):
             out[k] = replace(row, verdict=_WEAK_FORM.verdict, rule=_WEAK_FORM.rule)
         elif _td_heard(fed, row.index, words, lexicon):
             out[k] = replace(row, verdict=_TD_AT_BOUNDARY.verdict, rule=_TD_AT_BOUNDARY.rule)
     return out
+
+
+def _said_exactly(fed: str | None, label_word: str, words: Sequence[str], lexicon: Lexicon) -> bool:
+    """The fed sound is a reading of the label word as written (accents kept: "née" is ``nA``,
+    its folded "nee" ``ni``; letters fed for "go" are not), and every heard word has a
+    pronunciation (in the fed accent) that is that sound, symbol for symbol (stress aside): no
+    distance allowed, unlike a homophone the dictionaries list."""
+    sound = clean(fed or "")
+    written = _BARE.sub("", label_word).lower()
+    if not sound or not written or sound not in {clean(form) for form in lexicon.pronounce((written,))}:
+        return False
+    return all(sound in {clean(form) for form in in_fed_accent(fed or "", lexicon.pronounce((w,)))} for w in words)
 
 
 def _td_heard(fed: Sequence[str], index: int, words: Sequence[str], lexicon: Lexicon) -> bool:

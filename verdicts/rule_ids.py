@@ -52,6 +52,9 @@ HOMOPHONE_WEAK_FORM = "homophone.weak_form"
 # A word every engine heard with a final t or d added or dropped, where running speech hides it:
 # after a consonant, before a word that starts with one ("save the" heard "saved the").
 HOMOPHONE_TD_BOUNDARY = "homophone.td_boundary"
+# A word every engine heard as one whose pronunciation is the fed sound of the label word ("née" fed
+# nˈA heard "nay"), though the dictionaries do not list the two as alike.
+HOMOPHONE_AS_FED = "homophone.as_fed"
 SPELLING_VARIANT_LIST = "spelling_variant.list"
 SPELLING_VARIANT_OUR_OR = "spelling_variant.our_or"
 SPELLING_VARIANT_ISE_IZE = "spelling_variant.ise_ize"
