@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from judges.audio import load_audio
 from judges.base import AudioItem
-from judges.whisper import WHISPER_SAMPLE_RATE, WhisperJudge, _ForcedReader
+from judges.whisper import REPEAT_PLACES, WHISPER_SAMPLE_RATE, WhisperJudge, _ForcedReader
 from pipeline.assets import whisper_tiny_en_dir
 from pipeline.settings import Settings
 from pipeline.tts.engine import build_engine
@@ -68,6 +68,7 @@ def test_the_number_of_places_tested_is_a_setting(clip) -> None:
     judge = WhisperJudge(whisper_tiny_en_dir(), name="whisper-tiny", repeat_places=0)
     assert judge.decoding["repeats"].endswith("placesall")
     assert WhisperJudge(whisper_tiny_en_dir()).decoding["repeats"].endswith("places3")
+    assert Settings().repeat_places == REPEAT_PLACES  # the setting's default is the judge's
     judge.setup()
     (every,) = judge.judge_batch([AudioItem("k", clip, LABEL)])
     with threadpool_limits(limits=1, user_api="blas"):

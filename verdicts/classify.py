@@ -416,37 +416,32 @@ def _heard_as_said(
         if row.index not in counted or row.index not in heard or {row.index - 1, row.index + 1} & counted:
             continue
         said = [tuple(t for _, t in engine if t) for engine in heard[row.index]]
-        if not all(len(words) == 1 for words in said):
-            continue
+        sound = fed[row.index]
+        if not sound or not all(len(words) == 1 for words in said):
+            continue  # every rule below compares with the fed sound
         words = [w[0] for w in said]
-        if _said_exactly(fed[row.index], row.label_word, words, lexicon):
+        # each heard word's pronunciations in the fed accent, for the two rules that read them
+        forms = [in_fed_accent(sound, lexicon.pronounce((word,))) for word in words]
+        following = fed[row.index + 1] if row.index + 1 < len(fed) else None
+        if _said_exactly(sound, row.label_word, forms, lexicon):
             out[k] = replace(row, verdict=_AS_FED.verdict, rule=_AS_FED.rule)
-        elif weak_forms_collide(row.norm_word, words, fed[row.index], lexicon):
+        elif weak_forms_collide(row.norm_word, words, sound, lexicon):
             out[k] = replace(row, verdict=_WEAK_FORM.verdict, rule=_WEAK_FORM.rule)
-        elif _td_heard(fed, row.index, words, lexicon):
+        elif all(td_at_boundary(sound, following, heard_forms) for heard_forms in forms):
             out[k] = replace(row, verdict=_TD_AT_BOUNDARY.verdict, rule=_TD_AT_BOUNDARY.rule)
     return out
 
 
-def _said_exactly(fed: str | None, label_word: str, words: Sequence[str], lexicon: Lexicon) -> bool:
+def _said_exactly(fed: str, label_word: str, forms: Sequence[set[str]], lexicon: Lexicon) -> bool:
     """The fed sound is a reading of the label word as written (accents kept: "née" is ``nA``,
     its folded "nee" ``ni``; letters fed for "go" are not), and every heard word has a
-    pronunciation (in the fed accent) that is that sound, symbol for symbol (stress aside): no
-    distance allowed, unlike a homophone the dictionaries list."""
-    sound = clean(fed or "")
+    pronunciation (``forms``: each word's, in the fed accent) that is that sound, symbol for
+    symbol (stress aside): no distance allowed, unlike a homophone the dictionaries list."""
+    sound = clean(fed)
     written = _BARE.sub("", label_word).lower()
     if not sound or not written or sound not in {clean(form) for form in lexicon.pronounce((written,))}:
         return False
-    return all(sound in {clean(form) for form in in_fed_accent(fed or "", lexicon.pronounce((w,)))} for w in words)
-
-
-def _td_heard(fed: Sequence[str], index: int, words: Sequence[str], lexicon: Lexicon) -> bool:
-    """Every engine's word is the label word's fed sound with a final t or d added or dropped
-    where connected speech hides it (before the next label word)."""
-    following = fed[index + 1] if index + 1 < len(fed) else None
-    return bool(fed[index]) and all(
-        td_at_boundary(fed[index], following, in_fed_accent(fed[index], lexicon.pronounce((word,)))) for word in words
-    )
+    return all(sound in {clean(form) for form in heard_forms} for heard_forms in forms)
 
 
 def _sounding_run(
